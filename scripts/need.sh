@@ -1,0 +1,94 @@
+#!/bin/sh
+# scripts/need.sh - makes sure the tools the build needs are present.
+#
+#   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
+#                                      doxygen gnuplot musl-gcc
+#
+# For each missing one it installs the package when it can (apt-get as root
+# on Debian and Ubuntu, pkg on FreeBSD, brew on macOS) and otherwise stops
+# with the exact command to run.  It never touches what is already there.
+# Exit status: 0 when everything is present afterwards, 1 otherwise.
+set -u
+CC=${CC:-cc}
+
+have() {
+    case $1 in
+    cmocka)
+        printf '#include <stdarg.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <setjmp.h>\n#include <cmocka.h>\nint main(void) { return 0; }\n' |
+            $CC -x c - $(pkg-config --cflags --libs cmocka 2>/dev/null || echo -lcmocka) \
+                -o /dev/null 2>/dev/null ;;
+    ab) command -v ab >/dev/null 2>&1 ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+    esac
+}
+
+# The package that provides NAME for package manager $2.
+package() {
+    case $2:$1 in
+    apt:cmocka) echo libcmocka-dev ;;
+    apt:ab) echo apache2-utils ;;
+    apt:gnuplot) echo gnuplot-nox ;;
+    apt:musl-gcc) echo musl-tools ;;
+    apt:npm) echo npm ;;
+    pkg:ab) echo apache24 ;;
+    pkg:clang) echo llvm ;;
+    pkg:npm) echo npm ;;
+    pkg:musl-gcc | brew:musl-gcc | brew:valgrind) echo "" ;;
+    brew:ab) echo httpd ;;
+    brew:clang) echo llvm ;;
+    brew:npm) echo node ;;
+    *) echo "$1" ;;
+    esac
+}
+
+manager() {
+    if command -v apt-get >/dev/null 2>&1; then echo apt
+    elif [ "$(uname -s)" = FreeBSD ] && command -v pkg >/dev/null 2>&1; then echo pkg
+    elif command -v brew >/dev/null 2>&1; then echo brew
+    else echo none
+    fi
+}
+
+missing=""
+for name in "$@"; do
+    have "$name" || missing="$missing $name"
+done
+[ -z "$missing" ] && exit 0
+
+mgr=$(manager)
+pkgs=""
+for name in $missing; do
+    p=$(package "$name" "$mgr")
+    if [ -z "$p" ] || [ "$mgr" = none ]; then
+        echo "need.sh: '$name' is missing and there is no package for it here; install it by hand." >&2
+        exit 1
+    fi
+    pkgs="$pkgs $p"
+done
+
+case $mgr in
+apt) cmd="apt-get install -y$pkgs" ;;
+pkg) cmd="pkg install -y$pkgs" ;;
+brew) cmd="brew install$pkgs" ;;
+esac
+root=0
+[ "$(id -u)" = 0 ] && root=1
+if [ "$mgr" = brew ] || [ $root = 1 ]; then
+    echo "need.sh: installing$pkgs (for$missing)" >&2
+    if [ "$mgr" = apt ]; then
+        DEBIAN_FRONTEND=noninteractive $cmd >/dev/null 2>&1 ||
+            { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $cmd >/dev/null; }
+    else
+        $cmd
+    fi
+fi
+for name in $missing; do
+    if ! have "$name"; then
+        echo "need.sh: '$name' is missing. Run this, then try again:" >&2
+        if [ $root = 1 ] || [ "$mgr" = brew ]; then echo "    $cmd" >&2
+        else echo "    sudo $cmd" >&2
+        fi
+        exit 1
+    fi
+done
+exit 0
