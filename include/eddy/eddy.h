@@ -6,5 +6,6 @@
 
 #include "eddy/version.h"
 #include "eddy/ioloop.h"
+#include "eddy/iostream.h"
 
 #endif

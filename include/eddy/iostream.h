@@ -1,0 +1,203 @@
+/*
+ * eddy/iostream.h - buffered non-blocking streams over sockets and pipes.
+ *
+ * This is Tornado's IOStream in C.  A stream turns readiness events into
+ * "give me the next line", "give me 512 bytes", "send this and tell me when
+ * it is out".  All functions run on the loop's thread.
+ *
+ * Callbacks.  Every request (a read, a write with a callback, a connect)
+ * gets its callback exactly once: with status 0 when it completed, or a
+ * negative error when the stream closed first.  A callback never runs
+ * inside the call that made the request: a read the buffer can satisfy at
+ * once completes after the current callback returns, or in the next loop
+ * iteration, so a protocol that reads in its read callback loops instead of
+ * recursing.  At most one read is pending at a time.
+ *
+ * Closing.  A stream closes when its owner calls eddy_stream_close(), at
+ * EOF from the peer (once queued writes are out), on an I/O error, or when
+ * a limit is exceeded.  Its fd is closed at once; then the pending
+ * callbacks run with an error, and last the close callback.
+ *
+ * Ownership.  The stream owns its fd(s) and frees itself after its close
+ * callback returns (right after the last pending callback if it has none).
+ * The pointer is valid inside every callback of the stream; to keep it
+ * beyond them, set a close callback and drop the pointer there.  Close all
+ * streams before closing their loop.
+ *
+ * Errors are negative errno values, plus EDDY_EOF.  The limits close the
+ * stream with their own codes: -ENOBUFS (max_buffer_size), -EMSGSIZE
+ * (read_until's max_bytes), -ENOSPC (max_write_buffer_size).
+ */
+#ifndef EDDY_IOSTREAM_H
+#define EDDY_IOSTREAM_H
+
+#include "eddy/ioloop.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A buffered stream.  Opaque. */
+typedef struct eddy_stream eddy_stream;
+
+/** The peer closed the stream (read returned 0). */
+#define EDDY_EOF (-4095)
+/** Status of a streaming read's pieces: more will follow. */
+#define EDDY_MORE 1
+/** The longest delimiter eddy_stream_read_until() accepts. */
+#define EDDY_MAX_DELIMITER 64
+
+/** Limits; a zero field takes its default. */
+typedef struct eddy_stream_options {
+    size_t max_buffer_size;       /**< read buffer cap; default 100 MiB */
+    size_t read_chunk_size;       /**< bytes per read(2); default 64 KiB */
+    size_t max_write_buffer_size; /**< queued write bytes cap; default none */
+} eddy_stream_options;
+
+/**
+ * Called when a read completes.  status: 0 (done), EDDY_MORE (a piece of
+ * eddy_stream_read_stream(), more to come), or negative (the stream closed
+ * first; data then holds what was buffered, a partial message).  data is
+ * valid only during the call, except for eddy_stream_read_into(), where it
+ * is the caller's buffer.
+ */
+typedef void (*eddy_read_cb)(eddy_stream *s, int status, const char *data,
+                             size_t len, void *arg);
+/** Called when a write is out, a connect completes, or the stream closed
+ *  (status: 0, or a negative error; the close callback gets the error that
+ *  closed the stream, see eddy_stream_error()). */
+typedef void (*eddy_stream_cb)(eddy_stream *s, int status, void *arg);
+
+/**
+ * Wraps a connected socket, or a pipe or tty used in both directions, in a
+ * stream.  fd is made non-blocking and owned by the stream from here on,
+ * also when this fails.  opts may be NULL.  Errors: -EBADF, -ENOMEM, or the
+ * loop's errors for the handler.
+ */
+EDDY_API int eddy_stream_new(eddy_loop *loop, int fd,
+                             const eddy_stream_options *opts,
+                             eddy_stream **out);
+
+/**
+ * A stream over two fds: reads from rfd, writes to wfd (a pipe pair to a
+ * child process, say).  Either may be -1 for a one-way stream.  Both are
+ * owned by the stream from here on.
+ */
+EDDY_API int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
+                                  const eddy_stream_options *opts,
+                                  eddy_stream **out);
+
+/**
+ * Connects to a numeric IPv4 or IPv6 address (no DNS: that would block)
+ * and port.  The stream exists at once: reads and writes may be queued and
+ * go out once connected.  cb runs with 0, or -ECONNREFUSED, -ETIMEDOUT
+ * (after timeout_ms; 0 means none), -ENETUNREACH..., after which the stream
+ * closes.  Errors: -EINVAL (not a numeric address), -ENOMEM, socket's.
+ */
+EDDY_API int eddy_stream_connect(eddy_loop *loop, const char *host,
+                                 uint16_t port, uint64_t timeout_ms,
+                                 const eddy_stream_options *opts,
+                                 eddy_stream_cb cb, void *arg,
+                                 eddy_stream **out);
+
+/**
+ * Reads exactly n bytes, or with partial non-zero as soon as any (at most
+ * n) are there.  Errors (from every read call): -EBUSY (a read is
+ * pending), -EPIPE (closed or at EOF), -EINVAL, and -ENOBUFS when n can
+ * never fit max_buffer_size (the stream closes).
+ */
+EDDY_API int eddy_stream_read_bytes(eddy_stream *s, size_t n, int partial,
+                                    eddy_read_cb cb, void *arg);
+
+/**
+ * Reads up to and including the delimiter (1 to EDDY_MAX_DELIMITER bytes,
+ * copied).  When max_bytes (0: max_buffer_size) pass without the
+ * delimiter, the stream closes with -EMSGSIZE.  Each byte is scanned once,
+ * however the data arrives.
+ */
+EDDY_API int eddy_stream_read_until(eddy_stream *s, const void *delim,
+                                    size_t delim_len, size_t max_bytes,
+                                    eddy_read_cb cb, void *arg);
+
+/** Reads everything until EOF (status 0 then), within max_buffer_size. */
+EDDY_API int eddy_stream_read_until_close(eddy_stream *s, eddy_read_cb cb,
+                                          void *arg);
+
+/**
+ * Reads into buf, which the caller owns and keeps valid until cb runs:
+ * exactly len bytes, or with partial as soon as any are there.  Bytes go
+ * from the kernel straight into buf when nothing is buffered.
+ */
+EDDY_API int eddy_stream_read_into(eddy_stream *s, void *buf, size_t len,
+                                   int partial, eddy_read_cb cb, void *arg);
+
+/**
+ * Hands data over in pieces as it arrives (status EDDY_MORE), until n bytes
+ * (SIZE_MAX: until EOF) have gone by; the last call has status 0 (possibly
+ * with len 0 at EOF).  Nothing is buffered beyond one piece.
+ */
+EDDY_API int eddy_stream_read_stream(eddy_stream *s, size_t n,
+                                     eddy_read_cb cb, void *arg);
+
+/**
+ * Queues a copy of data; small writes queued together go out in one
+ * writev.  cb (may be NULL) runs once the data is handed to the kernel.
+ * Errors: -EPIPE (closed), -ENOMEM, -ENOSPC (max_write_buffer_size would be
+ * passed: the stream closes).
+ */
+EDDY_API int eddy_stream_write(eddy_stream *s, const void *data, size_t len,
+                               eddy_stream_cb cb, void *arg);
+
+/**
+ * Queues data without copying it: the caller keeps it valid and unchanged
+ * until cb runs (with 0 once sent, or an error if the stream closed first),
+ * and may free it there.  Errors as eddy_stream_write(); on error cb does
+ * not run.
+ */
+EDDY_API int eddy_stream_write_ref(eddy_stream *s, const void *data,
+                                   size_t len, eddy_stream_cb cb, void *arg);
+
+/** Runs cb(s, error, arg) when the stream closes (see the top). */
+EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
+                                             void *arg);
+
+/**
+ * Closes the stream: the fd at once, then pending callbacks with
+ * -ECANCELED, then the close callback.  Queued writes are dropped (wait for
+ * the last write's callback first to send them).  Calling it again, or on
+ * a stream that is closing, does nothing.
+ */
+EDDY_API void eddy_stream_close(eddy_stream *s);
+
+/** Turns Nagle's algorithm off (on != 0) or on.  Errors: -ENOTSOCK... */
+EDDY_API int eddy_stream_set_nodelay(eddy_stream *s, int on);
+
+/** The error that closed the stream: 0 (open, or closed by its owner),
+ *  EDDY_EOF, or a negative errno / limit code. */
+EDDY_API int eddy_stream_error(const eddy_stream *s);
+/** Non-zero once the stream is closed or closing. */
+EDDY_API int eddy_stream_closed(const eddy_stream *s);
+/** Non-zero while a read is pending. */
+EDDY_API int eddy_stream_reading(const eddy_stream *s);
+/** Bytes queued for writing and not yet handed to the kernel. */
+EDDY_API size_t eddy_stream_write_buffered(const eddy_stream *s);
+/** Bytes read from the fd and not yet handed to a read callback. */
+EDDY_API size_t eddy_stream_read_buffered(const eddy_stream *s);
+/** The fd (the read fd for a pair), or -1 once closed. */
+EDDY_API int eddy_stream_fd(const eddy_stream *s);
+EDDY_API eddy_loop *eddy_stream_loop(const eddy_stream *s);
+/** A pointer for the owner's use; the stream never touches it. */
+EDDY_API void eddy_stream_set_data(eddy_stream *s, void *data);
+EDDY_API void *eddy_stream_data(const eddy_stream *s);
+
+/** A message for any error eddy returns (EDDY_EOF, limits, errno). */
+EDDY_API const char *eddy_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

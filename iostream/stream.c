@@ -1,0 +1,987 @@
+/*
+ * iostream/stream.c - buffered non-blocking streams (Tornado's IOStream).
+ *
+ * Everything a stream does to its user happens in drive(): completing the
+ * pending read from the buffer, flushing queued writes, running write and
+ * connect callbacks, and once closed failing what is left, running the
+ * close callback and freeing the stream.  drive() loops instead of
+ * recursing: a request made from inside one of the stream's callbacks only
+ * records itself, and the loop in drive() picks it up after the callback
+ * returns.  A request made from anywhere else schedules drive() as a loop
+ * callback.  So no user callback ever runs inside the call that asked for
+ * it, and none can recurse without bound.
+ *
+ * The fd handler only moves bytes: one read(2) into the buffer (or into the
+ * caller's buffer for read_into), then drive().  Writes go out from
+ * drive(), so the writes of one callback leave in one writev.
+ *
+ * This file must never block, never raise SIGPIPE, and never let the read
+ * buffer pass max_buffer_size or the write queue max_write_buffer_size.
+ */
+#define _GNU_SOURCE
+#include "eddy/iostream.h"
+#include "../ioloop/loop_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_BUFFER (100u << 20)
+#define DEFAULT_CHUNK (64u << 10)
+#define FIRST_READ 4096 /* a stream's first buffer; grows with its flow */
+#define MAX_IOV 64
+
+enum { R_NONE, R_BYTES, R_UNTIL, R_CLOSE, R_INTO, R_STREAM };
+
+enum {
+    S_SOCKET = 1 << 0,     /* sendmsg(MSG_NOSIGNAL) works on wfd */
+    S_CONNECTING = 1 << 1, /* connect(2) in progress */
+    S_CONNECTED = 1 << 2,  /* connect done, its callback not yet run */
+    S_CLOSED = 1 << 3,     /* fds closed; callbacks may be left to run */
+    S_EOF = 1 << 4,        /* read(2) returned 0 */
+    S_EOF_FAILED = 1 << 5, /* a read failed at EOF: close once flushed */
+    S_IN_DRIVE = 1 << 6,
+    S_SCHEDULED = 1 << 7,  /* drive() queued as a loop callback */
+    S_WBLOCKED = 1 << 8,   /* the last write was short: wait for WRITE */
+    S_HUP = 1 << 9,        /* the poller reports HUP on rfd until closed */
+    S_DETACHED = 1 << 10,  /* rfd's handler removed to silence that HUP */
+};
+
+struct wseg {
+    const char *p; /* next byte to send */
+    size_t len;    /* bytes left to send */
+    char *own;     /* our copy (coalesced small writes), or NULL: a ref */
+    size_t cap;    /* size of own */
+};
+
+struct wdone {
+    uint64_t end; /* done when this many bytes have been sent in all */
+    eddy_stream_cb cb;
+    void *arg;
+};
+
+struct eddy_stream {
+    eddy_loop *loop;
+    int rfd, wfd;
+    unsigned flags;
+    unsigned rmask, wmask; /* interest on rfd and wfd (one mask if equal) */
+    int error;
+    eddy_stream_options opt;
+
+    char *buf; /* read buffer: unconsumed bytes are buf[start, end) */
+    size_t cap, start, end;
+    size_t scan; /* read_until: bytes past start known to hold no match */
+    size_t rsize; /* bytes to ask read(2) for, up to read_chunk_size */
+
+    struct {
+        int kind, partial;
+        size_t n, max, dlen;
+        char delim[EDDY_MAX_DELIMITER];
+        char *into;
+        size_t got;
+        eddy_read_cb cb;
+        void *arg;
+    } rd;
+
+    struct wseg *segs;
+    size_t seg0, nsegs, segcap;
+    struct wdone *done;
+    size_t done0, ndone, donecap;
+    uint64_t queued, sent;
+
+    eddy_stream_cb connect_cb, close_cb;
+    void *connect_arg, *close_arg, *data;
+    eddy_timer_id connect_timer;
+};
+
+static void drive(eddy_stream *s);
+static void close_with(eddy_stream *s, int err);
+static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg);
+
+const char *eddy_strerror(int err)
+{
+    switch (err) {
+    case 0: return "no error";
+    case EDDY_EOF: return "end of stream";
+    case -ENOBUFS: return "read buffer full (max_buffer_size)";
+    case -EMSGSIZE: return "delimiter not found within max_bytes";
+    case -ENOSPC: return "write buffer full (max_write_buffer_size)";
+    default: return strerror(err < 0 ? -err : err);
+    }
+}
+
+static size_t buffered(const eddy_stream *s)
+{
+    return s->end - s->start;
+}
+
+static void on_deferred(eddy_loop *loop, void *arg)
+{
+    eddy_stream *s = arg;
+
+    (void)loop;
+    s->flags &= ~(unsigned)S_SCHEDULED;
+    drive(s);
+}
+
+/* Makes drive() run soon: after the current callback of this stream, or
+ * in the next loop iteration. */
+static int schedule(eddy_stream *s)
+{
+    int err;
+
+    if (s->flags & (S_IN_DRIVE | S_SCHEDULED))
+        return 0;
+    err = eddy_loop_add_callback(s->loop, on_deferred, s);
+    if (err == 0)
+        s->flags |= S_SCHEDULED;
+    return err;
+}
+
+/* Sets the events fd is watched for.  A HUP is reported whatever the
+ * interest, so once rfd hung up, no interest means no handler at all. */
+static void watch(eddy_stream *s, int fd, unsigned want, unsigned *mask)
+{
+    int err = 0;
+
+    if (fd < 0)
+        return;
+    if (fd == s->rfd && (s->flags & S_HUP) && want == 0) {
+        if (!(s->flags & S_DETACHED))
+            eddy_loop_remove_handler(s->loop, fd);
+        s->flags |= S_DETACHED;
+    } else if (fd == s->rfd && (s->flags & S_DETACHED)) {
+        err = eddy_loop_add_handler(s->loop, fd, want, on_io, s);
+        s->flags &= ~(unsigned)S_DETACHED;
+    } else if (want != *mask) {
+        err = eddy_loop_update_handler(s->loop, fd, want);
+    }
+    *mask = want;
+    if (err != 0)
+        close_with(s, err);
+}
+
+/* The events each fd should be watched for, given what is pending. */
+static void update_interest(eddy_stream *s)
+{
+    unsigned r = 0, w = 0;
+
+    if (s->flags & S_CLOSED)
+        return;
+    if (!(s->flags & (S_EOF | S_CONNECTING)) &&
+        buffered(s) < s->opt.max_buffer_size &&
+        (s->rd.kind != R_NONE || (s->close_cb != NULL && buffered(s) == 0)))
+        r = EDDY_READ;
+    if ((s->flags & S_CONNECTING) || s->nsegs > s->seg0)
+        w = EDDY_WRITE;
+    if (s->rfd == s->wfd) {
+        watch(s, s->rfd, r | w, &s->rmask);
+        return;
+    }
+    watch(s, s->rfd, r, &s->rmask);
+    watch(s, s->wfd, w, &s->wmask);
+}
+
+/* Closes the fds now; drive() then runs what is left and frees s. */
+static void close_with(eddy_stream *s, int err)
+{
+    if (s->flags & S_CLOSED)
+        return;
+    s->flags |= S_CLOSED;
+    s->error = err;
+    if (s->connect_timer != 0)
+        eddy_loop_remove_timeout(s->loop, s->connect_timer);
+    s->connect_timer = 0;
+    for (int i = 0; i < 2; i++) {
+        int fd = i ? s->wfd : s->rfd;
+
+        if (fd < 0 || (i && s->wfd == s->rfd))
+            continue;
+        if (!(fd == s->rfd && (s->flags & S_DETACHED)))
+            eddy_loop_remove_handler(s->loop, fd);
+        close(fd);
+    }
+    s->rfd = s->wfd = -1;
+    schedule(s);
+}
+
+static int open_stream(eddy_loop *loop, int rfd, int wfd,
+                       const eddy_stream_options *opts, eddy_stream **out)
+{
+    eddy_stream *s = calloc(1, sizeof *s);
+    struct stat st;
+    int err = 0;
+
+    if (s == NULL) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    s->loop = loop;
+    s->rfd = rfd;
+    s->wfd = wfd;
+    if (opts != NULL)
+        s->opt = *opts;
+    if (s->opt.max_buffer_size == 0)
+        s->opt.max_buffer_size = DEFAULT_MAX_BUFFER;
+    if (s->opt.read_chunk_size == 0)
+        s->opt.read_chunk_size = DEFAULT_CHUNK;
+    if (s->opt.max_write_buffer_size == 0)
+        s->opt.max_write_buffer_size = SIZE_MAX;
+    s->rsize = FIRST_READ < s->opt.read_chunk_size ? FIRST_READ
+                                                   : s->opt.read_chunk_size;
+    for (int i = 0; i < 2 && err == 0; i++) {
+        int fd = i ? wfd : rfd;
+
+        if (fd < 0 || (i && wfd == rfd))
+            continue;
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+            err = -errno;
+        else
+            err = eddy_loop_add_handler(loop, fd, 0, on_io, s);
+        if (err != 0)
+            break;
+        if (i == 1 || wfd == rfd) {
+            if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+                s->flags |= S_SOCKET;
+#ifdef SO_NOSIGPIPE
+            int one = 1;
+            setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+#ifdef F_SETNOSIGPIPE
+            fcntl(fd, F_SETNOSIGPIPE, 1);
+#endif
+        }
+    }
+    if (err == 0) {
+        *out = s;
+        return 0;
+    }
+fail:
+    if (rfd >= 0 && s != NULL)
+        eddy_loop_remove_handler(loop, rfd);
+    if (rfd >= 0)
+        close(rfd);
+    if (wfd >= 0 && wfd != rfd)
+        close(wfd);
+    free(s);
+    return err;
+}
+
+int eddy_stream_new(eddy_loop *loop, int fd, const eddy_stream_options *opts,
+                    eddy_stream **out)
+{
+    if (fd < 0)
+        return -EBADF;
+    return open_stream(loop, fd, fd, opts, out);
+}
+
+int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
+                         const eddy_stream_options *opts, eddy_stream **out)
+{
+    if ((rfd < 0 && wfd < 0) || rfd == wfd)
+        return -EBADF;
+    return open_stream(loop, rfd, wfd, opts, out);
+}
+
+static void on_connect_timeout(eddy_loop *loop, void *arg)
+{
+    eddy_stream *s = arg;
+
+    (void)loop;
+    s->connect_timer = 0;
+    close_with(s, -ETIMEDOUT);
+}
+
+int eddy_stream_connect(eddy_loop *loop, const char *host, uint16_t port,
+                        uint64_t timeout_ms, const eddy_stream_options *opts,
+                        eddy_stream_cb cb, void *arg, eddy_stream **out)
+{
+    struct addrinfo hints = {0}, *ai;
+    char service[8];
+    eddy_stream *s;
+    int fd, err;
+
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    if (host == NULL || getaddrinfo(host, service, &hints, &ai) != 0)
+        return -EINVAL;
+    fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        err = -errno;
+        freeaddrinfo(ai);
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    err = open_stream(loop, fd, fd, opts, &s);
+    if (err != 0) {
+        freeaddrinfo(ai);
+        return err;
+    }
+    s->connect_cb = cb;
+    s->connect_arg = arg;
+    s->flags |= S_CONNECTING;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        s->flags ^= S_CONNECTING | S_CONNECTED;
+    else if (errno != EINPROGRESS)
+        err = -errno;
+    freeaddrinfo(ai);
+    *out = s;
+    /* From here on every outcome reaches cb, never the return value. */
+    if (err != 0) {
+        close_with(s, err);
+        return 0;
+    }
+    if (timeout_ms != 0 && (s->flags & S_CONNECTING))
+        eddy_loop_call_later(loop, timeout_ms, on_connect_timeout, s,
+                             &s->connect_timer);
+    if (s->flags & S_CONNECTED)
+        schedule(s);
+    update_interest(s);
+    return 0;
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+#define NOT_READY SIZE_MAX
+
+/* How many buffered bytes the pending read can take now, or NOT_READY.
+ * Sets *err when the read can never be satisfied. */
+static size_t ready_len(eddy_stream *s, int *err)
+{
+    size_t have = buffered(s), dlen = s->rd.dlen;
+    const char *p = s->buf + s->start, *hit;
+
+    switch (s->rd.kind) {
+    case R_BYTES:
+        if (have >= s->rd.n)
+            return s->rd.n;
+        return s->rd.partial && have > 0 ? have : NOT_READY;
+    case R_STREAM:
+        if (s->rd.n == 0)
+            return 0;
+        return have > 0 ? (have < s->rd.n ? have : s->rd.n) : NOT_READY;
+    case R_UNTIL:
+        hit = have > s->scan ? memmem(p + s->scan, have - s->scan, s->rd.delim,
+                                      dlen) : NULL;
+        if (hit != NULL) {
+            size_t len = (size_t)(hit - p) + dlen;
+
+            if (len > s->rd.max)
+                *err = -EMSGSIZE;
+            return len > s->rd.max ? NOT_READY : len;
+        }
+        /* No match can start before the last dlen - 1 bytes. */
+        s->scan = have >= dlen ? have - dlen + 1 : 0;
+        if (have >= s->rd.max)
+            *err = -EMSGSIZE;
+        return NOT_READY;
+    default:
+        return NOT_READY;
+    }
+}
+
+static void consume(eddy_stream *s, size_t n)
+{
+    s->start += n;
+    s->scan = 0;
+    if (s->start == s->end)
+        s->start = s->end = 0;
+}
+
+/* Completes the pending read from the buffer if it can.  Returns 1 when a
+ * callback ran. */
+static int deliver_read(eddy_stream *s)
+{
+    eddy_read_cb cb = s->rd.cb;
+    void *arg = s->rd.arg;
+    int err = 0, status = 0;
+    size_t k;
+
+    if (s->rd.kind == R_NONE)
+        return 0;
+    if (s->rd.kind == R_INTO) {
+        k = buffered(s) < s->rd.n - s->rd.got ? buffered(s)
+                                              : s->rd.n - s->rd.got;
+        memcpy(s->rd.into + s->rd.got, s->buf + s->start, k);
+        consume(s, k);
+        s->rd.got += k;
+        if (s->rd.got < s->rd.n && !(s->rd.partial && s->rd.got > 0))
+            return 0;
+        s->rd.kind = R_NONE;
+        cb(s, 0, s->rd.into, s->rd.got, arg);
+        return 1;
+    }
+    k = ready_len(s, &err);
+    if (k == NOT_READY) {
+        if (err == 0 && buffered(s) >= s->opt.max_buffer_size &&
+            !(s->flags & S_EOF))
+            err = -ENOBUFS;
+        if (err != 0)
+            close_with(s, err);
+        return 0;
+    }
+    if (s->rd.kind == R_STREAM) {
+        if (s->rd.n != SIZE_MAX)
+            s->rd.n -= k;
+        status = s->rd.n == 0 ? 0 : EDDY_MORE;
+    }
+    if (status == 0)
+        s->rd.kind = R_NONE;
+    cb(s, status, s->buf + s->start, k, arg);
+    consume(s, k);
+    return 1;
+}
+
+/* At EOF, or once closed: hands the pending read what there is, with
+ * status (0 when EOF completes the read, as for read_until_close). */
+static void end_read(eddy_stream *s, int status)
+{
+    eddy_read_cb cb = s->rd.cb;
+    int into = s->rd.kind == R_INTO;
+    size_t n = into ? s->rd.got : buffered(s);
+
+    s->rd.kind = R_NONE;
+    cb(s, status, into ? s->rd.into : s->buf + s->start, n, s->rd.arg);
+    if (!into)
+        consume(s, n);
+}
+
+static int can_read(const eddy_stream *s, eddy_read_cb cb)
+{
+    if (cb == NULL)
+        return -EINVAL;
+    if (s->flags & S_CLOSED)
+        return -EPIPE;
+    return s->rd.kind != R_NONE ? -EBUSY : 0;
+}
+
+/* Makes the read pending (can_read() said yes and the caller filled in
+ * its fields).  Anything to hand over now waits for drive(). */
+static int start_read(eddy_stream *s, int kind, eddy_read_cb cb, void *arg)
+{
+    int err = 0;
+
+    s->rd.kind = kind;
+    s->rd.cb = cb;
+    s->rd.arg = arg;
+    s->scan = 0;
+    if (buffered(s) > 0 || (s->flags & S_EOF) || s->rd.n == 0)
+        err = schedule(s);
+    if (err != 0)
+        s->rd.kind = R_NONE;
+    else if (!(s->flags & S_IN_DRIVE))
+        update_interest(s);
+    return err;
+}
+
+int eddy_stream_read_bytes(eddy_stream *s, size_t n, int partial,
+                           eddy_read_cb cb, void *arg)
+{
+    int err = can_read(s, cb);
+
+    if (err != 0)
+        return err;
+    if (n > s->opt.max_buffer_size) {
+        close_with(s, -ENOBUFS);
+        return -ENOBUFS;
+    }
+    s->rd.n = n;
+    s->rd.partial = partial;
+    return start_read(s, R_BYTES, cb, arg);
+}
+
+int eddy_stream_read_until(eddy_stream *s, const void *delim, size_t delim_len,
+                           size_t max_bytes, eddy_read_cb cb, void *arg)
+{
+    int err = can_read(s, cb);
+
+    if (err != 0)
+        return err;
+    if (delim == NULL || delim_len == 0 || delim_len > EDDY_MAX_DELIMITER)
+        return -EINVAL;
+    memcpy(s->rd.delim, delim, delim_len);
+    s->rd.dlen = delim_len;
+    s->rd.max = max_bytes ? max_bytes : SIZE_MAX;
+    s->rd.n = SIZE_MAX;
+    return start_read(s, R_UNTIL, cb, arg);
+}
+
+int eddy_stream_read_until_close(eddy_stream *s, eddy_read_cb cb, void *arg)
+{
+    int err = can_read(s, cb);
+
+    if (err != 0)
+        return err;
+    s->rd.n = SIZE_MAX;
+    return start_read(s, R_CLOSE, cb, arg);
+}
+
+int eddy_stream_read_into(eddy_stream *s, void *buf, size_t len, int partial,
+                          eddy_read_cb cb, void *arg)
+{
+    int err = can_read(s, cb);
+
+    if (err != 0)
+        return err;
+    if (buf == NULL && len > 0)
+        return -EINVAL;
+    s->rd.into = buf;
+    s->rd.n = len;
+    s->rd.got = 0;
+    s->rd.partial = partial;
+    return start_read(s, R_INTO, cb, arg);
+}
+
+int eddy_stream_read_stream(eddy_stream *s, size_t n, eddy_read_cb cb,
+                            void *arg)
+{
+    int err = can_read(s, cb);
+
+    if (err != 0)
+        return err;
+    s->rd.n = n;
+    return start_read(s, R_STREAM, cb, arg);
+}
+
+/* One read(2): into the caller's buffer for read_into when nothing is
+ * buffered, else into ours, never past max_buffer_size. */
+static void read_some(eddy_stream *s)
+{
+    size_t want = s->opt.max_buffer_size - buffered(s);
+    ssize_t r;
+
+    if (s->rd.kind == R_INTO && buffered(s) == 0) {
+        r = read(s->rfd, s->rd.into + s->rd.got, s->rd.n - s->rd.got);
+        if (r > 0)
+            s->rd.got += (size_t)r;
+    } else {
+        if (want > s->rsize)
+            want = s->rsize;
+        if (want == 0)
+            return;
+        if (s->cap - s->end < want && s->start > 0) {
+            memmove(s->buf, s->buf + s->start, buffered(s));
+            s->end -= s->start;
+            s->start = 0;
+        }
+        if (s->cap - s->end < want) {
+            size_t cap = s->cap * 2 > s->end + want ? s->cap * 2
+                                                    : s->end + want;
+            char *b = realloc(s->buf, cap);
+
+            if (b == NULL) {
+                close_with(s, -ENOMEM);
+                return;
+            }
+            s->buf = b;
+            s->cap = cap;
+        }
+        r = read(s->rfd, s->buf + s->end, want);
+        if (r > 0) {
+            s->end += (size_t)r;
+            /* A full read means a flow: ask for more next time. */
+            if ((size_t)r == want && s->rsize < s->opt.read_chunk_size)
+                s->rsize = s->rsize * 2 < s->opt.read_chunk_size
+                               ? s->rsize * 2 : s->opt.read_chunk_size;
+        }
+    }
+    if (r == 0)
+        s->flags |= S_EOF;
+    else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+             errno != EINTR)
+        close_with(s, -errno);
+}
+
+/* --- writing ------------------------------------------------------------ */
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: SO_NOSIGPIPE was set on the socket */
+#endif
+
+/* writev on a pipe without SIGPIPE: block it, write, and take back a
+ * SIGPIPE this write raised (not one that was pending before). */
+static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int n)
+{
+#ifdef F_SETNOSIGPIPE
+    return writev(fd, iov, n); /* F_SETNOSIGPIPE was set on the pipe */
+#else
+    sigset_t pipe_set, old, pending;
+    struct timespec zero = {0, 0};
+    ssize_t w;
+    int err, was_pending;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigpending(&pending);
+    was_pending = sigismember(&pending, SIGPIPE);
+    w = writev(fd, iov, n);
+    err = errno;
+    if (w < 0 && err == EPIPE && !was_pending)
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return w;
+#endif
+}
+
+/* Sends what is queued until done or the kernel is full. */
+static int flush(eddy_stream *s)
+{
+    while (s->seg0 < s->nsegs) {
+        struct iovec iov[MAX_IOV];
+        struct msghdr msg = {0};
+        size_t total = 0, left;
+        int n = 0;
+        ssize_t w;
+
+        for (size_t i = s->seg0; i < s->nsegs && n < MAX_IOV; i++, n++) {
+            iov[n].iov_base = (void *)s->segs[i].p;
+            iov[n].iov_len = s->segs[i].len;
+            total += s->segs[i].len;
+        }
+        msg.msg_iov = iov;
+        msg.msg_iovlen = n;
+        w = s->flags & S_SOCKET ? sendmsg(s->wfd, &msg, MSG_NOSIGNAL)
+                                : writev_nosigpipe(s->wfd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -errno;
+            s->flags |= S_WBLOCKED;
+            return 0;
+        }
+        s->sent += (uint64_t)w;
+        for (left = (size_t)w; left > 0;) {
+            struct wseg *g = &s->segs[s->seg0];
+
+            if (left < g->len) {
+                g->p += left;
+                g->len -= left;
+                break;
+            }
+            left -= g->len;
+            free(g->own);
+            s->seg0++;
+        }
+        if ((size_t)w < total) {
+            s->flags |= S_WBLOCKED;
+            return 0;
+        }
+    }
+    s->seg0 = s->nsegs = 0;
+    return 0;
+}
+
+/* Room for one more element in a queue kept as v[first, n). */
+static int queue_reserve(void **v, size_t *first, size_t *n, size_t *cap,
+                         size_t size)
+{
+    void *nv;
+
+    if (*n < *cap)
+        return 0;
+    if (*first > 0) {
+        memmove(*v, (char *)*v + *first * size, (*n - *first) * size);
+        *n -= *first;
+        *first = 0;
+        return 0;
+    }
+    nv = realloc(*v, (*cap ? 2 * *cap : 8) * size);
+    if (nv == NULL)
+        return -ENOMEM;
+    *v = nv;
+    *cap = *cap ? 2 * *cap : 8;
+    return 0;
+}
+
+static int queue_write(eddy_stream *s, const void *data, size_t len, int copy,
+                       eddy_stream_cb cb, void *arg)
+{
+    struct wseg *last = s->nsegs > s->seg0 ? &s->segs[s->nsegs - 1] : NULL;
+
+    if (s->flags & S_CLOSED)
+        return -EPIPE;
+    if (data == NULL && len > 0)
+        return -EINVAL;
+    if (len > s->opt.max_write_buffer_size - (size_t)(s->queued - s->sent)) {
+        close_with(s, -ENOSPC);
+        return -ENOSPC;
+    }
+    if (cb != NULL && queue_reserve((void **)&s->done, &s->done0, &s->ndone,
+                                    &s->donecap, sizeof *s->done))
+        return -ENOMEM;
+    if (len == 0) {
+        /* Nothing to send: only the callback, in order. */
+    } else if (copy && last != NULL && last->own != NULL &&
+               (size_t)(last->own + last->cap - (last->p + last->len)) >= len) {
+        memcpy((char *)last->p + last->len, data, len);
+        last->len += len;
+    } else {
+        struct wseg g = {data, len, NULL, 0};
+
+        if (queue_reserve((void **)&s->segs, &s->seg0, &s->nsegs, &s->segcap,
+                          sizeof *s->segs))
+            return -ENOMEM;
+        if (copy) {
+            g.cap = len < 4096 ? 4096 : len;
+            if ((g.own = malloc(g.cap)) == NULL)
+                return -ENOMEM;
+            memcpy(g.own, data, len);
+            g.p = g.own;
+        }
+        s->segs[s->nsegs++] = g;
+    }
+    s->queued += len;
+    if (cb != NULL) {
+        s->done[s->ndone].end = s->queued;
+        s->done[s->ndone].cb = cb;
+        s->done[s->ndone].arg = arg;
+        s->ndone++;
+    }
+    return schedule(s);
+}
+
+int eddy_stream_write(eddy_stream *s, const void *data, size_t len,
+                      eddy_stream_cb cb, void *arg)
+{
+    return queue_write(s, data, len, 1, cb, arg);
+}
+
+int eddy_stream_write_ref(eddy_stream *s, const void *data, size_t len,
+                          eddy_stream_cb cb, void *arg)
+{
+    return queue_write(s, data, len, 0, cb, arg);
+}
+
+/* --- driving ------------------------------------------------------------ */
+
+/* Once closed: runs the next callback that is still owed, the close
+ * callback last.  Returns 1 when one ran. */
+static int fail_one(eddy_stream *s)
+{
+    int err = s->error != 0 ? s->error : -ECANCELED;
+    eddy_stream_cb cb;
+
+    if (s->rd.kind != R_NONE) {
+        end_read(s, err);
+    } else if ((cb = s->connect_cb) != NULL) {
+        s->connect_cb = NULL;
+        cb(s, s->flags & S_CONNECTED ? 0 : err, s->connect_arg);
+    } else if (s->done0 < s->ndone) {
+        struct wdone d = s->done[s->done0++];
+
+        d.cb(s, d.end <= s->sent ? 0 : err, d.arg);
+    } else if ((cb = s->close_cb) != NULL) {
+        s->close_cb = NULL;
+        cb(s, s->error, s->close_arg);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Does the next thing the stream owes its user.  Returns 0 when there is
+ * nothing left to do until the fd is ready again. */
+static int step(eddy_stream *s)
+{
+    eddy_stream_cb cb;
+    int err;
+
+    if (s->flags & S_CLOSED)
+        return fail_one(s);
+    if (s->flags & S_CONNECTED) {
+        s->flags &= ~(unsigned)S_CONNECTED;
+        if ((cb = s->connect_cb) != NULL) {
+            s->connect_cb = NULL;
+            cb(s, 0, s->connect_arg);
+        }
+        return 1;
+    }
+    if (s->flags & S_CONNECTING)
+        return 0;
+    if (deliver_read(s) || (s->flags & S_CLOSED))
+        return 1;
+    if (s->seg0 < s->nsegs && !(s->flags & S_WBLOCKED) &&
+        (err = flush(s)) != 0) {
+        close_with(s, err);
+        return 1;
+    }
+    if (s->done0 < s->ndone && s->done[s->done0].end <= s->sent) {
+        struct wdone d = s->done[s->done0++];
+
+        d.cb(s, 0, d.arg);
+        return 1;
+    }
+    if (!(s->flags & S_EOF))
+        return 0;
+    if (s->rd.kind == R_CLOSE || (s->rd.kind == R_STREAM && s->rd.n == SIZE_MAX)) {
+        end_read(s, 0);
+    } else if (s->rd.kind != R_NONE) {
+        s->flags |= S_EOF_FAILED;
+        end_read(s, EDDY_EOF);
+    } else if ((buffered(s) == 0 || (s->flags & S_EOF_FAILED)) &&
+               s->seg0 == s->nsegs) {
+        close_with(s, EDDY_EOF);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static void free_stream(eddy_stream *s)
+{
+    for (size_t i = s->seg0; i < s->nsegs; i++)
+        free(s->segs[i].own);
+    free(s->segs);
+    free(s->done);
+    free(s->buf);
+    free(s);
+}
+
+static void drive(eddy_stream *s)
+{
+    if (s->flags & S_IN_DRIVE)
+        return;
+    s->flags |= S_IN_DRIVE;
+    while (step(s))
+        ;
+    s->flags &= ~(unsigned)S_IN_DRIVE;
+    if (s->flags & S_CLOSED) {
+        if (!(s->flags & S_SCHEDULED))
+            free_stream(s);
+        return;
+    }
+    /* An idle stream keeps no buffer: 10,000 idle connections cost little. */
+    if (buffered(s) == 0 && s->rd.kind == R_NONE && s->buf != NULL) {
+        free(s->buf);
+        s->buf = NULL;
+        s->cap = 0;
+    }
+    update_interest(s);
+}
+
+static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
+{
+    eddy_stream *s = arg;
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    (void)loop;
+    if (s->flags & S_CONNECTING) {
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        if (err != 0) {
+            close_with(s, -err);
+        } else {
+            s->flags ^= S_CONNECTING | S_CONNECTED;
+            if (s->connect_timer != 0)
+                eddy_loop_remove_timeout(s->loop, s->connect_timer);
+            s->connect_timer = 0;
+        }
+    } else {
+        if (events & (EDDY_WRITE | EDDY_ERROR | EDDY_HUP))
+            s->flags &= ~(unsigned)S_WBLOCKED;
+        if (events & EDDY_HUP)
+            s->flags |= S_HUP;
+        if ((events & (EDDY_ERROR | EDDY_HUP)) && fd != s->rfd)
+            close_with(s, -EPIPE); /* the reader of our pipe went away */
+        else if ((events & EDDY_ERROR) && (s->flags & S_SOCKET) &&
+                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
+                 err != 0)
+            close_with(s, -err);
+        else if (fd == s->rfd && !(s->flags & S_EOF) &&
+                 (events & (EDDY_READ | EDDY_ERROR | EDDY_HUP)))
+            read_some(s);
+    }
+    drive(s);
+}
+
+/* --- the rest ----------------------------------------------------------- */
+
+void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
+                                    void *arg)
+{
+    if (s->flags & S_CLOSED)
+        return;
+    s->close_cb = cb;
+    s->close_arg = arg;
+    if (!(s->flags & S_IN_DRIVE))
+        update_interest(s);
+}
+
+void eddy_stream_close(eddy_stream *s)
+{
+    close_with(s, 0);
+}
+
+int eddy_stream_set_nodelay(eddy_stream *s, int on)
+{
+    int v = on != 0;
+
+    if (s->flags & S_CLOSED)
+        return -EPIPE;
+    if (setsockopt(s->wfd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v) != 0)
+        return -errno;
+    return 0;
+}
+
+int eddy_stream_error(const eddy_stream *s)
+{
+    return s->error;
+}
+
+int eddy_stream_closed(const eddy_stream *s)
+{
+    return (s->flags & S_CLOSED) != 0;
+}
+
+int eddy_stream_reading(const eddy_stream *s)
+{
+    return s->rd.kind != R_NONE;
+}
+
+size_t eddy_stream_write_buffered(const eddy_stream *s)
+{
+    return (size_t)(s->queued - s->sent);
+}
+
+size_t eddy_stream_read_buffered(const eddy_stream *s)
+{
+    return buffered(s);
+}
+
+int eddy_stream_fd(const eddy_stream *s)
+{
+    return s->rfd >= 0 ? s->rfd : s->wfd;
+}
+
+eddy_loop *eddy_stream_loop(const eddy_stream *s)
+{
+    return s->loop;
+}
+
+void eddy_stream_set_data(eddy_stream *s, void *data)
+{
+    s->data = data;
+}
+
+void *eddy_stream_data(const eddy_stream *s)
+{
+    return s->data;
+}
