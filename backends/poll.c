@@ -124,12 +124,13 @@ int eddy__backend_add(eddy__backend *b, int fd, unsigned events, uint32_t gen,
 {
     int err;
 
-    if (stale_old >= 0)
-        return eddy__backend_mod(b, fd, (unsigned)stale_old, events, gen);
     /* poll would only say POLLNVAL later: refuse a closed fd now, as
-     * epoll and kqueue do. */
+     * epoll and kqueue do, also one re-added while its removal is pending
+     * (it may have been closed since). */
     if (fcntl(fd, F_GETFD) < 0)
         return -errno;
+    if (stale_old >= 0)
+        return eddy__backend_mod(b, fd, (unsigned)stale_old, events, gen);
     err = reserve(b, fd);
     if (err != 0)
         return err;

@@ -109,10 +109,12 @@ int eddy__backend_mod(eddy__backend *b, int fd, unsigned old, unsigned events,
 int eddy__backend_add(eddy__backend *b, int fd, unsigned events, uint32_t gen,
                       int stale_old)
 {
+    (void)stale_old; /* the sets are keyed by number: nothing is stale */
     if (fd < 0 || fd >= FD_SETSIZE)
         return -ERANGE;
-    /* select would fail as a whole later: refuse a closed fd now. */
-    if (stale_old < 0 && fcntl(fd, F_GETFD) < 0)
+    /* select would fail as a whole later: refuse a closed fd now, also
+     * one re-added while its removal is pending (it may be closed since). */
+    if (fcntl(fd, F_GETFD) < 0)
         return -errno;
     FD_SET(fd, &b->watched);
     if (fd > b->maxfd)
