@@ -425,12 +425,14 @@ static int iterate(eddy_loop *loop, int timeout_ms)
                   eddy__backend_name, strerror(-n));
         return n;
     }
+    /* Removals from here on drop this poll's events for their fds; those
+     * before it were applied or taken back by an add, so it saw those. */
+    loop->round++;
     if (t != 0)
         loop->now = eddy__clock_ns();
     if (atomic_load_explicit(&loop->sig_any, memory_order_relaxed))
         eddy__signals_dispatch(loop);
     dispatch_fds(loop, n);
-    loop->round++;
     loop->stats.iterations++;
     if (n == loop->nfired_max && n < 65536) {
         eddy__fired *f = realloc(loop->fired, 2 * (size_t)n * sizeof *f);

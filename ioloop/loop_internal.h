@@ -77,7 +77,7 @@ struct eddy_loop {
     int npending;
     eddy__fired *fired;
     int nfired_max;
-    uint32_t round;
+    uint32_t round;      /* bumped after each poll */
     uint64_t nhandlers;
 
     /* timers */
