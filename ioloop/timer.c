@@ -283,16 +283,19 @@ int eddy_loop_remove_timeout(eddy_loop *loop, eddy_timer_id id)
     return 0;
 }
 
+/* Counts from the clock, not the cached time: a host embedding the loop
+ * asks after doing its own work, and slow timers delay the poll too. */
 int eddy__timers_timeout(const eddy_loop *loop)
 {
-    uint64_t d;
+    uint64_t d, now;
 
     if (loop->heap_n == 0)
         return -1;
     d = loop->heap[0].deadline;
-    if (d <= loop->now)
+    now = eddy__clock_ns();
+    if (d <= now)
         return 0;
-    d = (d - loop->now + NS_PER_MS - 1) / NS_PER_MS;
+    d = (d - now + NS_PER_MS - 1) / NS_PER_MS;
     return d > INT_MAX ? INT_MAX : (int)d;
 }
 
