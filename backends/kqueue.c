@@ -16,13 +16,13 @@
  * - EV_EOF comes with data still to read: it is READ|HUP (WRITE|HUP on the
  *   write filter), never HUP alone, plus ERROR if fflags holds an error.
  *
- * - Every change overwrites udata: each EV_ADD stores the generation there,
- *   so it is always current.  NOTE_TRIGGER clobbers the wakeup's udata, so
- *   the wakeup is known by its filter.
+ * - Every change overwrites udata, so every EV_ADD passes the current
+ *   generation.  NOTE_TRIGGER clobbers the wakeup's: its filter names it.
  *
  * - close() deletes the fd's knotes: the lazy removal of a closed fd fails
  *   (ignored) and nothing outlives its handler, so the generation check
- *   (has_gen 1) never fires on the BSDs; it guards libkqueue, on epoll.
+ *   (has_gen 1) never fires on the BSDs.  It stays as a cheap net: a stray
+ *   knote would spin the loop; with the check, the loop logs and rebuilds.
  *
  * - fork() does not pass a kqueue on, and the child may reuse its number:
  *   reset makes a new one; only the kqueue's own process closes it.
@@ -33,9 +33,8 @@
  *   (its kevent() takes a mutex), it is wake.c's pipe.
  *
  * - add with stale_old >= 0 (an fd removed lazily, perhaps closed and
- *   reused since) is a plain EV_ADD: it updates the knote still there or
- *   makes one.  libkqueue refuses EV_ADD on a live knote, so if it fails
- *   the old filters go and the add is retried.
+ *   reused since) is a plain EV_ADD, updating the knote still there or
+ *   making one; if that fails (libkqueue), the old filters go first.
  */
 #define _GNU_SOURCE
 #include "backend.h"
@@ -74,10 +73,13 @@ static int change(int kq, int fd, int filter, int flags, unsigned fflags,
 
     EV_SET(&kev, (uintptr_t)fd, filter, flags, fflags, 0,
            (void *)(uintptr_t)gen);
-    return kevent(kq, &kev, 1, NULL, 0, NULL) == 0 ? 0 : -errno;
+    errno = 0; /* libkqueue can fail without setting it */
+    if (kevent(kq, &kev, 1, NULL, 0, NULL) == 0)
+        return 0;
+    return errno != 0 ? -errno : -EIO;
 }
 
-/* Also makes the first kqueue, and in place before the old one closes. */
+/* Also makes the first kqueue.  The new one is in before the old closes. */
 int eddy__backend_reset(eddy__backend *b, int after_fork)
 {
     int kq = kqueue(), old = atomic_load(&b->kq), err = 0;
@@ -152,13 +154,12 @@ int eddy__backend_add(eddy__backend *b, int fd, unsigned events, uint32_t gen,
                       int stale_old)
 {
     if ((size_t)fd >= b->nslot) {
-        size_t n = (size_t)fd * 2 + 64;
-        unsigned *p = realloc(b->slot, n * sizeof *p);
+        unsigned *p = realloc(b->slot, ((size_t)fd * 2 + 64) * sizeof *p);
 
         if (p == NULL)
             return -ENOMEM;
         b->slot = p;
-        b->nslot = n;
+        b->nslot = (size_t)fd * 2 + 64;
     }
     b->slot[fd] = 0;
     if (stale_old >= 0) {
