@@ -917,11 +917,11 @@ static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
 void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
                                     void *arg)
 {
-    if (s->flags & S_CLOSED)
-        return;
+    /* Also once closed, as long as it has not run: an owner that goes
+     * away first can cancel it with NULL. */
     s->close_cb = cb;
     s->close_arg = arg;
-    if (!(s->flags & S_IN_DRIVE))
+    if (!(s->flags & (S_IN_DRIVE | S_CLOSED)))
         update_interest(s);
 }
 

@@ -160,7 +160,8 @@ EDDY_API int eddy_stream_write(eddy_stream *s, const void *data, size_t len,
 EDDY_API int eddy_stream_write_ref(eddy_stream *s, const void *data,
                                    size_t len, eddy_stream_cb cb, void *arg);
 
-/** Runs cb(s, error, arg) when the stream closes (see the top). */
+/** Runs cb(s, error, arg) when the stream closes (see the top).  May be
+ *  changed or cancelled (NULL) until it has run, also after the close. */
 EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
                                              void *arg);
 
