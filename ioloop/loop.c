@@ -220,6 +220,10 @@ int eddy_loop_update_handler(eddy_loop *loop, int fd, unsigned events)
     if (events & ~(unsigned)(EDDY_READ | EDDY_WRITE))
         return -EINVAL;
     s = &loop->fds[fd];
+    /* Its fd was closed under it before a reset could re-add it: the
+     * backend has no entry to change (poll's would be the wakeup's). */
+    if (!(s->flags & EDDY__FD_KERNEL))
+        return -EBADF;
     if (events == s->mask)
         return 0;
     err = eddy__backend_mod(loop->backend, fd, s->mask, events, s->gen);

@@ -1948,6 +1948,60 @@ static void test_fork_child_runs_loop(void **state)
     tu_close_pair(p);
 }
 
+/* A child that closes an inherited fd before removing its handler (against
+ * the rules) gets an error logged by eddy_loop_fork, and the dead handler
+ * must stay dead: updating it fails instead of reaching the poller (where
+ * poll would have rewritten its wakeup entry, and select would spin on
+ * EBADF), and removing it still works. */
+static int child_closes_watched_fd(eddy_loop *loop, int fd, fd_rec *r)
+{
+    tu_log log;
+
+    tu_log_attach(loop, &log);
+    close(fd);
+    if (eddy_loop_fork(loop) != 0)
+        return 1;
+    if (log.by_level[EDDY_LOG_ERROR] != 1)
+        return 2;
+    if (eddy_loop_update_handler(loop, fd, EDDY_WRITE) != -EBADF)
+        return 3;
+    for (int i = 0; i < 3; i++)
+        if (eddy_loop_run_once(loop, 0) != 0)
+            return 4;
+    if (r->called != 0 || eddy_loop_remove_handler(loop, fd) != 0)
+        return 5;
+    return 0;
+}
+
+static void test_fork_with_closed_watched_fd(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    fd_rec r = {0};
+    int status, p[2];
+    pid_t pid;
+
+    (void)state;
+    tu_pipe(p);
+    assert_int_equal(eddy_loop_add_handler(loop, p[0], EDDY_READ, on_fd, &r),
+                     0);
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int rc = child_closes_watched_fd(loop, p[0], &r);
+
+        eddy_loop_close(loop, 0);
+        close(p[1]);
+        _exit(rc);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    eddy_loop_close(loop, 0);
+    tu_close_pair(p);
+}
+
 /* --- epoll: a registration that outlives its fd ---------------------------- */
 
 /* Remove fd n, close it while a dup keeps the file open (so epoll cannot
@@ -2060,6 +2114,7 @@ int main(void)
         tu_test(test_loop_timeout_counts_from_now),
         tu_test(test_backend_fd),
         tu_test(test_fork_child_runs_loop),
+        tu_test(test_fork_with_closed_watched_fd),
         tu_test(test_epoll_orphaned_registration),
     };
 

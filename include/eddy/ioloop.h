@@ -100,7 +100,12 @@ EDDY_API const char *eddy_loop_backend(void);
 EDDY_API int eddy_loop_add_handler(eddy_loop *loop, int fd, unsigned events,
                                    eddy_fd_cb cb, void *arg);
 
-/** Changes the events watched on fd.  Errors: -ENOENT (no handler), -EINVAL. */
+/**
+ * Changes the events watched on fd.  Errors: -ENOENT (no handler),
+ * -EINVAL (unknown event bits), -EBADF (a negative fd, or one found
+ * closed under its handler when eddy_loop_fork() recreated the poller),
+ * or the poller's errno.
+ */
 EDDY_API int eddy_loop_update_handler(eddy_loop *loop, int fd,
                                       unsigned events);
 
