@@ -37,7 +37,7 @@ DESTDIR ?=
 CFLAGS ?= -O2 -g -gdwarf-4
 SAN ?=
 WARNINGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
-CONFIG_CFLAGS := $(WARNINGS) -fPIC -fvisibility=hidden -pthread -Iinclude -MMD -MP
+CONFIG_CFLAGS := $(WARNINGS) -fPIC -fvisibility=hidden -pthread -Iinclude
 LIBS := -pthread
 ifneq ($(SAN),)
   CONFIG_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -95,7 +95,7 @@ help:
 
 $(B)/obj/%.o: %.c $(B)/config.txt
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/libeddy.a: $(LIB_OBJ)
 	@rm -f $@

@@ -7,5 +7,6 @@
 #include "eddy/version.h"
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
+#include "eddy/httpserver.h"
 
 #endif

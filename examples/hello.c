@@ -1,0 +1,92 @@
+/*
+ * examples/hello.c - Tornado's hello world in eddy.
+ *
+ *   build/examples/hello [--port 8888] [--address 127.0.0.1]
+ *                        [--processes N] [--access-log]
+ *   curl http://127.0.0.1:8888/
+ *
+ * --processes N forks N workers (0: one per CPU) that share the listening
+ * socket; SIGTERM or SIGINT stops every worker gracefully.  --access-log
+ * prints a line per request, like Tornado's log.
+ */
+#include <eddy/eddy.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void hello(eddy_http_request *req, void *arg)
+{
+    static const eddy_http_header headers[] = {
+        EDDY_HEADER("Content-Type", "text/plain; charset=UTF-8")};
+
+    (void)arg;
+    eddy_http_respond(req, 200, headers, 1, "Hello, World", 12);
+}
+
+static void access_log(void *arg, const eddy_http_request *req, int status,
+                       uint64_t bytes, double ms)
+{
+    eddy_str m = eddy_http_method(req), u = eddy_http_uri(req);
+
+    (void)arg;
+    (void)bytes;
+    printf("%d %.*s %.*s (%s) %.2fms\n", status, (int)m.len, m.p, (int)u.len,
+           u.p, eddy_http_remote_ip(req), ms);
+}
+
+int main(int argc, char **argv)
+{
+    const char *address = "127.0.0.1";
+    int port = 8888, processes = -1, task, err, fds[8];
+    eddy_http_options opts = {0};
+    eddy_http_server *srv;
+    eddy_loop *loop;
+    size_t n;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+            port = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--address") == 0 && i + 1 < argc)
+            address = argv[++i];
+        else if (strcmp(argv[i], "--processes") == 0 && i + 1 < argc)
+            processes = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--access-log") == 0)
+            opts.access_log = access_log;
+        else {
+            fprintf(stderr,
+                    "usage: %s [--port N] [--address A] [--processes N] "
+                    "[--access-log]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    /* Bind before forking, so that every worker accepts on the socket. */
+    err = eddy_bind_sockets(port, address, AF_UNSPEC, 0, 0, fds, 8, &n);
+    if (err != 0) {
+        fprintf(stderr, "hello: cannot listen on %s:%d: %s\n", address, port,
+                eddy_strerror(err));
+        return 1;
+    }
+    printf("hello: serving http://%s:%d/ with %s%s\n", address, port,
+           eddy_loop_backend(), processes >= 0 ? ", forking" : "");
+    fflush(stdout);
+    if (processes >= 0 && (err = eddy_fork_processes(processes, 100, &task))) {
+        fprintf(stderr, "hello: fork: %s\n", eddy_strerror(err));
+        return 1;
+    }
+    if ((err = eddy_loop_new(&loop)) != 0 ||
+        (err = eddy_http_server_new(loop, &opts, &srv)) != 0 ||
+        (err = eddy_http_server_route(srv, "GET", "/", EDDY_ROUTE_EXACT, hello,
+                                      NULL)) != 0 ||
+        (err = eddy_http_server_add_sockets(srv, fds, n)) != 0 ||
+        (err = eddy_http_server_stop_on_signals(srv, 5000)) != 0) {
+        fprintf(stderr, "hello: %s\n", eddy_strerror(err));
+        return 1;
+    }
+    err = eddy_loop_run(loop);
+    eddy_http_server_free(srv);
+    eddy_loop_close(loop, 0);
+    return err == 0 ? 0 : 1;
+}

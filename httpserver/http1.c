@@ -1,0 +1,1184 @@
+/*
+ * httpserver/http1.c - HTTP/1.1 connections, requests and responses
+ * (Tornado's HTTP1Connection and HTTPServerRequest).
+ *
+ * A connection reads with partial reads and parses the head where it
+ * arrived, without copying; only a request its handler keeps past the
+ * callback gets its own copy of the head.  Bytes beyond the current
+ * request (a body, pipelined requests) wait in the connection's
+ * accumulator.  One request is handled at a time, so pipelined responses
+ * go out in order; run() loops over the requests that are already in
+ * instead of recursing, and a request finished later, from another
+ * callback, resumes the connection from a loop callback.
+ *
+ * Timeouts cost no timer work per request: a connection has one timer and
+ * a deadline.  Moving the deadline later leaves the timer alone; when it
+ * fires early it re-arms itself at the deadline.
+ *
+ * This file must never answer a request twice, answer after the client
+ * went away, read while a handler holds a request (pipelined bytes wait in
+ * the stream, where TCP backpressure reaches the client), or send a header
+ * it did not validate.
+ */
+#define _GNU_SOURCE
+#include "http_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_SIZE (64 * 1024)
+#define HEAD_STACK 1024
+
+enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
+
+struct eddy_http_request {
+    eddy_http_server *srv;
+    struct eddy__conn *conn; /* NULL once the client went away */
+    const struct eddy__route *route;
+    eddy__http_head head;    /* points into base */
+    const char *base;
+    char *store;             /* our copy of the head, once kept */
+    size_t head_len;
+    eddy_str path, query;
+    int keep_alive, is_head, dispatched, started, no_body, out_chunked;
+    int route_status;        /* 404 or 405 when no route takes it */
+    int body_kind, body_done, body_error;
+    uint64_t body_left;      /* BODY_LENGTH: bytes still to come */
+    eddy__chunked chunked;
+    char *body;
+    size_t body_len, body_cap;
+    eddy_http_body_cb body_cb;
+    void *body_arg;
+    int status;
+    int64_t out_len;         /* -1: chunked or until close */
+    uint64_t out_written, bytes_out, start_ns;
+    eddy_http_close_cb on_close;
+    void *on_close_arg, *data;
+    char ip[INET6_ADDRSTRLEN];
+    const char *scheme;
+    eddy_http_header headers[];
+};
+
+static void run(struct eddy__conn *c);
+static void fail(struct eddy__conn *c, int status);
+
+static uint64_t clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* --- small helpers ------------------------------------------------------ */
+
+const char *eddy_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* A growing output buffer that starts on the caller's stack. */
+struct out {
+    char *p;
+    size_t len, cap;
+    int heap, failed;
+};
+
+static void put(struct out *o, const void *s, size_t n)
+{
+    if (o->len + n > o->cap) {
+        size_t cap = 2 * (o->len + n);
+        char *p = o->heap ? realloc(o->p, cap) : malloc(cap);
+
+        if (p == NULL) {
+            o->failed = 1;
+            return;
+        }
+        if (!o->heap)
+            memcpy(p, o->p, o->len);
+        o->p = p;
+        o->cap = cap;
+        o->heap = 1;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void put_str(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+static void put_num(struct out *o, uint64_t v, int base)
+{
+    char buf[24];
+    int i = sizeof buf;
+
+    do {
+        buf[--i] = "0123456789abcdef"[v % (unsigned)base];
+        v /= (unsigned)base;
+    } while (v != 0);
+    put(o, buf + i, sizeof buf - (size_t)i);
+}
+
+/* "Date: ...\r\n", made at most once a second (RFC 9110 5.6.7, always in
+ * English whatever the locale). */
+static void refresh_date(eddy_http_server *srv)
+{
+    static const char days[] = "SunMonTueWedThuFriSat";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    uint64_t now = eddy_loop_now(srv->loop);
+    time_t t;
+    struct tm tm;
+    struct out o = {srv->date, 0, sizeof srv->date, 0, 0};
+
+    if (srv->date_len != 0 && now - srv->date_ms < 1000)
+        return;
+    t = time(NULL);
+    gmtime_r(&t, &tm);
+    put(&o, "Date: ", 6);
+    put(&o, days + 3 * tm.tm_wday, 3);
+    put(&o, ", ", 2);
+    put(&o, (char[]){'0' + tm.tm_mday / 10, '0' + tm.tm_mday % 10}, 2);
+    put(&o, " ", 1);
+    put(&o, months + 3 * tm.tm_mon, 3);
+    put(&o, " ", 1);
+    put_num(&o, (uint64_t)tm.tm_year + 1900, 10);
+    put(&o, (char[]){' ', '0' + tm.tm_hour / 10, '0' + tm.tm_hour % 10, ':',
+                     '0' + tm.tm_min / 10, '0' + tm.tm_min % 10, ':',
+                     '0' + tm.tm_sec / 10, '0' + tm.tm_sec % 10},
+        9);
+    put(&o, " GMT\r\n", 6);
+    srv->date_len = o.len;
+    srv->date_ms = now;
+}
+
+static int header_get(const eddy_http_request *req, const char *name,
+                      eddy_str *v)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < req->head.nheaders; i++) {
+        const eddy_http_header *h = &req->headers[i];
+
+        if (h->name_len == n && eddy__http_ieq(h->name, name, n)) {
+            v->p = h->value;
+            v->len = h->value_len;
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* --- connection plumbing ------------------------------------------------ */
+
+static void on_timer(eddy_loop *loop, void *arg);
+
+/* Sets when the current phase times out (0: never); see the top. */
+static void set_deadline(struct eddy__conn *c, uint64_t ms)
+{
+    eddy_loop *loop = c->srv->loop;
+
+    c->deadline = ms ? eddy_loop_now(loop) + ms : 0;
+    if (c->deadline == 0 || (c->timer != 0 && c->timer_at <= c->deadline))
+        return;
+    if (c->timer != 0)
+        eddy_loop_remove_timeout(loop, c->timer);
+    c->timer = 0;
+    if (eddy_loop_call_at(loop, c->deadline, on_timer, c, &c->timer) == 0)
+        c->timer_at = c->deadline;
+}
+
+static void on_timer(eddy_loop *loop, void *arg)
+{
+    struct eddy__conn *c = arg;
+
+    c->timer = 0;
+    if (c->deadline == 0 || c->state == EDDY__CLOSED)
+        return;
+    if (eddy_loop_now(loop) < c->deadline) {
+        if (eddy_loop_call_at(loop, c->deadline, on_timer, c, &c->timer) == 0)
+            c->timer_at = c->deadline;
+        return;
+    }
+    eddy__conn_close(c); /* slow head (slowloris), slow body, or idle */
+}
+
+/* Keeps bytes for later: they are copied, as the stream reuses its own. */
+static int keep(struct eddy__conn *c, const char *p, size_t n)
+{
+    if (c->acc_len + n > c->acc_cap) {
+        size_t cap = c->acc_cap ? c->acc_cap : 1024;
+        char *a;
+
+        while (cap < c->acc_len + n)
+            cap *= 2;
+        if ((a = realloc(c->acc, cap)) == NULL)
+            return -ENOMEM;
+        c->acc = a;
+        c->acc_cap = cap;
+    }
+    memcpy(c->acc + c->acc_len, p, n);
+    c->acc_len += n;
+    return 0;
+}
+
+static void consume(struct eddy__conn *c, size_t n)
+{
+    c->acc_len -= n;
+    memmove(c->acc, c->acc + n, c->acc_len);
+    if (c->acc_len == 0 && c->acc_cap > 4096) {
+        free(c->acc);
+        c->acc = NULL;
+        c->acc_cap = 0;
+    }
+}
+
+static void on_data(eddy_stream *s, int status, const char *data, size_t len,
+                    void *arg);
+
+static void want_read(struct eddy__conn *c)
+{
+    if (c->s != NULL && !eddy_stream_reading(c->s))
+        eddy_stream_read_bytes(c->s, READ_SIZE, 1, on_data, c);
+}
+
+static void on_run(eddy_loop *loop, void *arg)
+{
+    struct eddy__conn *c = arg;
+
+    (void)loop;
+    c->scheduled = 0;
+    if (c->s == NULL)
+        free(c); /* the connection closed while this was queued */
+    else
+        run(c);
+}
+
+static void schedule_run(struct eddy__conn *c)
+{
+    if (c->in_run || c->scheduled)
+        return;
+    if (eddy_loop_add_callback(c->srv->loop, on_run, c) == 0)
+        c->scheduled = 1;
+    else
+        eddy__conn_close(c);
+}
+
+/* --- requests ----------------------------------------------------------- */
+
+static const char *fill_ip(eddy_http_request *req)
+{
+    const struct sockaddr_storage *ss;
+
+    if (req->ip[0] != '\0' || req->conn == NULL)
+        return req->ip;
+    ss = &req->conn->peer;
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+                  req->ip, sizeof req->ip);
+    else if (ss->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+                  req->ip, sizeof req->ip);
+    return req->ip;
+}
+
+static int is_trusted(const eddy_http_server *srv, const char *p, size_t n)
+{
+    for (const char *const *t = srv->opt.trusted_downstream; t && *t; t++)
+        if (strlen(*t) == n && memcmp(*t, p, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The last element of a comma-separated value, SP/HTAB trimmed, skipping
+ * trusted proxies when skip is set. */
+static eddy_str last_item(const eddy_http_server *srv, eddy_str v, int skip)
+{
+    const char *end = v.p + v.len;
+
+    while (end > v.p) {
+        const char *s = end, *e = end;
+
+        while (s > v.p && s[-1] != ',')
+            s--;
+        end = s > v.p ? s - 1 : v.p;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (!skip || !is_trusted(srv, s, (size_t)(e - s)))
+            return (eddy_str){s, (size_t)(e - s)};
+    }
+    return (eddy_str){NULL, 0};
+}
+
+/* xheaders: the client's address and scheme as a proxy in front saw them
+ * (X-Real-Ip wins over X-Forwarded-For; only a valid IP is taken). */
+static void apply_xheaders(eddy_http_request *req)
+{
+    eddy_str v, ip = {NULL, 0};
+    char buf[INET6_ADDRSTRLEN];
+    unsigned char bin[sizeof(struct in6_addr)];
+
+    if (header_get(req, "x-forwarded-for", &v) == 0)
+        ip = last_item(req->srv, v, 1);
+    if (header_get(req, "x-real-ip", &v) == 0)
+        ip = v;
+    if (ip.p != NULL && ip.len < sizeof buf) {
+        memcpy(buf, ip.p, ip.len);
+        buf[ip.len] = '\0';
+        if (inet_pton(AF_INET, buf, bin) == 1 ||
+            inet_pton(AF_INET6, buf, bin) == 1)
+            memcpy(req->ip, buf, ip.len + 1);
+    }
+    if (header_get(req, "x-scheme", &v) == 0 ||
+        header_get(req, "x-forwarded-proto", &v) == 0) {
+        v = last_item(req->srv, v, 0);
+        if (v.len == 4 && memcmp(v.p, "http", 4) == 0)
+            req->scheme = "http";
+        else if (v.len == 5 && memcmp(v.p, "https", 5) == 0)
+            req->scheme = "https";
+    }
+}
+
+static const char *rebase(const char *p, const char *from, const char *to)
+{
+    return p == NULL ? NULL : to + (p - from);
+}
+
+/* Gives the request its own copy of the head, which it needs to outlive
+ * the read callback it arrived in. */
+static int own_head(eddy_http_request *req)
+{
+    const char *from = req->base;
+    char *to = malloc(req->head_len ? req->head_len : 1);
+
+    if (to == NULL)
+        return -ENOMEM;
+    memcpy(to, from, req->head_len);
+    req->head.method.p = rebase(req->head.method.p, from, to);
+    req->head.target.p = rebase(req->head.target.p, from, to);
+    req->path.p = rebase(req->path.p, from, to);
+    req->query.p = rebase(req->query.p, from, to);
+    for (size_t i = 0; i < req->head.nheaders; i++) {
+        req->headers[i].name = rebase(req->headers[i].name, from, to);
+        req->headers[i].value = rebase(req->headers[i].value, from, to);
+    }
+    req->store = to;
+    req->base = to;
+    return 0;
+}
+
+static void free_request(eddy_http_request *req)
+{
+    free(req->store);
+    free(req->body);
+    free(req);
+}
+
+/* 100 Continue, when asked for and no body byte has come yet. */
+static void send_continue(eddy_http_request *req)
+{
+    if (req->head.expect_continue && req->head.version == 11 &&
+        req->conn != NULL && req->conn->acc_len == 0)
+        eddy_stream_write(req->conn->s, "HTTP/1.1 100 Continue\r\n\r\n", 25,
+                          NULL, NULL);
+    req->head.expect_continue = 0;
+}
+
+/* Appends body bytes to the buffered body, within max_body_size. */
+static int body_append(eddy_http_request *req, const char *p, size_t n)
+{
+    if (req->body_len + n > req->srv->opt.max_body_size)
+        return -413;
+    if (req->body_len + n > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 4096;
+        char *b;
+
+        while (cap < req->body_len + n)
+            cap *= 2;
+        if (cap > req->srv->opt.max_body_size)
+            cap = req->srv->opt.max_body_size;
+        if ((b = realloc(req->body, cap)) == NULL)
+            return -500;
+        req->body = b;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, p, n);
+    req->body_len += n;
+    return 0;
+}
+
+static int body_deliver(eddy_http_request *req, const char *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (req->body_cb == NULL)
+        return body_append(req, p, n);
+    if (req->body_len + n > req->srv->opt.max_body_size)
+        return -413;
+    req->body_len += n; /* counted, not kept */
+    req->body_cb(req, 0, p, n, 0, req->body_arg);
+    return 0;
+}
+
+/* Takes body bytes (framing included) from p.  Returns the bytes used or
+ * -status. */
+static long body_feed(eddy_http_request *req, const char *p, size_t len)
+{
+    size_t used = 0;
+    int err = 0;
+
+    if (req->body_kind == BODY_LENGTH) {
+        used = len < req->body_left ? len : (size_t)req->body_left;
+        req->body_left -= used;
+        err = body_deliver(req, p, used);
+        req->body_done = req->body_left == 0;
+    }
+    while (req->body_kind == BODY_CHUNKED && used < len && !req->body_done &&
+           err == 0) {
+        const char *data;
+        size_t dlen;
+        long n = eddy__chunked_feed(&req->chunked, p + used, len - used, &data,
+                                    &dlen);
+
+        if (n < 0)
+            return -400;
+        used += (size_t)n;
+        err = body_deliver(req, data, dlen);
+        req->body_done = eddy__chunked_done(&req->chunked);
+    }
+    return err != 0 ? err : (long)used;
+}
+
+/* A request's head is complete in base[0, n), and extra bytes after it
+ * have arrived too: make the request. */
+static void begin(struct eddy__conn *c, const char *base, size_t n,
+                  size_t extra)
+{
+    eddy_http_server *srv = c->srv;
+    const eddy__http_head *h = &srv->head;
+    eddy_http_request *req;
+    const char *q;
+    int status = 0;
+
+    req = calloc(1, sizeof *req + h->nheaders * sizeof req->headers[0]);
+    if (req == NULL) {
+        fail(c, 503);
+        return;
+    }
+    req->srv = srv;
+    req->conn = c;
+    req->head = *h;
+    req->head.headers = req->headers;
+    memcpy(req->headers, h->headers, h->nheaders * sizeof req->headers[0]);
+    req->base = base;
+    req->head_len = n;
+    req->start_ns = clock_ns();
+    req->scheme = "http";
+    req->out_len = -1;
+    q = memchr(h->target.p, '?', h->target.len);
+    req->path.p = h->target.p;
+    req->path.len = q ? (size_t)(q - h->target.p) : h->target.len;
+    req->query.p = q ? q + 1 : h->target.p + h->target.len;
+    req->query.len = h->target.len - req->path.len - (q != NULL);
+    req->is_head = h->method.len == 4 && memcmp(h->method.p, "HEAD", 4) == 0;
+    req->keep_alive = h->version == 11 ? !(h->connection & EDDY__CONN_CLOSE)
+                                       : h->connection == EDDY__CONN_KEEP_ALIVE;
+    if (srv->opt.xheaders)
+        apply_xheaders(req);
+    c->req = req;
+    memset(&c->ps, 0, sizeof c->ps);
+    c->ps.max_head = srv->opt.max_header_size;
+    c->ps.max_uri = srv->opt.max_uri_length;
+
+    req->body_kind = h->chunked ? BODY_CHUNKED
+                     : h->has_length && h->content_length ? BODY_LENGTH
+                                                          : BODY_NONE;
+    req->body_left = h->content_length;
+    req->body_done = req->body_kind == BODY_NONE;
+    req->route = eddy__server_route(srv, h->method, req->path, &status);
+    req->route_status = status;
+    if (req->body_kind == BODY_LENGTH &&
+        h->content_length > srv->opt.max_body_size)
+        status = 413;
+    if (status != 0 && !req->body_done) {
+        fail(c, status); /* no handler would read the body: close */
+        return;
+    }
+    if (status == 0 && !req->body_done && !(req->route->flags & EDDY_ROUTE_STREAM)) {
+        c->state = EDDY__BODY;
+        set_deadline(c, srv->opt.body_timeout_ms);
+        if (extra == 0)
+            send_continue(req);
+        req->head.expect_continue = 0;
+        return;
+    }
+    c->state = EDDY__HANDLER;
+}
+
+static void dispatch(struct eddy__conn *c)
+{
+    eddy_http_request *req = c->req;
+    int status = 0;
+
+    req->dispatched = 1;
+    set_deadline(c, 0);
+    if (req->route != NULL) {
+        req->route->handler(req, req->route->arg);
+        return;
+    }
+    /* No route: 404, or 405 with the methods the path does allow. */
+    status = req->route_status;
+    {
+        char allow[256];
+        size_t n = status == 405 ? eddy__server_allow(c->srv, req->path, allow,
+                                                      sizeof allow) : 0;
+        eddy_http_header hdr = {"Allow", 5, allow, n};
+        char msg[64];
+        struct out o = {msg, 0, sizeof msg, 0, 0};
+
+        put_num(&o, (uint64_t)status, 10);
+        put(&o, " ", 1);
+        put_str(&o, eddy_http_reason(status));
+        put(&o, "\n", 1);
+        c->srv->stats.errors++;
+        eddy_http_respond(req, status, &hdr, n ? 1 : 0, msg, o.len);
+    }
+}
+
+/* Does the next thing the connection can do.  Returns 0 when it must wait
+ * (for bytes, or for a handler). */
+static int step(struct eddy__conn *c)
+{
+    eddy_http_request *req = c->req;
+    long n;
+
+    switch (c->state) {
+    case EDDY__IDLE:
+    case EDDY__HEAD:
+        if (c->acc_len == 0) {
+            want_read(c);
+            return 0;
+        }
+        n = eddy__http_parse_head(&c->ps, c->acc, c->acc_len, &c->srv->head);
+        if (n < 0) {
+            fail(c, (int)-n);
+            return 0;
+        }
+        if (n == 0) {
+            if (c->state == EDDY__IDLE)
+                set_deadline(c, c->srv->opt.header_timeout_ms);
+            c->state = EDDY__HEAD;
+            want_read(c);
+            return 0;
+        }
+        begin(c, c->acc, (size_t)n, c->acc_len - (size_t)n);
+        if (c->req != NULL && own_head(c->req) != 0) {
+            fail(c, 503);
+            return 0;
+        }
+        consume(c, (size_t)n);
+        return 1;
+    case EDDY__BODY:
+        if (req->body_done) {
+            if (req->dispatched) {
+                c->state = EDDY__HANDLER;
+                req->body_cb(req, 0, NULL, 0, 1, req->body_arg);
+            } else {
+                dispatch(c);
+            }
+            return 1;
+        }
+        if (c->acc_len == 0) {
+            want_read(c);
+            return 0;
+        }
+        n = body_feed(req, c->acc, c->acc_len);
+        if (n < 0) {
+            fail(c, (int)-n);
+            return 0;
+        }
+        consume(c, (size_t)n);
+        set_deadline(c, c->srv->opt.body_timeout_ms);
+        return 1;
+    case EDDY__HANDLER:
+        if (req != NULL && !req->dispatched) {
+            dispatch(c);
+            return 1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static void run(struct eddy__conn *c)
+{
+    if (c->in_run)
+        return;
+    c->in_run = 1;
+    while (c->s != NULL && step(c))
+        ;
+    c->in_run = 0;
+}
+
+static void on_data(eddy_stream *s, int status, const char *data, size_t len,
+                    void *arg)
+{
+    struct eddy__conn *c = arg;
+    eddy_http_request *req;
+    size_t off = 0;
+    long n;
+
+    (void)s;
+    if (status < 0)
+        return; /* EOF or an error: the close callback cleans up */
+    c->srv->stats.bytes_in += len;
+    if (c->acc_len == 0 && (c->state == EDDY__IDLE || c->state == EDDY__HEAD)) {
+        /* The common case: parse where the bytes arrived. */
+        n = eddy__http_parse_head(&c->ps, data, len, &c->srv->head);
+        if (n < 0) {
+            fail(c, (int)-n);
+            return;
+        }
+        if (n > 0) {
+            begin(c, data, (size_t)n, len - (size_t)n);
+            off = (size_t)n;
+        }
+    }
+    if (c->acc_len == 0 && c->state == EDDY__BODY && off < len) {
+        n = body_feed(c->req, data + off, len - off);
+        if (n < 0) {
+            fail(c, (int)-n);
+            return;
+        }
+        off += (size_t)n;
+    }
+    if (off < len && keep(c, data + off, len - off) != 0) {
+        fail(c, 503);
+        return;
+    }
+    run(c);
+    /* A request still held (by its handler, or its body still coming)
+     * must not point into data any more. */
+    req = c->req;
+    if (req != NULL && req->store == NULL && req->base == data &&
+        own_head(req) != 0) {
+        req->conn = NULL; /* cannot keep it: drop the client */
+        eddy__conn_close(c);
+    }
+}
+
+/* The client is gone: the request, if a handler has it, is told. */
+static void detach_request(struct eddy__conn *c)
+{
+    eddy_http_request *req = c->req;
+
+    c->state = EDDY__CLOSED;
+    if (req != NULL) {
+        fill_ip(req);
+        req->conn = NULL;
+        c->req = NULL;
+        if (!req->dispatched) {
+            free_request(req);
+        } else {
+            if (req->body_cb != NULL && !req->body_done)
+                req->body_cb(req, -ECONNRESET, NULL, 0, 1, req->body_arg);
+            if (req->on_close != NULL)
+                req->on_close(req, req->on_close_arg);
+        }
+    }
+    if (c->timer != 0)
+        eddy_loop_remove_timeout(c->srv->loop, c->timer);
+    c->timer = 0;
+    free(c->acc);
+    c->acc = NULL;
+    c->s = NULL;
+}
+
+void eddy__conn_forget(struct eddy__conn *c)
+{
+    eddy_stream *s = c->s;
+
+    eddy_stream_set_close_callback(s, NULL, NULL);
+    eddy_stream_close(s);
+    detach_request(c);
+    if (!c->scheduled)
+        free(c);
+}
+
+/* The stream closed (the client went away, an error, or our own close). */
+static void on_closed(eddy_stream *s, int err, void *arg)
+{
+    struct eddy__conn *c = arg;
+    eddy_http_server *srv = c->srv;
+
+    (void)s;
+    (void)err;
+    detach_request(c);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    srv->stats.connections = srv->nconns;
+    if (!c->scheduled)
+        free(c);
+    eddy__server_conn_gone(srv);
+}
+
+int eddy__conn_open(eddy_http_server *srv, int fd, const struct sockaddr *peer,
+                    socklen_t len)
+{
+    struct eddy__conn *c = calloc(1, sizeof *c);
+    int err;
+
+    if (c == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    err = eddy_stream_new(srv->loop, fd, NULL, &c->s);
+    if (err != 0) {
+        free(c);
+        return err;
+    }
+    if (len <= sizeof c->peer)
+        memcpy(&c->peer, peer, len);
+    c->srv = srv;
+    c->ps.max_head = srv->opt.max_header_size;
+    c->ps.max_uri = srv->opt.max_uri_length;
+    c->next = srv->conns;
+    if (c->next != NULL)
+        c->next->prev = c;
+    srv->conns = c;
+    srv->nconns++;
+    srv->stats.connections = srv->nconns;
+    srv->stats.connections_total++;
+    eddy_stream_set_nodelay(c->s, 1);
+    eddy_stream_set_close_callback(c->s, on_closed, c);
+    set_deadline(c, srv->opt.idle_timeout_ms);
+    want_read(c);
+    return 0;
+}
+
+void eddy__conn_close(struct eddy__conn *c)
+{
+    if (c->s != NULL)
+        eddy_stream_close(c->s);
+}
+
+int eddy__conn_close_idle(struct eddy__conn *c)
+{
+    if (c->req != NULL || c->acc_len != 0 || c->state != EDDY__IDLE)
+        return 0;
+    eddy__conn_close(c);
+    return 1;
+}
+
+static void close_when_sent(eddy_stream *s, int status, void *arg)
+{
+    (void)status;
+    (void)arg;
+    eddy_stream_close(s);
+}
+
+/* Stops reading and closes once what is queued has been sent. */
+static void close_after_write(struct eddy__conn *c)
+{
+    c->state = EDDY__CLOSED;
+    set_deadline(c, 0);
+    if (c->s != NULL &&
+        eddy_stream_write(c->s, NULL, 0, close_when_sent, NULL) != 0)
+        eddy_stream_close(c->s);
+}
+
+/* An error before a handler answered: answer it ourselves and close. */
+static void fail(struct eddy__conn *c, int status)
+{
+    eddy_http_request *req = c->req;
+    char msg[96];
+    struct out o = {msg, 0, sizeof msg, 0, 0};
+
+    c->srv->stats.errors++;
+    put_num(&o, (uint64_t)status, 10);
+    put(&o, " ", 1);
+    put_str(&o, eddy_http_reason(status));
+    put(&o, "\n", 1);
+    if (req != NULL && req->dispatched) {
+        /* A streaming handler reading the body: it answers; we close. */
+        req->keep_alive = 0;
+        req->body_done = 1;
+        req->body_error = 1;
+        c->state = EDDY__HANDLER;
+        if (req->body_cb != NULL)
+            req->body_cb(req, status == 413 ? -EMSGSIZE : -EPROTO, NULL, 0,
+                         1, req->body_arg);
+        return;
+    }
+    if (req == NULL) {
+        /* No request to answer through: a canned reply. */
+        struct out r = {NULL, 0, 0, 0, 0};
+        char head[256];
+
+        r.p = head;
+        r.cap = sizeof head;
+        put(&r, "HTTP/1.1 ", 9);
+        put(&r, msg, o.len - 1);
+        put(&r, "\r\nContent-Type: text/plain\r\nContent-Length: ", 44);
+        put_num(&r, o.len, 10);
+        put(&r, "\r\nConnection: close\r\n\r\n", 23);
+        put(&r, msg, o.len);
+        eddy_stream_write(c->s, r.p, r.len, NULL, NULL);
+        close_after_write(c);
+        return;
+    }
+    req->keep_alive = 0;
+    req->dispatched = 1;
+    eddy_http_respond(req, status, NULL, 0, msg, o.len);
+}
+
+/* --- the request API ---------------------------------------------------- */
+
+eddy_str eddy_http_method(const eddy_http_request *req)
+{
+    return req->head.method;
+}
+
+eddy_str eddy_http_uri(const eddy_http_request *req)
+{
+    return req->head.target;
+}
+
+eddy_str eddy_http_path(const eddy_http_request *req)
+{
+    return req->path;
+}
+
+eddy_str eddy_http_query(const eddy_http_request *req)
+{
+    return req->query;
+}
+
+int eddy_http_version(const eddy_http_request *req)
+{
+    return req->head.version;
+}
+
+int eddy_http_header_get(const eddy_http_request *req, const char *name,
+                         eddy_str *value)
+{
+    return name == NULL || value == NULL ? -EINVAL
+                                         : header_get(req, name, value);
+}
+
+const eddy_http_header *eddy_http_headers(const eddy_http_request *req,
+                                          size_t *n)
+{
+    *n = req->head.nheaders;
+    return req->headers;
+}
+
+eddy_str eddy_http_body(const eddy_http_request *req)
+{
+    eddy_str b = {req->body ? req->body : "", req->body_cb ? 0 : req->body_len};
+
+    return b;
+}
+
+const char *eddy_http_remote_ip(const eddy_http_request *req)
+{
+    return fill_ip((eddy_http_request *)req);
+}
+
+const char *eddy_http_scheme(const eddy_http_request *req)
+{
+    return req->scheme;
+}
+
+eddy_http_server *eddy_http_request_server(const eddy_http_request *req)
+{
+    return req->srv;
+}
+
+eddy_loop *eddy_http_request_loop(const eddy_http_request *req)
+{
+    return req->srv->loop;
+}
+
+void eddy_http_set_data(eddy_http_request *req, void *data)
+{
+    req->data = data;
+}
+
+void *eddy_http_data(const eddy_http_request *req)
+{
+    return req->data;
+}
+
+void eddy_http_on_close(eddy_http_request *req, eddy_http_close_cb cb,
+                        void *arg)
+{
+    req->on_close = cb;
+    req->on_close_arg = arg;
+}
+
+int eddy_http_read_body(eddy_http_request *req, eddy_http_body_cb cb,
+                        void *arg)
+{
+    struct eddy__conn *c = req->conn;
+
+    if (cb == NULL)
+        return -EINVAL;
+    if (req->body_cb != NULL || req->started)
+        return -EALREADY;
+    if (c == NULL)
+        return -EPIPE;
+    req->body_cb = cb;
+    req->body_arg = arg;
+    if (req->body_error)
+        return -EPROTO;
+    send_continue(req);
+    c->state = EDDY__BODY;
+    set_deadline(c, c->srv->opt.body_timeout_ms);
+    schedule_run(c);
+    return 0;
+}
+
+/* --- responses ---------------------------------------------------------- */
+
+static int bad_text(const char *p, size_t n, int token)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+
+        if (token ? !eddy__http_is_token(ch)
+                  : (ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return 1;
+    }
+    return token && n == 0;
+}
+
+static int reserved(const eddy_http_header *h)
+{
+    return (h->name_len == 14 && eddy__http_ieq(h->name, "content-length", 14)) ||
+           (h->name_len == 17 &&
+            eddy__http_ieq(h->name, "transfer-encoding", 17)) ||
+           (h->name_len == 10 && eddy__http_ieq(h->name, "connection", 10));
+}
+
+int eddy_http_start_response(eddy_http_request *req, int status,
+                             const char *reason,
+                             const eddy_http_header *headers, size_t nheaders,
+                             int64_t content_length)
+{
+    struct eddy__conn *c = req->conn;
+    eddy_http_server *srv = req->srv;
+    char stack[HEAD_STACK];
+    struct out o = {stack, 0, sizeof stack, 0, 0};
+    int has_date = 0, has_server = srv->opt.server_name[0] == '\0', err;
+
+    if (req->started)
+        return -EALREADY;
+    if (status < 200 || status > 999 ||
+        (reason != NULL && bad_text(reason, strlen(reason), 0)) ||
+        (nheaders > 0 && headers == NULL))
+        return -EINVAL;
+    for (size_t i = 0; i < nheaders; i++) {
+        const eddy_http_header *h = &headers[i];
+
+        if (bad_text(h->name, h->name_len, 1) ||
+            bad_text(h->value, h->value_len, 0) || reserved(h))
+            return -EINVAL;
+        has_date |= h->name_len == 4 && eddy__http_ieq(h->name, "date", 4);
+        has_server |= h->name_len == 6 && eddy__http_ieq(h->name, "server", 6);
+    }
+    req->started = 1;
+    req->status = status;
+    if (c == NULL)
+        return -EPIPE;
+    req->no_body = req->is_head || status == 204 || status == 304;
+    if (status == 204 || status == 304)
+        content_length = 0;
+    req->out_len = content_length;
+    if (content_length < 0 && req->head.version == 11)
+        req->out_chunked = 1;
+    if ((content_length < 0 && !req->out_chunked) || srv->shutting_down ||
+        (!req->body_done && req->body_cb == NULL))
+        req->keep_alive = 0;
+
+    put(&o, "HTTP/1.1 ", 9);
+    put_num(&o, (uint64_t)status, 10);
+    put(&o, " ", 1);
+    put_str(&o, reason != NULL ? reason : eddy_http_reason(status));
+    put(&o, "\r\n", 2);
+    if (!has_server) {
+        put(&o, "Server: ", 8);
+        put_str(&o, srv->opt.server_name);
+        put(&o, "\r\n", 2);
+    }
+    if (!has_date) {
+        refresh_date(srv);
+        put(&o, srv->date, srv->date_len);
+    }
+    for (size_t i = 0; i < nheaders; i++) {
+        put(&o, headers[i].name, headers[i].name_len);
+        put(&o, ": ", 2);
+        put(&o, headers[i].value, headers[i].value_len);
+        put(&o, "\r\n", 2);
+    }
+    if (status != 204 && status != 304) {
+        if (content_length >= 0) {
+            put(&o, "Content-Length: ", 16);
+            put_num(&o, (uint64_t)content_length, 10);
+            put(&o, "\r\n", 2);
+        } else if (req->out_chunked) {
+            put(&o, "Transfer-Encoding: chunked\r\n", 28);
+        }
+    }
+    if (!req->keep_alive)
+        put(&o, "Connection: close\r\n\r\n", 21);
+    else if (req->head.version == 10)
+        put(&o, "Connection: keep-alive\r\n\r\n", 26);
+    else
+        put(&o, "\r\n", 2);
+    err = o.failed ? -ENOMEM : eddy_stream_write(c->s, o.p, o.len, NULL, NULL);
+    if (o.heap)
+        free(o.p);
+    if (err == 0)
+        req->bytes_out += o.len;
+    return err;
+}
+
+int eddy_http_write(eddy_http_request *req, const void *data, size_t len,
+                    eddy_stream_cb cb, void *arg)
+{
+    struct eddy__conn *c = req->conn;
+    eddy_stream *s;
+    int err = 0;
+
+    if (!req->started)
+        return -EINVAL;
+    if (c == NULL)
+        return -EPIPE;
+    if (req->out_len >= 0 && req->out_written + len > (uint64_t)req->out_len)
+        return -EINVAL;
+    s = c->s;
+    req->out_written += len;
+    if (req->no_body || len == 0)
+        return cb != NULL ? eddy_stream_write(s, NULL, 0, cb, arg) : 0;
+    if (req->out_chunked) {
+        char line[24];
+        struct out o = {line, 0, sizeof line, 0, 0};
+
+        put_num(&o, len, 16);
+        put(&o, "\r\n", 2);
+        err = eddy_stream_write(s, o.p, o.len, NULL, NULL);
+        req->bytes_out += o.len + 2;
+    }
+    if (err == 0)
+        err = eddy_stream_write(s, data, len, NULL, NULL);
+    if (err == 0 && req->out_chunked)
+        err = eddy_stream_write(s, "\r\n", 2, cb, arg);
+    else if (err == 0 && cb != NULL)
+        err = eddy_stream_write(s, NULL, 0, cb, arg);
+    req->bytes_out += len;
+    return err;
+}
+
+int eddy_http_finish(eddy_http_request *req)
+{
+    struct eddy__conn *c = req->conn;
+    eddy_http_server *srv = req->srv;
+    int err = 0;
+
+    if (!req->started)
+        err = eddy_http_start_response(req, 200, NULL, NULL, 0, 0);
+    if (c != NULL && req->out_chunked && !req->no_body) {
+        eddy_stream_write(c->s, "0\r\n\r\n", 5, NULL, NULL);
+        req->bytes_out += 5;
+    }
+    if (c == NULL) {
+        /* The client went away; the server may be gone too. */
+        free_request(req);
+        return -EPIPE;
+    }
+    if (req->out_len >= 0 && req->out_written < (uint64_t)req->out_len) {
+        req->keep_alive = 0; /* the client would wait for the rest */
+        err = -EPROTO;
+    }
+    srv->stats.requests++;
+    srv->stats.bytes_out += req->bytes_out;
+    if (srv->opt.access_log != NULL)
+        srv->opt.access_log(srv->opt.access_log_arg, req, req->status,
+                            req->out_written,
+                            (double)(clock_ns() - req->start_ns) / 1e6);
+    c->req = NULL;
+    if (!req->keep_alive || !req->body_done || srv->shutting_down) {
+        close_after_write(c);
+    } else {
+        c->state = EDDY__IDLE;
+        set_deadline(c, srv->opt.idle_timeout_ms);
+        schedule_run(c);
+    }
+    free_request(req);
+    return err;
+}
+
+int eddy_http_respond(eddy_http_request *req, int status,
+                      const eddy_http_header *headers, size_t nheaders,
+                      const void *body, size_t len)
+{
+    int err = eddy_http_start_response(req, status, NULL, headers, nheaders,
+                                       (int64_t)len), fin;
+
+    if (err == -EINVAL || err == -EALREADY)
+        return err;
+
+    if (err == 0)
+        err = eddy_http_write(req, body, len, NULL, NULL);
+    fin = eddy_http_finish(req);
+    return err != 0 ? err : fin;
+}

@@ -1,0 +1,530 @@
+/*
+ * httpserver/parser.c - the request-head parser and the chunked decoder.
+ *
+ * Strict where RFC 9112 is strict, because a lenient parser behind or in
+ * front of another one is how requests get smuggled: a line ends in CRLF
+ * only (a bare LF or a bare CR is an error), exactly one SP separates the
+ * request-line's parts, header names are tokens with no space before the
+ * colon, values hold visible characters, obs-text, SP and HTAB only and
+ * only SP and HTAB are trimmed, obs-fold is refused, Content-Length is
+ * digits only and all copies must agree, Transfer-Encoding must be exactly
+ * one "chunked" and never comes with Content-Length or on HTTP/1.0, and an
+ * HTTP/1.1 request carries exactly one valid Host.
+ *
+ * This file must never allocate, copy the input, read past len, or spend
+ * more than linear time in the input however it is split.
+ */
+#include "parser.h"
+
+#include <string.h>
+
+#define T_TOKEN 1  /* tchar */
+#define T_VALUE 2  /* field-vchar, SP, HTAB */
+#define T_TARGET 4 /* visible ASCII */
+#define T_HOST 8   /* reg-name, IP literal and port characters */
+
+static const unsigned char cls[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 15, 6, 7, 15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 6,
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 14, 6, 14, 6, 6,
+    6, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 14, 6, 14, 7, 15,
+    7, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6, 7, 6, 15, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+#define MAX_METHOD 32 /* no registered method is longer than 17 */
+#define MAX_EMPTY 8   /* leading empty lines tolerated */
+#define MAX_CHUNK_LINE 4096
+
+typedef const unsigned char *cursor;
+
+int eddy__http_is_token(unsigned char ch)
+{
+    return cls[ch] & T_TOKEN;
+}
+
+int eddy__http_ieq(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)a[i];
+
+        if (c >= 'A' && c <= 'Z')
+            c += 'a' - 'A';
+        if (c != (unsigned char)b[i])
+            return 0;
+    }
+    return 1;
+}
+
+static cursor skip_class(cursor p, cursor end, unsigned char mask)
+{
+    while (end - p >= 4) {
+        if (!(cls[p[0]] & mask))
+            return p;
+        if (!(cls[p[1]] & mask))
+            return p + 1;
+        if (!(cls[p[2]] & mask))
+            return p + 2;
+        if (!(cls[p[3]] & mask))
+            return p + 3;
+        p += 4;
+    }
+    while (p < end && (cls[*p] & mask))
+        p++;
+    return p;
+}
+
+static cursor skip_ows(cursor p, cursor end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* Calls each element of a comma-separated list; an element must be a
+ * token.  Returns -400 on a malformed list, else what each returned. */
+static int each_token(cursor p, cursor end, int (*fn)(eddy__http_head *h,
+                                                      cursor t, size_t n),
+                      eddy__http_head *h)
+{
+    for (;;) {
+        cursor t;
+        int err;
+
+        p = skip_ows(p, end);
+        t = p;
+        p = skip_class(p, end, T_TOKEN);
+        if (p == t)
+            return -400;
+        if ((err = fn(h, t, (size_t)(p - t))) != 0)
+            return err;
+        p = skip_ows(p, end);
+        if (p == end)
+            return 0;
+        if (*p++ != ',')
+            return -400;
+    }
+}
+
+static int connection_token(eddy__http_head *h, cursor t, size_t n)
+{
+    if (n == 5 && eddy__http_ieq((const char *)t, "close", 5))
+        h->connection |= EDDY__CONN_CLOSE;
+    if (n == 10 && eddy__http_ieq((const char *)t, "keep-alive", 10))
+        h->connection |= EDDY__CONN_KEEP_ALIVE;
+    return 0;
+}
+
+/* chunked is 1 after one "chunked", 2 after any other coding. */
+static int coding_token(eddy__http_head *h, cursor t, size_t n)
+{
+    if (n == 7 && eddy__http_ieq((const char *)t, "chunked", 7)) {
+        if (h->chunked == 1)
+            return -400; /* chunked twice */
+        if (h->chunked == 0)
+            h->chunked = 1;
+    } else {
+        h->chunked = 2;
+    }
+    return 0;
+}
+
+static int content_length(eddy__http_head *h, cursor p, cursor end)
+{
+    uint64_t v = 0;
+
+    if (p == end)
+        return -400;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9' || v > (UINT64_MAX / 2 - 9) / 10)
+            return -400;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (h->has_length && v != h->content_length)
+        return -400;
+    h->has_length = 1;
+    h->content_length = v;
+    return 0;
+}
+
+/* Notes the header fields that decide framing and connection handling. */
+static int classify(eddy__http_head *h, const eddy_http_header *f, int *te)
+{
+    cursor v = (cursor)f->value, end = v + f->value_len;
+
+    switch (f->name_len) {
+    case 4:
+        if (!eddy__http_ieq(f->name, "host", 4))
+            return 0;
+        if (h->host >= 0 || skip_class(v, end, T_HOST) != end)
+            return -400;
+        h->host = (int)h->nheaders;
+        return 0;
+    case 6:
+        if (eddy__http_ieq(f->name, "expect", 6) && f->value_len == 12 &&
+            eddy__http_ieq(f->value, "100-continue", 12))
+            h->expect_continue = 1;
+        return 0;
+    case 10:
+        if (!eddy__http_ieq(f->name, "connection", 10))
+            return 0;
+        return each_token(v, end, connection_token, h);
+    case 14:
+        if (!eddy__http_ieq(f->name, "content-length", 14))
+            return 0;
+        return content_length(h, v, end);
+    case 17:
+        if (!eddy__http_ieq(f->name, "transfer-encoding", 17))
+            return 0;
+        *te = 1;
+        return each_token(v, end, coding_token, h);
+    default:
+        return 0;
+    }
+}
+
+/* The request line: method SP target SP HTTP/1.x CRLF.  Returns the bytes
+ * it took, 0 if incomplete, or -status. */
+static int request_line(const eddy__http_parser *ps, cursor s, cursor end,
+                        eddy__http_head *h)
+{
+    cursor p = skip_class(s, end, T_TOKEN), t;
+
+    if (p - s > MAX_METHOD)
+        return -400;
+    if (p == end)
+        return 0;
+    if (p == s || *p != ' ')
+        return -400;
+    h->method.p = (const char *)s;
+    h->method.len = (size_t)(p - s);
+    t = ++p;
+    p = skip_class(p, end, T_TARGET);
+    if ((size_t)(p - t) > ps->max_uri)
+        return -414;
+    if (p == end)
+        return 0;
+    if (p == t || *p != ' ')
+        return -400;
+    h->target.p = (const char *)t;
+    h->target.len = (size_t)(p - t);
+    p++;
+    if (end - p < 10) /* fail early on what cannot become a version */
+        return memcmp(p, "HTTP/", end - p < 5 ? (size_t)(end - p) : 5) ? -400
+                                                                      : 0;
+    if (memcmp(p, "HTTP/1.", 7) == 0 && (p[7] == '0' || p[7] == '1') &&
+        p[8] == '\r' && p[9] == '\n') {
+        h->version = 10 + (p[7] - '0');
+        return (int)(p + 10 - s);
+    }
+    if (memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' &&
+        p[6] == '.' && p[7] >= '0' && p[7] <= '9' && p[8] == '\r' &&
+        p[9] == '\n')
+        return -505;
+    return -400;
+}
+
+/* One full pass over what has arrived. */
+static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
+                 eddy__http_head *h)
+{
+    cursor s = (cursor)buf, end = s + len, p, cr;
+    int n, te = 0, err;
+
+    h->nheaders = 0;
+    h->content_length = 0;
+    h->has_length = h->chunked = h->connection = h->expect_continue = 0;
+    h->host = -1;
+    for (int i = 0; s < end && *s == '\r'; i++, s += 2) {
+        if (s + 1 == end)
+            return 0;
+        if (s[1] != '\n' || i == MAX_EMPTY)
+            return -400;
+    }
+    h->skipped = (size_t)(s - (cursor)buf);
+    if ((n = request_line(ps, s, end, h)) <= 0)
+        return n;
+    for (s += n;;) {
+        eddy_http_header *f;
+
+        if (s == end)
+            return 0;
+        if (*s == '\r') {
+            if (s + 1 == end)
+                return 0;
+            if (s[1] != '\n')
+                return -400;
+            s += 2;
+            break;
+        }
+        p = skip_class(s, end, T_TOKEN);
+        if (p == end)
+            return 0;
+        if (p == s || *p != ':') /* also obs-fold: SP or HTAB first */
+            return -400;
+        if (h->nheaders == h->max_headers)
+            return -431;
+        f = &h->headers[h->nheaders];
+        f->name = (const char *)s;
+        f->name_len = (size_t)(p - s);
+        s = skip_ows(p + 1, end);
+        cr = skip_class(s, end, T_VALUE);
+        if (cr == end || (*cr == '\r' && cr + 1 == end))
+            return 0;
+        if (*cr != '\r' || cr[1] != '\n')
+            return -400; /* a control character, bare CR or bare LF */
+        f->value = (const char *)s;
+        for (p = cr; p > s && (p[-1] == ' ' || p[-1] == '\t');)
+            p--;
+        f->value_len = (size_t)(p - s);
+        if ((err = classify(h, f, &te)) != 0)
+            return err;
+        h->nheaders++;
+        s = cr + 2;
+    }
+    if (te && (h->version == 10 || h->has_length))
+        return -400;
+    if (te && h->chunked != 1)
+        return -501;
+    if (h->version == 11 && h->host < 0)
+        return -400;
+    return (int)(s - (cursor)buf);
+}
+
+/* Whether buf[from, len) may end the head (or shows a bare LF, which the
+ * full parse turns into an error): a cheap scan of new bytes only. */
+static int may_end(eddy__http_parser *ps, const char *buf, size_t from,
+                   size_t len)
+{
+    const char *p = buf + from, *end = buf + len;
+
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        size_t i = (size_t)(p - buf);
+
+        ps->seen_lf = 1;
+        if (i == 0 || buf[i - 1] != '\r')
+            return 1;
+        if (i >= 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r')
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
+int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
+                          eddy__http_head *h)
+{
+    size_t from = ps->scanned >= 3 ? ps->scanned - 3 : 0;
+    int n;
+
+    /* Resuming: parse again only if the new bytes can end the head, or a
+     * request line that never ends may hold an over-long target. */
+    if (ps->scanned != 0 && !may_end(ps, buf, from, len) &&
+        (ps->seen_lf || len <= ps->max_uri)) {
+        ps->scanned = len;
+        return len > ps->max_head ? -431 : 0;
+    }
+    n = parse(ps, buf, len, h);
+    if (n == 0) {
+        if (ps->scanned == 0)
+            ps->seen_lf = memchr(buf, '\n', len) != NULL;
+        ps->scanned = len;
+        return len > ps->max_head ? -431 : 0;
+    }
+    return n > 0 && (size_t)n > ps->max_head ? -431 : n;
+}
+
+/* --- chunked transfer coding -------------------------------------------- */
+
+enum {
+    C_SIZE0,     /* the first hex digit of a size */
+    C_SIZE,      /* more hex digits, or what follows them */
+    C_EXT,       /* BWS, then ';' or CR */
+    C_EXT_NAME0, /* BWS, then the first character of an extension name */
+    C_EXT_NAME,  /* the name, then BWS, '=', ';' or CR */
+    C_EXT_EQ,    /* BWS after the name, then '=', ';' or CR */
+    C_EXT_VAL0,  /* BWS, then a token or a quoted string */
+    C_EXT_TOKEN,
+    C_EXT_QUOTE,
+    C_EXT_ESCAPE,
+    C_SIZE_LF,
+    C_DATA,
+    C_DATA_CR,
+    C_DATA_LF,
+    C_TRAILER,   /* the start of a trailer line */
+    C_TR_NAME,
+    C_TR_VALUE,
+    C_TR_LF,
+    C_END_LF,
+    C_DONE
+};
+
+int eddy__chunked_done(const eddy__chunked *c)
+{
+    return c->state == C_DONE;
+}
+
+static int hex(unsigned char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* One byte of a size line or trailer; returns 0 or -400. */
+static int line_byte(eddy__chunked *c, unsigned char ch)
+{
+    int d;
+
+    switch (c->state) {
+    case C_SIZE0:
+    case C_SIZE:
+        if ((d = hex(ch)) >= 0) {
+            if (c->size >> 59) /* 16 hex digits at most, no overflow */
+                return -400;
+            c->size = c->size * 16 + (uint64_t)d;
+            c->state = C_SIZE;
+            return 0;
+        }
+        if (c->state == C_SIZE0)
+            return -400;
+        c->state = C_EXT;
+        /* fall through */
+    case C_EXT:
+        if (ch == ' ' || ch == '\t')
+            return 0;
+        if (ch == ';')
+            c->state = C_EXT_NAME0;
+        else if (ch == '\r')
+            c->state = C_SIZE_LF;
+        else
+            return -400;
+        return 0;
+    case C_EXT_NAME0:
+        if (ch == ' ' || ch == '\t')
+            return 0;
+        c->state = C_EXT_NAME;
+        return cls[ch] & T_TOKEN ? 0 : -400;
+    case C_EXT_NAME:
+    case C_EXT_EQ:
+        if ((cls[ch] & T_TOKEN) && c->state == C_EXT_NAME)
+            return 0;
+        if (ch == ' ' || ch == '\t') {
+            c->state = C_EXT_EQ;
+            return 0;
+        }
+        if (ch == '=') {
+            c->state = C_EXT_VAL0;
+            return 0;
+        }
+        c->state = C_EXT;
+        return line_byte(c, ch);
+    case C_EXT_VAL0:
+        if (ch == ' ' || ch == '\t')
+            return 0;
+        if (ch == '"')
+            c->state = C_EXT_QUOTE;
+        else if (cls[ch] & T_TOKEN)
+            c->state = C_EXT_TOKEN;
+        else
+            return -400;
+        return 0;
+    case C_EXT_TOKEN:
+        if (cls[ch] & T_TOKEN)
+            return 0;
+        c->state = C_EXT;
+        return line_byte(c, ch);
+    case C_EXT_QUOTE:
+        if (ch == '"')
+            c->state = C_EXT;
+        else if (ch == '\\')
+            c->state = C_EXT_ESCAPE;
+        else if (!(cls[ch] & T_VALUE))
+            return -400;
+        return 0;
+    case C_EXT_ESCAPE:
+        c->state = C_EXT_QUOTE;
+        return cls[ch] & T_VALUE ? 0 : -400;
+    case C_SIZE_LF:
+        if (ch != '\n')
+            return -400;
+        c->state = c->size ? C_DATA : C_TRAILER;
+        return 0;
+    case C_DATA_CR:
+        c->state = C_DATA_LF;
+        return ch == '\r' ? 0 : -400;
+    case C_DATA_LF:
+        c->state = C_SIZE0;
+        return ch == '\n' ? 0 : -400;
+    case C_TRAILER:
+        if (ch == '\r') {
+            c->state = C_END_LF;
+            return 0;
+        }
+        c->state = C_TR_NAME;
+        return cls[ch] & T_TOKEN ? 0 : -400;
+    case C_TR_NAME:
+        if (ch == ':')
+            c->state = C_TR_VALUE;
+        return cls[ch] & T_TOKEN || ch == ':' ? 0 : -400;
+    case C_TR_VALUE:
+        if (ch == '\r')
+            c->state = C_TR_LF;
+        return cls[ch] & T_VALUE || ch == '\r' ? 0 : -400;
+    case C_TR_LF:
+        c->state = C_TRAILER;
+        return ch == '\n' ? 0 : -400;
+    case C_END_LF:
+        c->state = C_DONE;
+        return ch == '\n' ? 0 : -400;
+    default:
+        return -400;
+    }
+}
+
+long eddy__chunked_feed(eddy__chunked *c, const char *in, size_t len,
+                        const char **data, size_t *dlen)
+{
+    size_t i = 0;
+
+    *data = in;
+    *dlen = 0;
+    while (i < len && c->state != C_DONE) {
+        if (c->state == C_DATA) {
+            size_t n = len - i < c->size ? len - i : (size_t)c->size;
+
+            *data = in + i;
+            *dlen = n;
+            c->size -= n;
+            if (c->size == 0)
+                c->state = C_DATA_CR;
+            return (long)(i + n);
+        }
+        if (c->state == C_SIZE0) {
+            c->size = 0;
+            c->line = 0;
+        }
+        if (++c->line > MAX_CHUNK_LINE)
+            return -400;
+        if (c->state >= C_TRAILER &&
+            (c->max_trailer == 0 ? 16384 : c->max_trailer) < ++c->trailer)
+            return -400;
+        if (line_byte(c, (unsigned char)in[i]) != 0)
+            return -400;
+        if (c->state == C_TRAILER || c->state == C_DATA)
+            c->line = 0;
+        i++;
+    }
+    return (long)i;
+}

@@ -1,0 +1,385 @@
+/*
+ * httpserver/server.c - the server: routes, listening sockets, accepting,
+ * connection limits, graceful shutdown (Tornado's HTTPServer and
+ * TCPServer, and the routing of tornado.web.Application).
+ *
+ * Accepting never spins and never drops a connection the kernel accepted:
+ * at max_connections, or when accept fails for want of fds (EMFILE,
+ * ENFILE) or memory, the listening sockets stop being watched and new
+ * clients wait in the kernel's backlog; watching resumes when a connection
+ * closes, or after a short pause in case the fds went elsewhere.
+ *
+ * This file must never block, and never touch a connection after its
+ * close callback ran.
+ */
+#define _GNU_SOURCE
+#include "http_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ACCEPT_BATCH 64
+#define ACCEPT_RETRY_MS 100
+
+int eddy_http_server_new(eddy_loop *loop, const eddy_http_options *opts,
+                         eddy_http_server **out)
+{
+    eddy_http_server *srv = calloc(1, sizeof *srv);
+    eddy_http_options *o;
+
+    if (srv == NULL)
+        return -ENOMEM;
+    srv->loop = loop;
+    o = &srv->opt;
+    if (opts != NULL)
+        *o = *opts;
+    o->max_header_size = o->max_header_size ? o->max_header_size : 65536;
+    o->max_uri_length = o->max_uri_length ? o->max_uri_length : 8192;
+    o->max_headers = o->max_headers ? o->max_headers : 100;
+    o->max_body_size = o->max_body_size ? o->max_body_size : 100u << 20;
+    o->header_timeout_ms = o->header_timeout_ms ? o->header_timeout_ms : 60000;
+    o->body_timeout_ms = o->body_timeout_ms ? o->body_timeout_ms : 60000;
+    o->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 60000;
+    o->max_connections = o->max_connections ? o->max_connections : 10000;
+    o->server_name = o->server_name ? o->server_name : "eddy";
+    srv->head.headers = calloc(o->max_headers, sizeof *srv->head.headers);
+    srv->head.max_headers = o->max_headers;
+    if (srv->head.headers == NULL) {
+        free(srv);
+        return -ENOMEM;
+    }
+    *out = srv;
+    return 0;
+}
+
+int eddy_http_server_route(eddy_http_server *srv, const char *method,
+                           const char *path, unsigned flags,
+                           eddy_http_handler handler, void *arg)
+{
+    struct eddy__route *r;
+
+    if (path == NULL || handler == NULL || (flags & ~3u))
+        return -EINVAL;
+    if (srv->nroutes == srv->route_cap) {
+        size_t cap = srv->route_cap ? 2 * srv->route_cap : 8;
+
+        r = realloc(srv->routes, cap * sizeof *r);
+        if (r == NULL)
+            return -ENOMEM;
+        srv->routes = r;
+        srv->route_cap = cap;
+    }
+    r = &srv->routes[srv->nroutes];
+    r->method = method ? strdup(method) : NULL;
+    r->path = strdup(path);
+    if (r->path == NULL || (method != NULL && r->method == NULL)) {
+        free(r->method);
+        free(r->path);
+        return -ENOMEM;
+    }
+    r->path_len = strlen(path);
+    r->flags = flags;
+    r->handler = handler;
+    r->arg = arg;
+    srv->nroutes++;
+    return 0;
+}
+
+static int path_matches(const struct eddy__route *r, eddy_str path)
+{
+    if (r->flags & EDDY_ROUTE_PREFIX)
+        return path.len >= r->path_len &&
+               memcmp(path.p, r->path, r->path_len) == 0;
+    return path.len == r->path_len && memcmp(path.p, r->path, path.len) == 0;
+}
+
+/* HEAD goes wherever GET goes: RFC 9110 9.3.2 (no body is sent). */
+static int method_matches(const char *m, eddy_str method)
+{
+    size_t n = strlen(m);
+
+    if (n == method.len && memcmp(m, method.p, n) == 0)
+        return 1;
+    return n == 3 && memcmp(m, "GET", 3) == 0 && method.len == 4 &&
+           memcmp(method.p, "HEAD", 4) == 0;
+}
+
+const struct eddy__route *eddy__server_route(const eddy_http_server *srv,
+                                             eddy_str method, eddy_str path,
+                                             int *status)
+{
+    *status = 404;
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const struct eddy__route *r = &srv->routes[i];
+
+        if (!path_matches(r, path))
+            continue;
+        if (r->method == NULL || method_matches(r->method, method)) {
+            *status = 0;
+            return r;
+        }
+        *status = 405;
+    }
+    return NULL;
+}
+
+size_t eddy__server_allow(const eddy_http_server *srv, eddy_str path,
+                          char *buf, size_t size)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        const struct eddy__route *r = &srv->routes[i];
+        size_t n = r->method ? strlen(r->method) : 0;
+
+        if (n == 0 || !path_matches(r, path) || len + n + 2 > size)
+            continue;
+        if (len != 0) {
+            memcpy(buf + len, ", ", 2);
+            len += 2;
+        }
+        memcpy(buf + len, r->method, n);
+        len += n;
+    }
+    return len;
+}
+
+/* --- accepting ---------------------------------------------------------- */
+
+static void watch_listeners(eddy_http_server *srv, int on)
+{
+    if (srv->accepting == on)
+        return;
+    srv->accepting = on;
+    for (size_t i = 0; i < srv->nlfds; i++)
+        eddy_loop_update_handler(srv->loop, srv->lfds[i], on ? EDDY_READ : 0);
+}
+
+static void on_resume(eddy_loop *loop, void *arg)
+{
+    eddy_http_server *srv = arg;
+
+    (void)loop;
+    srv->resume = 0;
+    if (!srv->shutting_down && srv->nconns < srv->opt.max_connections)
+        watch_listeners(srv, 1);
+}
+
+static void pause_accepting(eddy_http_server *srv, uint64_t retry_ms)
+{
+    watch_listeners(srv, 0);
+    if (retry_ms != 0 && srv->resume == 0)
+        eddy_loop_call_later(srv->loop, retry_ms, on_resume, srv,
+                             &srv->resume);
+}
+
+static void on_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
+{
+    eddy_http_server *srv = arg;
+
+    (void)loop;
+    (void)events;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        int fd;
+
+        if (srv->nconns >= srv->opt.max_connections) {
+            pause_accepting(srv, 0); /* a closing connection resumes it */
+            return;
+        }
+#ifdef SOCK_CLOEXEC
+        fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+        fd = accept(lfd, (struct sockaddr *)&ss, &len);
+        if (fd >= 0)
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+        if (fd >= 0) {
+            eddy__conn_open(srv, fd, (struct sockaddr *)&ss, len);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM)
+            pause_accepting(srv, ACCEPT_RETRY_MS);
+        return; /* EAGAIN: all taken */
+    }
+}
+
+int eddy_http_server_add_sockets(eddy_http_server *srv, const int *fds,
+                                 size_t n)
+{
+    int *l = realloc(srv->lfds, (srv->nlfds + n) * sizeof *l);
+
+    if (l == NULL)
+        return -ENOMEM;
+    srv->lfds = l;
+    for (size_t i = 0; i < n; i++) {
+        int err = eddy_loop_add_handler(srv->loop, fds[i],
+                                        srv->accepting ? EDDY_READ : 0,
+                                        on_accept, srv);
+
+        if (err != 0)
+            return err;
+        srv->lfds[srv->nlfds++] = fds[i];
+    }
+    if (!srv->shutting_down)
+        watch_listeners(srv, 1);
+    return 0;
+}
+
+int eddy_http_server_listen(eddy_http_server *srv, int port,
+                            const char *address)
+{
+    int fds[8], err;
+    size_t n;
+
+    err = eddy_bind_sockets(port, address, AF_UNSPEC, 0, 0, fds, 8, &n);
+    if (err == 0 && (err = eddy_http_server_add_sockets(srv, fds, n)) != 0)
+        for (size_t i = 0; i < n; i++)
+            close(fds[i]);
+    return err;
+}
+
+static void close_listeners(eddy_http_server *srv)
+{
+    for (size_t i = 0; i < srv->nlfds; i++) {
+        eddy_loop_remove_handler(srv->loop, srv->lfds[i]);
+        close(srv->lfds[i]);
+    }
+    srv->nlfds = 0;
+    srv->accepting = 0;
+    if (srv->resume != 0)
+        eddy_loop_remove_timeout(srv->loop, srv->resume);
+    srv->resume = 0;
+}
+
+/* --- shutting down ------------------------------------------------------ */
+
+static void shutdown_done(eddy_loop *loop, void *arg)
+{
+    eddy_http_server *srv = arg;
+    void (*done)(eddy_http_server *, void *) = srv->done;
+
+    (void)loop;
+    srv->done = NULL;
+    if (srv->shutdown_timer != 0)
+        eddy_loop_remove_timeout(srv->loop, srv->shutdown_timer);
+    srv->shutdown_timer = 0;
+    if (done != NULL)
+        done(srv, srv->done_arg);
+}
+
+void eddy__server_conn_gone(eddy_http_server *srv)
+{
+    if (srv->shutting_down) {
+        if (srv->nconns == 0 && srv->done != NULL)
+            eddy_loop_add_callback(srv->loop, shutdown_done, srv);
+        return;
+    }
+    if (!srv->accepting && srv->nconns < srv->opt.max_connections &&
+        srv->resume == 0)
+        watch_listeners(srv, 1);
+}
+
+static void on_deadline(eddy_loop *loop, void *arg)
+{
+    eddy_http_server *srv = arg;
+
+    (void)loop;
+    srv->shutdown_timer = 0;
+    for (struct eddy__conn *c = srv->conns; c != NULL; c = c->next)
+        eddy__conn_close(c);
+}
+
+void eddy_http_server_shutdown(eddy_http_server *srv, uint64_t deadline_ms,
+                               void (*done)(eddy_http_server *, void *),
+                               void *arg)
+{
+    if (srv->shutting_down)
+        return;
+    srv->shutting_down = 1;
+    srv->done = done;
+    srv->done_arg = arg;
+    close_listeners(srv);
+    for (struct eddy__conn *c = srv->conns; c != NULL; c = c->next)
+        eddy__conn_close_idle(c);
+    if (srv->nconns == 0)
+        eddy_loop_add_callback(srv->loop, shutdown_done, srv);
+    else
+        eddy_loop_call_later(srv->loop, deadline_ms, on_deadline, srv,
+                             &srv->shutdown_timer);
+}
+
+static void stop_loop(eddy_http_server *srv, void *arg)
+{
+    (void)arg;
+    eddy_loop_stop(srv->loop);
+}
+
+static void on_stop_signal(eddy_loop *loop, int signum, void *arg)
+{
+    eddy_http_server *srv = arg;
+
+    (void)loop;
+    (void)signum;
+    eddy_http_server_shutdown(srv, srv->signal_deadline_ms, stop_loop, NULL);
+}
+
+int eddy_http_server_stop_on_signals(eddy_http_server *srv,
+                                     uint64_t deadline_ms)
+{
+    int err;
+
+    srv->signal_deadline_ms = deadline_ms;
+    err = eddy_loop_add_signal(srv->loop, SIGTERM, on_stop_signal, srv);
+    if (err == 0 &&
+        (err = eddy_loop_add_signal(srv->loop, SIGINT, on_stop_signal, srv)))
+        eddy_loop_remove_signal(srv->loop, SIGTERM);
+    return err;
+}
+
+void eddy_http_server_free(eddy_http_server *srv)
+{
+    if (srv == NULL)
+        return;
+    close_listeners(srv);
+    srv->done = NULL;
+    srv->shutting_down = 1;
+    /* Tell requests first, then forget every connection: their streams
+     * finish closing on their own and never call back into the server. */
+    while (srv->conns != NULL) {
+        struct eddy__conn *c = srv->conns;
+
+        srv->conns = c->next;
+        eddy__conn_forget(c);
+    }
+    if (srv->shutdown_timer != 0)
+        eddy_loop_remove_timeout(srv->loop, srv->shutdown_timer);
+    for (size_t i = 0; i < srv->nroutes; i++) {
+        free(srv->routes[i].method);
+        free(srv->routes[i].path);
+    }
+    free(srv->routes);
+    free(srv->lfds);
+    free(srv->head.headers);
+    free(srv);
+}
+
+void eddy_http_server_get_stats(const eddy_http_server *srv,
+                                eddy_http_stats *out)
+{
+    *out = srv->stats;
+}
+
+eddy_loop *eddy_http_server_loop(const eddy_http_server *srv)
+{
+    return srv->loop;
+}

@@ -1,0 +1,277 @@
+/*
+ * eddy/httpserver.h - a strict, fast HTTP/1.1 server: Tornado's HTTPServer,
+ * HTTP1Connection, netutil and process modules in C.
+ *
+ * A handler is called once per request with the request head parsed and,
+ * unless its route streams the body, the whole body read.  It answers in
+ * one call (eddy_http_respond) or in pieces (start_response, write,
+ * finish), now or later from any callback of the same loop.  Every request
+ * must be finished exactly once; until then the request stays valid, even
+ * after the client went away (eddy_http_on_close tells you when).
+ *
+ * Strings from the request (eddy_str) point into the request's storage:
+ * valid until the request is finished, and not NUL-terminated.
+ *
+ * All functions run on the loop's thread and return 0 or a negative errno.
+ */
+#ifndef EDDY_HTTPSERVER_H
+#define EDDY_HTTPSERVER_H
+
+#include "eddy/ioloop.h"
+#include "eddy/iostream.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A byte string that is not NUL-terminated. */
+typedef struct eddy_str {
+    const char *p;
+    size_t len;
+} eddy_str;
+
+/** A header field.  For responses, EDDY_HEADER("Name", "value") builds one
+ *  from two string literals. */
+typedef struct eddy_http_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} eddy_http_header;
+
+#define EDDY_HEADER(name, value)                                              \
+    { (name), sizeof(name) - 1, (value), sizeof(value) - 1 }
+
+typedef struct eddy_http_server eddy_http_server;
+typedef struct eddy_http_request eddy_http_request;
+
+/** Called once per request; finish it now or later. */
+typedef void (*eddy_http_handler)(eddy_http_request *req, void *arg);
+/** Called with each piece of a streamed body; the last call has len 0 and
+ *  done 1 (or an error: status < 0, the request cannot be read further). */
+typedef void (*eddy_http_body_cb)(eddy_http_request *req, int status,
+                                  const char *data, size_t len, int done,
+                                  void *arg);
+/** Called when the client went away before the request was finished. */
+typedef void (*eddy_http_close_cb)(eddy_http_request *req, void *arg);
+/** One line of access log, after each response: method, path, status,
+ *  body bytes sent, milliseconds from the head's arrival to the end. */
+typedef void (*eddy_http_access_fn)(void *arg, const eddy_http_request *req,
+                                    int status, uint64_t bytes, double ms);
+
+/** Server settings.  A zero field takes the default given. */
+typedef struct eddy_http_options {
+    size_t max_header_size;      /**< request line + headers, 64 KiB: 431 */
+    size_t max_uri_length;       /**< request target, 8 KiB: 414 */
+    size_t max_headers;          /**< header fields, 100: 431 */
+    uint64_t max_body_size;      /**< 100 MiB: 413 */
+    uint64_t header_timeout_ms;  /**< head must arrive within, 60 s */
+    uint64_t body_timeout_ms;    /**< between body reads, 60 s */
+    uint64_t idle_timeout_ms;    /**< keep-alive wait for a request, 60 s */
+    size_t max_connections;      /**< open at once, 10000; more wait in the
+                                      listen backlog */
+    int xheaders;                /**< trust X-Real-Ip, X-Forwarded-For,
+                                      X-Scheme / X-Forwarded-Proto */
+    const char *const *trusted_downstream; /**< NULL-terminated IPs skipped
+                                      in X-Forwarded-For */
+    const char *server_name;     /**< the Server header, "eddy"; "" omits it */
+    eddy_http_access_fn access_log;
+    void *access_log_arg;
+} eddy_http_options;
+
+/** Route flags. */
+enum {
+    EDDY_ROUTE_EXACT = 0,   /**< the path must equal the pattern */
+    EDDY_ROUTE_PREFIX = 1,  /**< the path must start with the pattern */
+    EDDY_ROUTE_STREAM = 2   /**< call the handler after the head; read the
+                                 body with eddy_http_read_body() */
+};
+
+/** Creates a server on loop; opts may be NULL. */
+EDDY_API int eddy_http_server_new(eddy_loop *loop,
+                                  const eddy_http_options *opts,
+                                  eddy_http_server **out);
+
+/**
+ * Adds a route: method (NULL: any) and path pattern (copied).  Routes are
+ * tried in the order added; a path no route matches gets 404, a path that
+ * matches only with other methods gets 405 with Allow.  Errors: -EINVAL,
+ * -ENOMEM.
+ */
+EDDY_API int eddy_http_server_route(eddy_http_server *srv, const char *method,
+                                    const char *path, unsigned flags,
+                                    eddy_http_handler handler, void *arg);
+
+/** Binds (eddy_bind_sockets) and serves address:port (address NULL: all
+ *  interfaces). */
+EDDY_API int eddy_http_server_listen(eddy_http_server *srv, int port,
+                                     const char *address);
+
+/** Serves already bound, listening sockets (they become the server's). */
+EDDY_API int eddy_http_server_add_sockets(eddy_http_server *srv,
+                                          const int *fds, size_t n);
+
+/**
+ * Stops accepting (closes the listening sockets), finishes in-flight
+ * requests, closes idle connections as they become idle, and runs done
+ * once no connection is left or deadline_ms passed (then the rest are
+ * closed).  done may be NULL.
+ */
+EDDY_API void eddy_http_server_shutdown(eddy_http_server *srv,
+                                        uint64_t deadline_ms,
+                                        void (*done)(eddy_http_server *srv,
+                                                     void *arg),
+                                        void *arg);
+
+/**
+ * On SIGTERM or SIGINT: eddy_http_server_shutdown(srv, deadline_ms), then
+ * eddy_loop_stop().  For the examples' "stop gracefully and exit 0".
+ */
+EDDY_API int eddy_http_server_stop_on_signals(eddy_http_server *srv,
+                                              uint64_t deadline_ms);
+
+/** Closes every connection and frees the server.  Requests not finished
+ *  yet are told (on_close) and freed when their handler finishes them. */
+EDDY_API void eddy_http_server_free(eddy_http_server *srv);
+
+/** Counters of a server. */
+typedef struct eddy_http_stats {
+    uint64_t connections;      /**< open now */
+    uint64_t connections_total;
+    uint64_t requests;         /**< finished */
+    uint64_t bytes_in, bytes_out;
+    uint64_t errors;           /**< 4xx/5xx answered by the server itself */
+} eddy_http_stats;
+
+EDDY_API void eddy_http_server_get_stats(const eddy_http_server *srv,
+                                         eddy_http_stats *out);
+EDDY_API eddy_loop *eddy_http_server_loop(const eddy_http_server *srv);
+
+/* --- the request ------------------------------------------------------ */
+
+EDDY_API eddy_str eddy_http_method(const eddy_http_request *req);
+/** The request target as sent, e.g. "/a/b?x=1". */
+EDDY_API eddy_str eddy_http_uri(const eddy_http_request *req);
+/** The target up to '?'. */
+EDDY_API eddy_str eddy_http_path(const eddy_http_request *req);
+/** The target after '?' (empty when there is none). */
+EDDY_API eddy_str eddy_http_query(const eddy_http_request *req);
+/** 10 for HTTP/1.0, 11 for HTTP/1.1. */
+EDDY_API int eddy_http_version(const eddy_http_request *req);
+/** The first header named name (case-insensitive) into *value.  Errors:
+ *  -ENOENT. */
+EDDY_API int eddy_http_header_get(const eddy_http_request *req,
+                                  const char *name, eddy_str *value);
+/** All header fields in order: *n of them. */
+EDDY_API const eddy_http_header *eddy_http_headers(const eddy_http_request *req,
+                                                   size_t *n);
+/** The whole body (empty for a streamed route). */
+EDDY_API eddy_str eddy_http_body(const eddy_http_request *req);
+/** The client's IP address as text (xheaders applied). */
+EDDY_API const char *eddy_http_remote_ip(const eddy_http_request *req);
+/** "http", or what X-Scheme / X-Forwarded-Proto said with xheaders. */
+EDDY_API const char *eddy_http_scheme(const eddy_http_request *req);
+EDDY_API eddy_http_server *eddy_http_request_server(const eddy_http_request *req);
+EDDY_API eddy_loop *eddy_http_request_loop(const eddy_http_request *req);
+/** A pointer for the handler's use. */
+EDDY_API void eddy_http_set_data(eddy_http_request *req, void *data);
+EDDY_API void *eddy_http_data(const eddy_http_request *req);
+
+/**
+ * For EDDY_ROUTE_STREAM routes: reads the body, handing it over in pieces.
+ * Sends "100 Continue" first when the client asked for it.  Errors:
+ * -EALREADY (called twice), -EPIPE (client gone).
+ */
+EDDY_API int eddy_http_read_body(eddy_http_request *req, eddy_http_body_cb cb,
+                                 void *arg);
+
+/** Calls cb if the client goes away before the request is finished. */
+EDDY_API void eddy_http_on_close(eddy_http_request *req, eddy_http_close_cb cb,
+                                 void *arg);
+
+/* --- the response ----------------------------------------------------- */
+
+/**
+ * Answers in one call and finishes the request: status, extra headers
+ * (Content-Length, Date, Server and Connection are added), body (copied).
+ * Errors: -EINVAL (a header or status that cannot be sent: CR, LF or NUL
+ * in it, a non-token name, status outside 100..999), -EALREADY (already
+ * started), -EPIPE (the client went away: the request is finished anyway).
+ */
+EDDY_API int eddy_http_respond(eddy_http_request *req, int status,
+                               const eddy_http_header *headers,
+                               size_t nheaders, const void *body, size_t len);
+
+/**
+ * Starts a response whose body follows with eddy_http_write().
+ * content_length < 0 means unknown: chunked on HTTP/1.1, and on HTTP/1.0
+ * the connection closes after the body.  reason NULL: the standard phrase.
+ */
+EDDY_API int eddy_http_start_response(eddy_http_request *req, int status,
+                                      const char *reason,
+                                      const eddy_http_header *headers,
+                                      size_t nheaders, int64_t content_length);
+
+/** Writes a piece of the body (copied).  cb (may be NULL) runs once it is
+ *  handed to the kernel: use it to pace large bodies. */
+EDDY_API int eddy_http_write(eddy_http_request *req, const void *data,
+                             size_t len, eddy_stream_cb cb, void *arg);
+
+/** Ends the response and releases the request.  Errors: -EPIPE (client
+ *  gone; released anyway), -EPROTO (fewer bytes than Content-Length were
+ *  written: the connection is closed). */
+EDDY_API int eddy_http_finish(eddy_http_request *req);
+
+/** The standard reason phrase of status ("Unknown" when there is none). */
+EDDY_API const char *eddy_http_reason(int status);
+
+/* --- listening sockets (Tornado's netutil) ----------------------------- */
+
+enum { EDDY_BIND_REUSEPORT = 1 };
+
+/**
+ * Creates listening sockets for address:port (address NULL or "": every
+ * interface; family AF_UNSPEC, AF_INET or AF_INET6), as getaddrinfo
+ * resolves them: SO_REUSEADDR, IPV6_V6ONLY on IPv6, close-on-exec,
+ * non-blocking, listen(backlog; 0: 1024).  Port 0 picks a free port (the
+ * same for every family).  Up to max fds go to fds, their count to *n.
+ */
+EDDY_API int eddy_bind_sockets(int port, const char *address, int family,
+                               int backlog, unsigned flags, int *fds,
+                               size_t max, size_t *n);
+
+/** A listening Unix domain socket at path (an old socket file there is
+ *  replaced), with the given file mode (0: 0666 masked by umask). */
+EDDY_API int eddy_bind_unix_socket(const char *path, int mode, int backlog,
+                                   int *fd);
+
+/** The port a socket is bound to, or a negative errno. */
+EDDY_API int eddy_socket_port(int fd);
+
+/* --- processes (Tornado's process module) ------------------------------ */
+
+/**
+ * Forks n children (0: one per CPU) and returns in each child with its task
+ * id (0 .. n-1) in *task_id.  The parent never returns: it restarts a
+ * child that dies abnormally (at most max_restarts times in all; same task
+ * id), forwards SIGTERM and SIGINT to the children, and exits when they
+ * have all exited: 0 if they all exited 0.  Errors (in the parent, before
+ * any fork): -EINVAL, fork's errno.
+ */
+EDDY_API int eddy_fork_processes(int n, int max_restarts, int *task_id);
+
+/** The task id of this process (-1 unless forked by eddy_fork_processes). */
+EDDY_API int eddy_task_id(void);
+
+/** The number of CPUs online (at least 1). */
+EDDY_API int eddy_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
