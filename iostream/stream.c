@@ -463,7 +463,10 @@ static int can_read(const eddy_stream *s, eddy_read_cb cb)
 {
     if (cb == NULL)
         return -EINVAL;
-    if (s->flags & S_CLOSED)
+    /* At EOF with nothing buffered no read can get a byte.  Accepting one
+     * would complete it at once, and one made again from that callback
+     * (a read_until_close loop, say) would keep drive() busy forever. */
+    if ((s->flags & S_CLOSED) || ((s->flags & S_EOF) && buffered(s) == 0))
         return -EPIPE;
     return s->rd.kind != R_NONE ? -EBUSY : 0;
 }
