@@ -344,9 +344,14 @@ int eddy_stream_connect(eddy_loop *loop, const char *host, uint16_t port,
         close_with(s, err);
         return 0;
     }
-    if (timeout_ms != 0 && (s->flags & S_CONNECTING))
+    /* The timeout counts from this call, not from the loop's cached time:
+     * that is stale when the caller blocked since the loop last woke
+     * (resolving the name, say), and the connect would time out early. */
+    if (timeout_ms != 0 && (s->flags & S_CONNECTING)) {
+        eddy_loop_update_time(loop);
         eddy_loop_call_later(loop, timeout_ms, on_connect_timeout, s,
                              &s->connect_timer);
+    }
     if (s->flags & S_CONNECTED)
         schedule(s);
     update_interest(s);
