@@ -1382,6 +1382,62 @@ static void test_thread_stop_wakes_run(void **state)
     eddy_loop_close(r.loop, 0);
 }
 
+/* Callbacks from another thread keep their order, also when they arrive
+ * while the loop thread's own queue is never empty. */
+typedef struct numbered {
+    struct fifo_remote *f;
+    int i;
+} numbered;
+
+typedef struct fifo_remote {
+    eddy_loop *loop;
+    numbered items[1000];
+    int next, bad, rc;
+} fifo_remote;
+
+static void numbered_cb(eddy_loop *loop, void *arg)
+{
+    numbered *it = arg;
+
+    (void)loop;
+    if (it->i != it->f->next++)
+        it->f->bad++;
+}
+
+static void *push_numbered(void *arg)
+{
+    fifo_remote *f = arg;
+
+    for (int i = 0; i < 1000 && f->rc == 0; i++)
+        f->rc = eddy_loop_add_callback(f->loop, numbered_cb, &f->items[i]);
+    return NULL;
+}
+
+static void test_thread_callbacks_keep_order(void **state)
+{
+    static fifo_remote f;
+    rearm local = {0, INT32_MAX};
+    pthread_t t;
+
+    (void)state;
+    memset(&f, 0, sizeof f);
+    f.loop = tu_loop_new();
+    for (int i = 0; i < 1000; i++)
+        f.items[i] = (numbered){&f, i};
+    assert_int_equal(eddy_loop_add_callback(f.loop, requeue_cb, &local), 0);
+    assert_int_equal(eddy_loop_run_once(f.loop, 0), 0);
+    assert_int_equal(pthread_create(&t, NULL, push_numbered, &f), 0);
+    assert_true(tu_run_until_count(f.loop, &f.next, 1000, 1000000, 5000));
+    assert_int_equal(pthread_join(t, NULL), 0);
+    local.limit = 0; /* the local callback stops queueing itself */
+    assert_int_equal(eddy_loop_run_once(f.loop, 0), 0);
+    assert_int_equal(f.rc, 0);
+    assert_int_equal(f.next, 1000);
+    assert_int_equal(f.bad, 0);
+    assert_true(local.called >= 2);
+    eddy_loop_close(f.loop, 0);
+}
+
 /* Two loops in two threads bounce a message back and forth through
  * add_callback, each checking it runs on its own thread. */
 typedef struct player {
@@ -1443,6 +1499,40 @@ static void test_two_loops_two_threads(void **state)
     assert_int_equal(a.wrong_current + b.wrong_current, 0);
     eddy_loop_close(a.loop, 0);
     eddy_loop_close(b.loop, 0);
+}
+
+/* eddy_loop_stop is async-signal-safe: a plain signal handler may stop a
+ * loop blocked in run. */
+static eddy_loop *stop_target;
+
+static void stop_from_handler(int signum)
+{
+    (void)signum;
+    eddy_loop_stop(stop_target);
+}
+
+static void *kill_main(void *arg);
+
+static void test_stop_from_signal_handler(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    struct sigaction sa, saved;
+    int safety;
+    pthread_t t;
+
+    (void)state;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = stop_from_handler;
+    sigemptyset(&sa.sa_mask);
+    stop_target = loop;
+    assert_int_equal(sigaction(SIGUSR2, &sa, &saved), 0);
+    tu_safety_timer(loop, 5000, &safety);
+    assert_int_equal(pthread_create(&t, NULL, kill_main, NULL), 0);
+    assert_int_equal(eddy_loop_run(loop), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(sigaction(SIGUSR2, &saved, NULL), 0);
+    assert_int_equal(safety, 0);
+    eddy_loop_close(loop, 0);
 }
 
 /* --- signals ------------------------------------------------------------------ */
@@ -2100,6 +2190,8 @@ int main(void)
         tu_test(test_thread_callback_wakes_run_once),
         tu_test(test_thread_callback_wakes_run),
         tu_test(test_thread_stop_wakes_run),
+        tu_test(test_thread_callbacks_keep_order),
+        tu_test(test_stop_from_signal_handler),
         tu_test(test_two_loops_two_threads),
         tu_test(test_signal_runs_as_callback),
         tu_test(test_signal_wakes_blocked_loop),
