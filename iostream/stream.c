@@ -891,6 +891,11 @@ static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
     socklen_t len = sizeof err;
 
     (void)loop;
+    /* drive() runs at the end, so nothing here needs scheduling.  A drive()
+     * scheduled by a close_with() below would also keep the stream from
+     * being freed when its close callback returns: the owner may close
+     * the loop right there, and the stream would leak. */
+    s->flags |= S_IN_DRIVE;
     if (s->flags & S_CONNECTING) {
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = errno;
@@ -917,6 +922,7 @@ static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
                  (events & (EDDY_READ | EDDY_ERROR | EDDY_HUP)))
             read_some(s);
     }
+    s->flags &= ~(unsigned)S_IN_DRIVE;
     drive(s);
 }
 
