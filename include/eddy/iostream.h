@@ -22,7 +22,10 @@
  * callback returns (right after the last pending callback if it has none).
  * The pointer is valid inside every callback of the stream; to keep it
  * beyond them, set a close callback and drop the pointer there.  Close all
- * streams before closing their loop.
+ * streams before closing their loop, and run it once more after the last
+ * close callback (eddy_loop_run_once(loop, 0)): a stream that had work
+ * queued on the loop when it closed (a request made outside its own
+ * callbacks in that iteration) is freed there, not in its close callback.
  *
  * Errors are negative errno values, plus EDDY_EOF.  The limits close the
  * stream with their own codes: -ENOBUFS (max_buffer_size), -EMSGSIZE
