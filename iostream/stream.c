@@ -786,11 +786,14 @@ static int fail_one(eddy_stream *s)
     int err = s->error != 0 ? s->error : -ECANCELED;
     eddy_stream_cb cb;
 
-    if (s->rd.kind != R_NONE) {
-        end_read(s, err);
-    } else if ((cb = s->connect_cb) != NULL) {
+    /* The connect first: it was the first request, and a failed connect
+     * is what its owner needs to hear, before the reads and writes that
+     * failed because of it. */
+    if ((cb = s->connect_cb) != NULL) {
         s->connect_cb = NULL;
         cb(s, s->flags & S_CONNECTED ? 0 : err, s->connect_arg);
+    } else if (s->rd.kind != R_NONE) {
+        end_read(s, err);
     } else if (s->done0 < s->ndone) {
         struct wdone d = s->done[s->done0++];
 
