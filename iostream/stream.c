@@ -571,7 +571,9 @@ static void read_some(eddy_stream *s)
     size_t want = s->opt.max_buffer_size - buffered(s);
     ssize_t r;
 
-    if (s->rd.kind == R_INTO && buffered(s) == 0) {
+    /* Not for a read_into that wants nothing more (one of zero bytes):
+     * read(2) of zero bytes returns 0, which would pass for EOF. */
+    if (s->rd.kind == R_INTO && buffered(s) == 0 && s->rd.got < s->rd.n) {
         r = read(s->rfd, s->rd.into + s->rd.got, s->rd.n - s->rd.got);
         if (r > 0)
             s->rd.got += (size_t)r;
