@@ -126,6 +126,13 @@ static size_t buffered(const eddy_stream *s)
     return s->end - s->start;
 }
 
+/* The unconsumed bytes.  buf is NULL until the first read and again once
+ * an idle stream gave it back, and NULL + 0 is undefined behaviour. */
+static const char *head(const eddy_stream *s)
+{
+    return s->buf != NULL ? s->buf + s->start : "";
+}
+
 static void on_deferred(eddy_loop *loop, void *arg)
 {
     eddy_stream *s = arg;
@@ -367,7 +374,7 @@ int eddy_stream_connect(eddy_loop *loop, const char *host, uint16_t port,
 static size_t ready_len(eddy_stream *s, int *err)
 {
     size_t have = buffered(s), dlen = s->rd.dlen;
-    const char *p = s->buf + s->start, *hit;
+    const char *p = head(s), *hit;
 
     switch (s->rd.kind) {
     case R_BYTES:
@@ -420,7 +427,8 @@ static int deliver_read(eddy_stream *s)
     if (s->rd.kind == R_INTO) {
         k = buffered(s) < s->rd.n - s->rd.got ? buffered(s)
                                               : s->rd.n - s->rd.got;
-        memcpy(s->rd.into + s->rd.got, s->buf + s->start, k);
+        if (k > 0) /* memcpy with a NULL pointer is undefined, even of 0 */
+            memcpy(s->rd.into + s->rd.got, head(s), k);
         consume(s, k);
         s->rd.got += k;
         if (s->rd.got < s->rd.n && !(s->rd.partial && s->rd.got > 0))
@@ -445,7 +453,7 @@ static int deliver_read(eddy_stream *s)
     }
     if (status == 0)
         s->rd.kind = R_NONE;
-    cb(s, status, s->buf + s->start, k, arg);
+    cb(s, status, head(s), k, arg);
     consume(s, k);
     return 1;
 }
@@ -459,7 +467,7 @@ static void end_read(eddy_stream *s, int status)
     size_t n = into ? s->rd.got : buffered(s);
 
     s->rd.kind = R_NONE;
-    cb(s, status, into ? s->rd.into : s->buf + s->start, n, s->rd.arg);
+    cb(s, status, into ? s->rd.into : head(s), n, s->rd.arg);
     if (!into)
         consume(s, n);
 }
