@@ -56,6 +56,7 @@ enum {
     S_WBLOCKED = 1 << 8,   /* the last write was short: wait for WRITE */
     S_HUP = 1 << 9,        /* the poller reports HUP on rfd until closed */
     S_DETACHED = 1 << 10,  /* rfd's handler removed to silence that HUP */
+    S_CLOSE_RAN = 1 << 11, /* the close callback ran, or is running */
 };
 
 struct wseg {
@@ -810,6 +811,7 @@ static int fail_one(eddy_stream *s)
         d.cb(s, d.end <= s->sent ? 0 : err, d.arg);
     } else if ((cb = s->close_cb) != NULL) {
         s->close_cb = NULL;
+        s->flags |= S_CLOSE_RAN;
         cb(s, s->error, s->close_arg);
     } else {
         return 0;
@@ -945,7 +947,10 @@ void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
                                     void *arg)
 {
     /* Also once closed, as long as it has not run: an owner that goes
-     * away first can cancel it with NULL. */
+     * away first can cancel it with NULL.  Once it ran, a callback set
+     * (from inside it, say) would run a second time. */
+    if (s->flags & S_CLOSE_RAN)
+        return;
     s->close_cb = cb;
     s->close_arg = arg;
     if (!(s->flags & (S_IN_DRIVE | S_CLOSED)))
