@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 
 #define RUN_MS 5000     /* the bound on any one wait */
@@ -419,6 +420,7 @@ static void loop_finish(eddy_loop *loop)
     spin(loop);
     eddy_loop_get_stats(loop, &st);
     assert_int_equal(st.handlers, 0);
+    assert_int_equal(st.timers, 0); /* a connect's timeout was removed */
     eddy_loop_close(loop, 0);
 }
 
@@ -944,6 +946,31 @@ static void test_read_stream_until_eof(void **state)
     loop_finish(loop);
 }
 
+/* read_chunk_size caps each read(2): a read_stream sees no bigger piece. */
+static void test_read_chunk_size(void **state)
+{
+    eddy_stream_options o = {.read_chunk_size = 16};
+    eddy_loop *loop = tu_loop_new();
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, &o);
+    c.kind = K_STREAM;
+    c.n = 36;
+    assert_int_equal(issue(&c), 0);
+    feed(&c, peer, alphabet, 36, 0);
+    assert_int_equal(c.done, 1);
+    assert_int_equal(c.reads, 3);
+    assert_int_equal(c.lens[0], 16);
+    assert_int_equal(c.lens[1], 16);
+    assert_int_equal(c.lens[2], 4);
+    assert_memory_equal(c.got, alphabet, 36);
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
 /* Reads of nothing complete at once, though not inside the call. */
 static void test_read_zero_length(void **state)
 {
@@ -1056,6 +1083,39 @@ static void test_read_argument_errors(void **state)
     ctx_finish(&c);
     assert_int_equal(c.last_status, -ECANCELED);
     close_fd(&peer);
+    loop_finish(loop);
+}
+
+/* The stream owns its fd also when creating it fails: the fd is closed.
+ * select cannot watch an fd at FD_SETSIZE, epoll a character device. */
+static void test_new_failure_closes_fd(void **state)
+{
+    eddy_loop *loop;
+    eddy_stream *s = NULL;
+    int fd = -1, expect = 0;
+
+    (void)state;
+    if (tu_backend_is("select")) {
+        int sv[2];
+
+        assert_true(tu_raise_nofile(FD_SETSIZE + 16) > FD_SETSIZE + 8);
+        tu_socketpair(sv);
+        fd = dup2(sv[0], FD_SETSIZE + 4);
+        assert_int_equal(fd, FD_SETSIZE + 4);
+        close_fd(&sv[0]);
+        close_fd(&sv[1]);
+        expect = -ERANGE;
+    } else if (tu_backend_is("epoll")) {
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        assert_true(fd >= 0);
+        expect = -EPERM;
+    } else {
+        skip(); /* poll watches anything */
+    }
+    loop = tu_loop_new();
+    assert_int_equal(eddy_stream_new(loop, fd, NULL, &s), expect);
+    assert_null(s);
+    assert_false(tu_fd_is_open(fd));
     loop_finish(loop);
 }
 
@@ -1252,9 +1312,11 @@ static void test_read_bytes_past_max_buffer(void **state)
     assert_int_equal(issue(&c), 0); /* exactly the limit fits */
     feed(&c, peer, alphabet, 36, 0);
     assert_int_equal(c.done, 0);
-    API_V(eddy_stream_close(c.s));
-    run_until_closed(&c);
-    assert_int_equal(c.last_status, -ECANCELED);
+    feed(&c, peer, alphabet, 36, 0);
+    feed(&c, peer, alphabet, 28, 0);
+    assert_int_equal(c.done, 1);
+    assert_int_equal(c.statuses[0], 0);
+    assert_int_equal(c.lens[0], 100);
     ctx_finish(&c);
     close_fd(&peer);
 
@@ -3173,9 +3235,11 @@ int main(void)
         tu_test(test_read_stream_at_once),
         tu_test(test_read_stream_bytewise),
         tu_test(test_read_stream_until_eof),
+        tu_test(test_read_chunk_size),
         tu_test(test_read_zero_length),
         tu_test(test_read_into_zero_with_data_waiting),
         tu_test(test_read_argument_errors),
+        tu_test(test_new_failure_closes_fd),
         tu_test(test_reads_in_callbacks_do_not_recurse),
         tu_test(test_buffered_read_completes_after_call),
         tu_test(test_max_bytes_at_once),
