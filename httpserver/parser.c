@@ -92,9 +92,11 @@ static cursor skip_ows(cursor p, cursor end)
 }
 
 /* Calls each element of a comma-separated list; an element must be a
- * token.  Returns -400 on a malformed list, else what each returned. */
-static int each_token(cursor p, cursor end, int (*fn)(eddy__http_head *h,
-                                                      cursor t, size_t n),
+ * token.  Empty elements (", a ,, b,") are skipped if empty_ok, as RFC
+ * 9110 5.6.1.2 wants, and refused otherwise: Transfer-Encoding is held to
+ * the letter.  Returns -400 on a malformed list, else what each returned. */
+static int each_token(cursor p, cursor end, int empty_ok,
+                      int (*fn)(eddy__http_head *h, cursor t, size_t n),
                       eddy__http_head *h)
 {
     for (;;) {
@@ -104,9 +106,9 @@ static int each_token(cursor p, cursor end, int (*fn)(eddy__http_head *h,
         p = skip_ows(p, end);
         t = p;
         p = skip_class(p, end, T_TOKEN);
-        if (p == t)
+        if (p == t && !(empty_ok && (p == end || *p == ',')))
             return -400;
-        if ((err = fn(h, t, (size_t)(p - t))) != 0)
+        if (p != t && (err = fn(h, t, (size_t)(p - t))) != 0)
             return err;
         p = skip_ows(p, end);
         if (p == end)
@@ -178,7 +180,7 @@ static int classify(eddy__http_head *h, const eddy_http_header *f, int *te)
     case 10:
         if (!eddy__http_ieq(f->name, "connection", 10))
             return 0;
-        return each_token(v, end, connection_token, h);
+        return each_token(v, end, 1, connection_token, h);
     case 14:
         if (!eddy__http_ieq(f->name, "content-length", 14))
             return 0;
@@ -187,7 +189,7 @@ static int classify(eddy__http_head *h, const eddy_http_header *f, int *te)
         if (!eddy__http_ieq(f->name, "transfer-encoding", 17))
             return 0;
         *te = 1;
-        return each_token(v, end, coding_token, h);
+        return each_token(v, end, 0, coding_token, h);
     default:
         return 0;
     }
