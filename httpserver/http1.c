@@ -192,6 +192,26 @@ static void refresh_date(eddy_http_server *srv)
     srv->date_ms = now;
 }
 
+/* The status line, then Server and Date unless the handler gave them. */
+static void put_status(struct out *o, eddy_http_server *srv, int status,
+                       const char *reason, int has_date, int has_server)
+{
+    put(o, "HTTP/1.1 ", 9);
+    put_num(o, (uint64_t)status, 10);
+    put(o, " ", 1);
+    put_str(o, reason != NULL ? reason : eddy_http_reason(status));
+    put(o, "\r\n", 2);
+    if (!has_server) {
+        put(o, "Server: ", 8);
+        put_str(o, srv->opt.server_name);
+        put(o, "\r\n", 2);
+    }
+    if (!has_date) {
+        refresh_date(srv);
+        put(o, srv->date, srv->date_len);
+    }
+}
+
 static int header_get(const eddy_http_request *req, const char *name,
                       eddy_str *v)
 {
@@ -557,34 +577,36 @@ static void begin(struct eddy__conn *c, const char *base, size_t n,
     c->state = EDDY__HANDLER;
 }
 
+/* The server's own answer to a request no handler takes: "404 Not
+ * Found\n" and the like, with Allow on a 405. */
+static void error_reply(eddy_http_request *req, int status)
+{
+    char msg[64], allow[256];
+    struct out o = {msg, 0, sizeof msg, 0, 0};
+    eddy_http_header hdr = {"Allow", 5, allow, 0};
+
+    if (status == 405)
+        hdr.value_len = eddy__server_allow(req->srv, req->path, allow,
+                                           sizeof allow);
+    put_num(&o, (uint64_t)status, 10);
+    put(&o, " ", 1);
+    put_str(&o, eddy_http_reason(status));
+    put(&o, "\n", 1);
+    req->srv->stats.errors++;
+    req->dispatched = 1;
+    eddy_http_respond(req, status, &hdr, hdr.value_len ? 1 : 0, msg, o.len);
+}
+
 static void dispatch(struct eddy__conn *c)
 {
     eddy_http_request *req = c->req;
-    int status = 0;
 
     req->dispatched = 1;
     set_deadline(c, 0);
-    if (req->route != NULL) {
+    if (req->route != NULL)
         req->route->handler(req, req->route->arg);
-        return;
-    }
-    /* No route: 404, or 405 with the methods the path does allow. */
-    status = req->route_status;
-    {
-        char allow[256];
-        size_t n = status == 405 ? eddy__server_allow(c->srv, req->path, allow,
-                                                      sizeof allow) : 0;
-        eddy_http_header hdr = {"Allow", 5, allow, n};
-        char msg[64];
-        struct out o = {msg, 0, sizeof msg, 0, 0};
-
-        put_num(&o, (uint64_t)status, 10);
-        put(&o, " ", 1);
-        put_str(&o, eddy_http_reason(status));
-        put(&o, "\n", 1);
-        c->srv->stats.errors++;
-        eddy_http_respond(req, status, &hdr, n ? 1 : 0, msg, o.len);
-    }
+    else
+        error_reply(req, req->route_status);
 }
 
 /* Does the next thing the connection can do.  Returns 0 when it must wait
@@ -839,14 +861,10 @@ static void close_after_write(struct eddy__conn *c)
 static void fail(struct eddy__conn *c, int status)
 {
     eddy_http_request *req = c->req;
-    char msg[96];
-    struct out o = {msg, 0, sizeof msg, 0, 0};
+    char head[512], msg[64];
+    struct out r = {head, 0, sizeof head, 0, 0};
+    struct out m = {msg, 0, sizeof msg, 0, 0};
 
-    c->srv->stats.errors++;
-    put_num(&o, (uint64_t)status, 10);
-    put(&o, " ", 1);
-    put_str(&o, eddy_http_reason(status));
-    put(&o, "\n", 1);
     if (req != NULL && req->dispatched) {
         /* A streaming handler reading the body: it answers; we close. */
         req->keep_alive = 0;
@@ -858,26 +876,24 @@ static void fail(struct eddy__conn *c, int status)
                          1, req->body_arg);
         return;
     }
-    if (req == NULL) {
-        /* No request to answer through: a canned reply. */
-        struct out r = {NULL, 0, 0, 0, 0};
-        char head[256];
-
-        r.p = head;
-        r.cap = sizeof head;
-        put(&r, "HTTP/1.1 ", 9);
-        put(&r, msg, o.len - 1);
-        put(&r, "\r\nContent-Type: text/plain\r\nContent-Length: ", 44);
-        put_num(&r, o.len, 10);
-        put(&r, "\r\nConnection: close\r\n\r\n", 23);
-        put(&r, msg, o.len);
-        eddy_stream_write(c->s, r.p, r.len, NULL, NULL);
-        close_after_write(c);
+    if (req != NULL) {
+        req->keep_alive = 0;
+        error_reply(req, status);
         return;
     }
-    req->keep_alive = 0;
-    req->dispatched = 1;
-    eddy_http_respond(req, status, NULL, 0, msg, o.len);
+    /* The head did not parse: there is no request to answer through. */
+    c->srv->stats.errors++;
+    put_num(&m, (uint64_t)status, 10);
+    put(&m, " ", 1);
+    put_str(&m, eddy_http_reason(status));
+    put(&m, "\n", 1);
+    put_status(&r, c->srv, status, NULL, 0, 0);
+    put(&r, "Content-Type: text/plain\r\nContent-Length: ", 42);
+    put_num(&r, m.len, 10);
+    put(&r, "\r\nConnection: close\r\n\r\n", 23);
+    put(&r, m.p, m.len);
+    eddy_stream_write(c->s, r.p, r.len, NULL, NULL);
+    close_after_write(c);
 }
 
 /* --- the request API ---------------------------------------------------- */
@@ -972,7 +988,7 @@ int eddy_http_read_body(eddy_http_request *req, eddy_http_body_cb cb,
 
     if (cb == NULL)
         return -EINVAL;
-    if (req->body_cb != NULL || req->started)
+    if (req->body_cb != NULL)
         return -EALREADY;
     if (c == NULL)
         return -EPIPE;
@@ -1049,20 +1065,7 @@ int eddy_http_start_response(eddy_http_request *req, int status,
         (!req->body_done && req->body_cb == NULL))
         req->keep_alive = 0;
 
-    put(&o, "HTTP/1.1 ", 9);
-    put_num(&o, (uint64_t)status, 10);
-    put(&o, " ", 1);
-    put_str(&o, reason != NULL ? reason : eddy_http_reason(status));
-    put(&o, "\r\n", 2);
-    if (!has_server) {
-        put(&o, "Server: ", 8);
-        put_str(&o, srv->opt.server_name);
-        put(&o, "\r\n", 2);
-    }
-    if (!has_date) {
-        refresh_date(srv);
-        put(&o, srv->date, srv->date_len);
-    }
+    put_status(&o, srv, status, reason, has_date, has_server);
     for (size_t i = 0; i < nheaders; i++) {
         put(&o, headers[i].name, headers[i].name_len);
         put(&o, ": ", 2);
