@@ -303,17 +303,31 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
     return (int)(s - (cursor)buf);
 }
 
+/* The bytes of the empty lines that may precede the request line (one
+ * more than parse() tolerates, so that scanning them stays bounded). */
+static size_t leading_empty(const char *buf, size_t len)
+{
+    size_t i = 0;
+
+    while (i + 1 < len && i <= 2 * MAX_EMPTY && buf[i] == '\r' &&
+           buf[i + 1] == '\n')
+        i += 2;
+    return i;
+}
+
 /* Whether buf[from, len) may end the head (or shows a bare LF, which the
- * full parse turns into an error): a cheap scan of new bytes only. */
+ * full parse turns into an error): a cheap scan of new bytes only.  An LF
+ * past the leading empty lines, at lead or after, ends the request line. */
 static int may_end(eddy__http_parser *ps, const char *buf, size_t from,
-                   size_t len)
+                   size_t len, size_t lead)
 {
     const char *p = buf + from, *end = buf + len;
 
     while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
         size_t i = (size_t)(p - buf);
 
-        ps->seen_lf = 1;
+        if (i >= lead)
+            ps->seen_lf = 1;
         if (i == 0 || buf[i - 1] != '\r')
             return 1;
         if (i >= 3 && buf[i - 2] == '\n' && buf[i - 3] == '\r')
@@ -326,20 +340,25 @@ static int may_end(eddy__http_parser *ps, const char *buf, size_t from,
 int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
                           eddy__http_head *h)
 {
-    size_t from = ps->scanned >= 3 ? ps->scanned - 3 : 0;
+    size_t from = ps->scanned >= 3 ? ps->scanned - 3 : 0, lead;
     int n;
 
     /* Resuming: parse again only if the new bytes can end the head, or a
      * request line that never ends may hold an over-long target. */
-    if (ps->scanned != 0 && !may_end(ps, buf, from, len) &&
-        (ps->seen_lf || len <= ps->max_uri)) {
-        ps->scanned = len;
-        return len > ps->max_head ? -431 : 0;
+    if (ps->scanned != 0) {
+        lead = ps->seen_lf ? 0 : leading_empty(buf, len);
+        if (!may_end(ps, buf, from, len, lead) &&
+            (ps->seen_lf || len <= ps->max_uri)) {
+            ps->scanned = len;
+            return len > ps->max_head ? -431 : 0;
+        }
     }
     n = parse(ps, buf, len, h);
     if (n == 0) {
-        if (ps->scanned == 0)
-            ps->seen_lf = memchr(buf, '\n', len) != NULL;
+        if (ps->scanned == 0) {
+            lead = leading_empty(buf, len);
+            ps->seen_lf = memchr(buf + lead, '\n', len - lead) != NULL;
+        }
         ps->scanned = len;
         return len > ps->max_head ? -431 : 0;
     }
