@@ -195,6 +195,8 @@ static int classify(eddy__http_head *h, const eddy_http_header *f, int *te)
     }
 }
 
+static const char version_shape[] = "HTTP/D.D\r\n";
+
 /* The request line: method SP target SP HTTP/1.x CRLF.  Returns the bytes
  * it took, 0 if incomplete, or -status. */
 static int request_line(const eddy__http_parser *ps, cursor s, cursor end,
@@ -221,19 +223,18 @@ static int request_line(const eddy__http_parser *ps, cursor s, cursor end,
     h->target.p = (const char *)t;
     h->target.len = (size_t)(p - t);
     p++;
-    if (end - p < 10) /* fail early on what cannot become a version */
-        return memcmp(p, "HTTP/", end - p < 5 ? (size_t)(end - p) : 5) ? -400
-                                                                      : 0;
-    if (memcmp(p, "HTTP/1.", 7) == 0 && (p[7] == '0' || p[7] == '1') &&
-        p[8] == '\r' && p[9] == '\n') {
+    if (end - p >= 10 && memcmp(p, "HTTP/1.", 7) == 0 &&
+        (p[7] == '0' || p[7] == '1') && p[8] == '\r' && p[9] == '\n') {
         h->version = 10 + (p[7] - '0');
         return (int)(p + 10 - s);
     }
-    if (memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' &&
-        p[6] == '.' && p[7] >= '0' && p[7] <= '9' && p[8] == '\r' &&
-        p[9] == '\n')
-        return -505;
-    return -400;
+    /* "HTTP/" DIGIT "." DIGIT CRLF, or 400 at the first byte that cannot
+     * fit, even before all ten have come (a bare LF among them). */
+    for (t = p; t < end && t < p + 10; t++)
+        if (version_shape[t - p] == 'D' ? *t < '0' || *t > '9'
+                                        : *t != version_shape[t - p])
+            return -400;
+    return end - p < 10 ? 0 : -505;
 }
 
 /* One full pass over what has arrived. */
