@@ -345,13 +345,16 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
     int n;
 
     /* Resuming: parse again only if the new bytes can end the head, or a
-     * request line that never ends may hold an over-long target. */
-    if (ps->scanned != 0) {
+     * request line that never ends may hold an over-long target, or the
+     * head has grown past max_head (once: the answer is an error, the
+     * one a whole parse gives, so that it does not depend on how the
+     * bytes came). */
+    if (ps->scanned != 0 && len <= ps->max_head) {
         lead = ps->seen_lf ? 0 : leading_empty(buf, len);
         if (!may_end(ps, buf, from, len, lead) &&
             (ps->seen_lf || len <= ps->max_uri)) {
             ps->scanned = len;
-            return len > ps->max_head ? -431 : 0;
+            return 0;
         }
     }
     n = parse(ps, buf, len, h);
