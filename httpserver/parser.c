@@ -487,11 +487,15 @@ static int line_byte(eddy__chunked *c, unsigned char ch)
         c->state = c->size ? C_DATA : C_TRAILER;
         return 0;
     case C_DATA_CR:
+        if (ch != '\r')
+            return -400;
         c->state = C_DATA_LF;
-        return ch == '\r' ? 0 : -400;
+        return 0;
     case C_DATA_LF:
+        if (ch != '\n')
+            return -400;
         c->state = C_SIZE0;
-        return ch == '\n' ? 0 : -400;
+        return 0;
     case C_TRAILER:
         if (ch == '\r') {
             c->state = C_END_LF;
@@ -508,11 +512,15 @@ static int line_byte(eddy__chunked *c, unsigned char ch)
             c->state = C_TR_LF;
         return cls[ch] & T_VALUE || ch == '\r' ? 0 : -400;
     case C_TR_LF:
+        if (ch != '\n')
+            return -400;
         c->state = C_TRAILER;
-        return ch == '\n' ? 0 : -400;
+        return 0;
     case C_END_LF:
+        if (ch != '\n')
+            return -400; /* and not done: the body did not end */
         c->state = C_DONE;
-        return ch == '\n' ? 0 : -400;
+        return 0;
     default:
         return -400;
     }
