@@ -374,10 +374,11 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
 enum {
     C_SIZE0,     /* the first hex digit of a size */
     C_SIZE,      /* more hex digits, or what follows them */
-    C_EXT,       /* BWS, then ';' or CR */
+    C_EXT,       /* after a size or an extension: BWS ';', or CR */
+    C_EXT_BWS,   /* BWS, which only ';' may follow */
     C_EXT_NAME0, /* BWS, then the first character of an extension name */
-    C_EXT_NAME,  /* the name, then BWS, '=', ';' or CR */
-    C_EXT_EQ,    /* BWS after the name, then '=', ';' or CR */
+    C_EXT_NAME,  /* the name, then BWS '=', ';' or CR */
+    C_EXT_EQ,    /* BWS after the name, then '=' or ';' */
     C_EXT_VAL0,  /* BWS, then a token or a quoted string */
     C_EXT_TOKEN,
     C_EXT_QUOTE,
@@ -427,12 +428,18 @@ static int line_byte(eddy__chunked *c, unsigned char ch)
         c->state = C_EXT;
         /* fall through */
     case C_EXT:
-        if (ch == ' ' || ch == '\t')
-            return 0;
-        if (ch == ';')
-            c->state = C_EXT_NAME0;
-        else if (ch == '\r')
+        if (ch == '\r') {
             c->state = C_SIZE_LF;
+            return 0;
+        }
+        /* fall through */
+    case C_EXT_BWS:
+        /* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ): no
+         * whitespace before the CRLF (RFC 9112 7.1.1). */
+        if (ch == ' ' || ch == '\t')
+            c->state = C_EXT_BWS;
+        else if (ch == ';')
+            c->state = C_EXT_NAME0;
         else
             return -400;
         return 0;
@@ -453,6 +460,8 @@ static int line_byte(eddy__chunked *c, unsigned char ch)
             c->state = C_EXT_VAL0;
             return 0;
         }
+        if (ch == '\r' && c->state == C_EXT_EQ)
+            return -400;
         c->state = C_EXT;
         return line_byte(c, ch);
     case C_EXT_VAL0:
