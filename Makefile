@@ -46,7 +46,7 @@ ifneq ($(SAN),)
 endif
 # kqueue off the BSDs and macOS means libkqueue (docs/porting.md).
 ifeq ($(BACKEND)-$(DEFAULT_BACKEND),kqueue-epoll)
-  CONFIG_CFLAGS += $(shell pkg-config --cflags libkqueue 2>/dev/null)
+  CONFIG_CFLAGS += $(shell pkg-config --cflags libkqueue 2>/dev/null) -DEDDY_LIBKQUEUE
   LIBS += $(shell pkg-config --libs libkqueue 2>/dev/null || echo -lkqueue)
 endif
 ifeq ($(UNAME),Darwin)
