@@ -344,6 +344,9 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
     size_t from = ps->scanned >= 3 ? ps->scanned - 3 : 0, lead;
     int n;
 
+    if (len == 0) /* buf may be NULL: memchr() and buf + 0 would be UB */
+        return 0;
+
     /* Resuming: parse again only if the new bytes can end the head, or a
      * request line that never ends may hold an over-long target, or the
      * head has grown past max_head (once: the answer is an error, the
