@@ -603,7 +603,8 @@ static void test_readd_closed_fd_fails(void **state)
 }
 
 /* epoll cannot watch regular files (-EPERM); poll and select find them
- * always readable.  A refused add leaves no trace. */
+ * always readable, kqueue while there is data past the offset.  A refused
+ * add leaves no trace. */
 static void test_regular_file(void **state)
 {
     eddy_loop *loop = tu_loop_new();
@@ -624,6 +625,11 @@ static void test_regular_file(void **state)
         eddy_loop_get_stats(loop, &st);
         assert_int_equal(st.handlers, 0);
     } else {
+        /* kqueue reports a regular file readable only before its end. */
+        if (tu_backend_is("kqueue")) {
+            assert_int_equal(write(fd, "x", 1), 1);
+            assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        }
         assert_int_equal(eddy_loop_add_handler(loop, fd, EDDY_READ, on_fd, &r),
                          0);
         assert_int_equal(eddy_loop_run_once(loop, 0), 0);
