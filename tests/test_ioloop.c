@@ -1968,10 +1968,14 @@ static void test_backend_fd(void **state)
 {
     eddy_loop *loop = tu_loop_new();
     int bfd = eddy_loop_backend_fd(loop), p[2];
+    int has_fd = tu_backend_is("epoll") || tu_backend_is("kqueue");
     fd_rec r = {.drain = 1};
 
     (void)state;
-    if (!tu_backend_is("epoll") && !tu_backend_is("kqueue")) {
+#ifdef EDDY_LIBKQUEUE
+    has_fd = 0; /* libkqueue's kqueue fd is never readable: porting.md, 1 */
+#endif
+    if (!has_fd) {
         assert_int_equal(bfd, -ENOTSUP);
         eddy_loop_close(loop, 0);
         return;
