@@ -2305,7 +2305,7 @@ static void test_half_close_write_still_arrives(void **state)
     size_t cap = (4u << 20) + 1;
     eddy_loop *loop = tu_loop_new();
     char *in = malloc(cap);
-    int client, server;
+    int client, server, small = 64 << 10;
     half h;
     sctx c;
 
@@ -2317,6 +2317,12 @@ static void test_half_close_write_still_arrives(void **state)
     for (size_t i = 0; i < h.len; i++)
         h.reply[i] = (char)pattern(i);
     tcp_pair(&client, &server);
+    /* Fixed buffers: autotuning could otherwise take in nearly all of
+     * the reply before the peer reads. */
+    assert_int_equal(
+        setsockopt(server, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    assert_int_equal(
+        setsockopt(client, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
     ctx_open(&c, loop, server, NULL);
     c.kind = K_UNTIL;
     c.delim = "\n";
