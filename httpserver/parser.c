@@ -341,7 +341,7 @@ static int may_end(eddy__http_parser *ps, const char *buf, size_t from,
 int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
                           eddy__http_head *h)
 {
-    size_t from = ps->scanned >= 3 ? ps->scanned - 3 : 0, lead;
+    size_t from = ps->scanned >= 3 ? ps->scanned - 3 : 0, lead, seen;
     int n;
 
     if (len == 0) /* buf may be NULL: memchr() and buf + 0 would be UB */
@@ -349,9 +349,7 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
 
     /* Resuming: parse again only if the new bytes can end the head, or a
      * request line that never ends may hold an over-long target, or the
-     * head has grown past max_head (once: the answer is an error, the
-     * one a whole parse gives, so that it does not depend on how the
-     * bytes came). */
+     * head has grown past max_head (then once: the answer is an error). */
     if (ps->scanned != 0 && len <= ps->max_head) {
         lead = ps->seen_lf ? 0 : leading_empty(buf, len);
         if (!may_end(ps, buf, from, len, lead) &&
@@ -360,16 +358,20 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
             return 0;
         }
     }
-    n = parse(ps, buf, len, h);
-    if (n == 0) {
-        if (ps->scanned == 0) {
-            lead = leading_empty(buf, len);
-            ps->seen_lf = memchr(buf + lead, '\n', len - lead) != NULL;
-        }
-        ps->scanned = len;
-        return len > ps->max_head ? -431 : 0;
+    /* Only the first max_head bytes are looked at: a head cannot be
+     * longer, and what lies beyond must not change the answer (431), or
+     * the answer would depend on how the bytes were split. */
+    seen = len < ps->max_head ? len : ps->max_head;
+    if ((n = parse(ps, buf, seen, h)) != 0)
+        return n;
+    if (len > ps->max_head)
+        return -431;
+    if (ps->scanned == 0) {
+        lead = leading_empty(buf, len);
+        ps->seen_lf = memchr(buf + lead, '\n', len - lead) != NULL;
     }
-    return n > 0 && (size_t)n > ps->max_head ? -431 : n;
+    ps->scanned = len;
+    return 0;
 }
 
 /* --- chunked transfer coding -------------------------------------------- */
