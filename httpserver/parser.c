@@ -8,8 +8,9 @@
  * colon, values hold visible characters, obs-text, SP and HTAB only and
  * only SP and HTAB are trimmed, obs-fold is refused, Content-Length is
  * digits only and all copies must agree, Transfer-Encoding must be exactly
- * one "chunked" and never comes with Content-Length or on HTTP/1.0, and an
- * HTTP/1.1 request carries exactly one valid Host.
+ * one "chunked" and never comes with Content-Length or on HTTP/1.0, an
+ * HTTP/1.1 request carries exactly one valid Host, and a chunk-size line
+ * has whitespace only around an extension's ';' and '='.
  *
  * This file must never allocate, copy the input, read past len, or spend
  * more than linear time in the input however it is split.
@@ -422,7 +423,7 @@ static int line_byte(eddy__chunked *c, unsigned char ch)
     case C_SIZE0:
     case C_SIZE:
         if ((d = hex(ch)) >= 0) {
-            if (c->size >> 59) /* 16 hex digits at most, no overflow */
+            if (c->size >> 59) /* below 2^63: 16 digits at most */
                 return -400;
             c->size = c->size * 16 + (uint64_t)d;
             c->state = C_SIZE;

@@ -46,7 +46,13 @@ typedef struct eddy__http_parser {
  * and valid, 0 when more bytes are needed (call again with the same bytes
  * and more after them), or -status.  A sender dribbling a byte at a time
  * costs linear time: until the end of the head is in, each call only scans
- * the new bytes.
+ * the new bytes.  Only the first max_head bytes are ever looked at.
+ *
+ * However the bytes are split, a complete head is found when its last
+ * byte arrives, with the same fields, and an answer other than 0 is the
+ * one the whole input gives.  An error before the head's end, though, may
+ * show only when the end, a bare LF, max_head or an over-long target
+ * arrives, where a whole parse reports it at once.
  */
 EDDY_HIDDEN_P int eddy__http_parse_head(eddy__http_parser *p, const char *buf,
                                         size_t len, eddy__http_head *h);
