@@ -21,6 +21,18 @@
 #include <sys/resource.h>
 #include <time.h>
 
+/* The lib= name: "eddy", or "eddy-TAG" for a build with -DEDDY_BENCH_TAG=TAG
+ * (make bench CFLAGS="-O2 -g -DEDDY_BENCH_TAG=x"), so that run.sh shows a
+ * changed library as rows of its own beside the unchanged one in the same
+ * sweep. */
+#define BENCH_STR_(x) #x
+#define BENCH_STR(x) BENCH_STR_(x)
+#ifdef EDDY_BENCH_TAG
+#define EDDY_BENCH_LIB "eddy-" BENCH_STR(EDDY_BENCH_TAG)
+#else
+#define EDDY_BENCH_LIB "eddy"
+#endif
+
 /* Exit statuses of the contract. */
 #define BENCH_EXIT_FAIL 1        /* the run went wrong; result discarded */
 #define BENCH_EXIT_USAGE 2       /* bad command line */

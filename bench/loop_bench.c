@@ -270,9 +270,10 @@ int main(int argc, char **argv)
                 prog, pipes.failures);
         return BENCH_EXIT_FAIL;
     }
-    printf("pipes n=%ld a=%ld w=%ld lib=eddy backend=%s median_us=%.1f "
+    printf("pipes n=%ld a=%ld w=%ld lib=%s backend=%s median_us=%.1f "
            "min_us=%.1f median_total_us=%.1f min_total_us=%.1f\n",
-           n, a, w, eddy_loop_backend(), bench_median(loop_us, (size_t)iters),
+           n, a, w, EDDY_BENCH_LIB, eddy_loop_backend(),
+           bench_median(loop_us, (size_t)iters),
            bench_min(loop_us, (size_t)iters),
            bench_median(total_us, (size_t)iters),
            bench_min(total_us, (size_t)iters));

@@ -257,10 +257,10 @@ int main(int argc, char **argv)
     if (verbose)
         fprintf(stderr, "phase2 add_s=%.6f stop_s=%.6f\n", (t4 - t3) / 1e6,
                 (t5 - t4) / 1e6);
-    printf("timers t=%ld lib=eddy add_s=%.6f run_s=%.6f cancel_s=%.6f "
+    printf("timers t=%ld lib=%s add_s=%.6f run_s=%.6f cancel_s=%.6f "
            "backend=%s run_cpu_s=%.6f\n",
-           t, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t5 - t3) / 1e6,
-           eddy_loop_backend(), c2 - c1);
+           t, EDDY_BENCH_LIB, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
+           (t5 - t3) / 1e6, eddy_loop_backend(), c2 - c1);
     fflush(stdout);
 
     eddy_loop_close(loop, 0);
