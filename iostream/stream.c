@@ -914,6 +914,10 @@ static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
     if (s->flags & S_CONNECTING) {
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = errno;
+        /* ERROR is a failure even if SO_ERROR reads 0: libkqueue reads
+         * (and so clears) it itself, docs/porting.md point 8. */
+        if (err == 0 && (events & EDDY_ERROR))
+            err = ECONNREFUSED;
         if (err != 0) {
             close_with(s, -err);
         } else {
@@ -929,11 +933,11 @@ static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
             s->flags |= S_HUP;
         if ((events & (EDDY_ERROR | EDDY_HUP)) && fd != s->rfd)
             close_with(s, -EPIPE); /* the reader of our pipe went away */
-        else if ((events & EDDY_ERROR) && (s->flags & S_SOCKET) &&
-                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-                 err != 0)
-            close_with(s, -err);
-        else if (fd == s->rfd && !(s->flags & S_EOF) &&
+        else if ((events & EDDY_ERROR) && (s->flags & S_SOCKET)) {
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                err = errno;
+            close_with(s, err != 0 ? -err : -ECONNRESET); /* as above */
+        } else if (fd == s->rfd && !(s->flags & S_EOF) &&
                  (events & (EDDY_READ | EDDY_ERROR | EDDY_HUP)))
             read_some(s);
     }
