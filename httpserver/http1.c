@@ -1034,7 +1034,7 @@ int eddy_http_start_response(eddy_http_request *req, int status,
     eddy_http_server *srv = req->srv;
     char stack[HEAD_STACK];
     struct out o = {stack, 0, sizeof stack, 0, 0};
-    int has_date = 0, has_server = srv->opt.server_name[0] == '\0', err;
+    int has_date = 0, has_server = 0, err;
 
     if (req->started)
         return -EALREADY;
@@ -1053,8 +1053,11 @@ int eddy_http_start_response(eddy_http_request *req, int status,
     }
     req->started = 1;
     req->status = status;
+    /* Without a connection the server may be gone too: not a byte of it
+     * is read from here on. */
     if (c == NULL)
         return -EPIPE;
+    has_server |= srv->opt.server_name[0] == '\0';
     req->no_body = req->is_head || status == 204 || status == 304;
     if (status == 204 || status == 304)
         content_length = 0;
