@@ -45,6 +45,8 @@ struct eddy_http_request {
     size_t head_len;
     eddy_str path, query;
     int keep_alive, is_head, dispatched, started, no_body, out_chunked;
+    int in_cb, finished;     /* a body or close callback is running; it
+                                finished the request: free it after */
     int route_status;        /* 404 or 405 when no route takes it */
     int body_kind, body_done, body_error;
     uint64_t body_left;      /* BODY_LENGTH: bytes still to come */
@@ -436,6 +438,16 @@ static void free_request(eddy_http_request *req)
     free(req);
 }
 
+/* Frees a finished request, or leaves that to the code that called a
+ * body or close callback, which still reads the request afterwards. */
+static void release(eddy_http_request *req)
+{
+    if (req->in_cb)
+        req->finished = 1;
+    else
+        free_request(req);
+}
+
 /* 100 Continue, when asked for and no body byte has come yet. */
 static void send_continue(eddy_http_request *req)
 {
@@ -478,12 +490,15 @@ static int body_deliver(eddy_http_request *req, const char *p, size_t n)
     if (req->body_len + n > req->srv->opt.max_body_size)
         return -413;
     req->body_len += n; /* counted, not kept */
+    req->in_cb = 1;
     req->body_cb(req, 0, p, n, 0, req->body_arg);
+    req->in_cb = 0;
     return 0;
 }
 
 /* Takes body bytes (framing included) from p.  Returns the bytes used or
- * -status. */
+ * -status.  A handler may finish the request from a piece's callback: then
+ * the request is freed here, and the bytes after the body stay unused. */
 static long body_feed(eddy_http_request *req, const char *p, size_t len)
 {
     size_t used = 0;
@@ -492,11 +507,11 @@ static long body_feed(eddy_http_request *req, const char *p, size_t len)
     if (req->body_kind == BODY_LENGTH) {
         used = len < req->body_left ? len : (size_t)req->body_left;
         req->body_left -= used;
-        err = body_deliver(req, p, used);
         req->body_done = req->body_left == 0;
+        err = body_deliver(req, p, used);
     }
     while (req->body_kind == BODY_CHUNKED && used < len && !req->body_done &&
-           err == 0) {
+           !req->finished && err == 0) {
         const char *data;
         size_t dlen;
         long n = eddy__chunked_feed(&req->chunked, p + used, len - used, &data,
@@ -505,8 +520,12 @@ static long body_feed(eddy_http_request *req, const char *p, size_t len)
         if (n < 0)
             return -400;
         used += (size_t)n;
-        err = body_deliver(req, data, dlen);
         req->body_done = eddy__chunked_done(&req->chunked);
+        err = body_deliver(req, data, dlen);
+    }
+    if (req->finished) {
+        free_request(req);
+        return (long)used;
     }
     return err != 0 ? err : (long)used;
 }
@@ -662,7 +681,8 @@ static int step(struct eddy__conn *c)
             return 0;
         }
         consume(c, (size_t)n);
-        set_deadline(c, c->srv->opt.body_timeout_ms);
+        if (c->state == EDDY__BODY) /* not finished from a piece */
+            set_deadline(c, c->srv->opt.body_timeout_ms);
         return 1;
     case EDDY__HANDLER:
         if (req != NULL && !req->dispatched) {
@@ -745,10 +765,16 @@ static void detach_request(struct eddy__conn *c)
         if (!req->dispatched) {
             free_request(req);
         } else {
+            /* The body callback may finish the request: then on_close,
+             * which is for requests not finished, does not run. */
+            req->in_cb = 1;
             if (req->body_cb != NULL && !req->body_done)
                 req->body_cb(req, -ECONNRESET, NULL, 0, 1, req->body_arg);
-            if (req->on_close != NULL)
+            if (req->on_close != NULL && !req->finished)
                 req->on_close(req, req->on_close_arg);
+            req->in_cb = 0;
+            if (req->finished)
+                free_request(req);
         }
     }
     if (c->timer != 0)
@@ -1148,7 +1174,7 @@ int eddy_http_finish(eddy_http_request *req)
     }
     if (c == NULL) {
         /* The client went away; the server may be gone too. */
-        free_request(req);
+        release(req);
         return -EPIPE;
     }
     if (req->out_len >= 0 && req->out_written < (uint64_t)req->out_len) {
@@ -1169,7 +1195,7 @@ int eddy_http_finish(eddy_http_request *req)
         set_deadline(c, srv->opt.idle_timeout_ms);
         schedule_run(c);
     }
-    free_request(req);
+    release(req);
     return err;
 }
 
