@@ -270,18 +270,28 @@ static void shutdown_done(eddy_loop *loop, void *arg)
 
     (void)loop;
     srv->done = NULL;
-    if (srv->shutdown_timer != 0)
-        eddy_loop_remove_timeout(srv->loop, srv->shutdown_timer);
     srv->shutdown_timer = 0;
     if (done != NULL)
         done(srv, srv->done_arg);
 }
 
+/* Runs done in a later iteration, from a timer in place of the deadline's:
+ * eddy_http_server_free() cancels it if the server goes first, which a
+ * queued callback would not allow. */
+static void shutdown_finished(eddy_http_server *srv)
+{
+    if (srv->shutdown_timer != 0)
+        eddy_loop_remove_timeout(srv->loop, srv->shutdown_timer);
+    srv->shutdown_timer = 0;
+    eddy_loop_call_later(srv->loop, 0, shutdown_done, srv,
+                         &srv->shutdown_timer);
+}
+
 void eddy__server_conn_gone(eddy_http_server *srv)
 {
     if (srv->shutting_down) {
-        if (srv->nconns == 0 && srv->done != NULL)
-            eddy_loop_add_callback(srv->loop, shutdown_done, srv);
+        if (srv->nconns == 0)
+            shutdown_finished(srv);
         return;
     }
     if (!srv->accepting && srv->nconns < srv->opt.max_connections &&
@@ -312,7 +322,7 @@ void eddy_http_server_shutdown(eddy_http_server *srv, uint64_t deadline_ms,
     for (struct eddy__conn *c = srv->conns; c != NULL; c = c->next)
         eddy__conn_close_idle(c);
     if (srv->nconns == 0)
-        eddy_loop_add_callback(srv->loop, shutdown_done, srv);
+        shutdown_finished(srv);
     else
         eddy_loop_call_later(srv->loop, deadline_ms, on_deadline, srv,
                              &srv->shutdown_timer);
