@@ -19,6 +19,17 @@
 
 #include <string.h>
 
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(EDDY_NO_SIMD)
+#include <emmintrin.h>
+#define USE_SSE2 1 /* x86-64's baseline: every build there has it */
+#endif
+
+#ifdef __GNUC__ /* for a scan called in a loop: its constants leave it */
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 #define T_TOKEN 1  /* tchar */
 #define T_VALUE 2  /* field-vchar, SP, HTAB */
 #define T_TARGET 4 /* visible ASCII */
@@ -85,11 +96,176 @@ static cursor skip_class(cursor p, cursor end, unsigned char mask)
     return p;
 }
 
+/*
+ * The runs that make up a head, tokens, the target and field values, are
+ * scanned a block at a time.  With SSE2 (x86-64's baseline), 16 or 32
+ * bytes are tested at once for a byte that may end the run, and only such
+ * a byte goes through the table: a digit in a token or an HTAB in a value
+ * does not end it, and the scan goes on after it.  Without SSE2 the target
+ * and values are tested 8 bytes at a time in a uint64_t (SWAR), and a
+ * block holding a byte to look at goes through the table.  A block is
+ * read only when it lies wholly before end (which the tests' guard page
+ * checks), and every byte is still judged exactly as the table says.
+ */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+static uint64_t load8(cursor p)
+{
+    uint64_t x;
+
+    memcpy(&x, p, 8);
+    return x;
+}
+
+/* Whether some byte of x is below n (n <= 128), or above n (n <= 127). */
+static int has_below(uint64_t x, unsigned n)
+{
+    return ((x - ONES * n) & ~x & HIGHS) != 0;
+}
+
+static int has_above(uint64_t x, unsigned n)
+{
+    return ((((x & ~HIGHS) + ONES * (127 - n)) | x) & HIGHS) != 0;
+}
+
+/* A token (a method, a field name): tchar; stops at anything else,
+ * normally the SP or the colon after it. */
+static ALWAYS_INLINE cursor skip_token(cursor p, cursor end)
+{
+#ifdef USE_SSE2
+    /* Mostly letters and '-': find the first other byte 16 at a time, and
+     * let the table judge it (a digit or '_' does not end a token). */
+    const __m128i a = _mm_set1_epi8('a'), z = _mm_set1_epi8('z' - 'a');
+    const __m128i lower = _mm_set1_epi8(0x20), dash = _mm_set1_epi8('-');
+
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i x = _mm_sub_epi8(_mm_or_si128(v, lower), a);
+        __m128i ok = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, z), x),
+                                  _mm_cmpeq_epi8(v, dash));
+        int m = ~_mm_movemask_epi8(ok) & 0xffff;
+
+        if (m == 0) {
+            p += 16;
+            continue;
+        }
+        p += __builtin_ctz((unsigned)m);
+        if (!(cls[*p] & T_TOKEN))
+            return p;
+        p++;
+    }
+#endif
+    return skip_class(p, end, T_TOKEN);
+}
+
+#ifdef USE_SSE2
+/* Flags the bytes of p[0, 16) below SP, and DEL. */
+static unsigned value_stops(cursor p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+    return (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
+}
+#endif
+
+/* Field values: field-vchar, obs-text, SP and HTAB; stops at anything
+ * else, normally the CR. */
+static cursor skip_value(cursor p, cursor end)
+{
+#ifdef USE_SSE2
+    /* 32 bytes at a time, then 16; a byte below SP or DEL stops the scan
+     * for the table to judge (HTAB goes on). */
+    while (end - p >= 16) {
+        unsigned m = value_stops(p);
+        ptrdiff_t step = 16;
+
+        if (m == 0 && end - p >= 32) {
+            m = value_stops(p + 16) << 16;
+            step = 32;
+        }
+        if (m == 0) {
+            p += step;
+            continue;
+        }
+        p += __builtin_ctz(m);
+        if (*p != '\t')
+            return p;
+        p++;
+    }
+#endif
+    for (; end - p >= 8; p += 8) {
+        uint64_t x = load8(p);
+
+        /* below SP (HTAB among them), or DEL */
+        if (has_below(x, 0x20) || has_below(x ^ (ONES * 0x7f), 1))
+            break;
+    }
+    return skip_class(p, end, T_VALUE);
+}
+
+/* The request target: visible ASCII; stops at anything else, normally
+ * the SP before the version. */
+static cursor skip_target(cursor p, cursor end)
+{
+#ifdef USE_SSE2
+    /* + 0x5f maps 0x21..0x7e onto -128..-35: all else is above. */
+    const __m128i shift = _mm_set1_epi8(0x5f), top = _mm_set1_epi8(-35);
+
+    for (; end - p >= 16; p += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        int m = _mm_movemask_epi8(_mm_cmpgt_epi8(_mm_add_epi8(v, shift), top));
+
+        if (m != 0)
+            return p + __builtin_ctz((unsigned)m);
+    }
+#endif
+    for (; end - p >= 8; p += 8) {
+        uint64_t x = load8(p);
+
+        if (has_below(x, 0x21) || has_above(x, 0x7e))
+            break;
+    }
+    return skip_class(p, end, T_TARGET);
+}
+
 static cursor skip_ows(cursor p, cursor end)
 {
+    if (p < end && *p == ' ') /* the usual single SP */
+        p++;
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     return p;
+}
+
+/* Whether the n validated bytes at a (a token, or a field value: no
+ * control byte but HTAB) are the lowercase literal lit, of letters, digits
+ * and '-', in any case.  Folding with | 0x20 is exact for such bytes: only
+ * the other case of a letter, or a control byte, folds onto lit's. */
+static int lower_is(const char *a, const char *lit, size_t n)
+{
+    cursor x = (cursor)a, y = (cursor)lit;
+    uint32_t u, v, w, z;
+
+    if (n >= 8) { /* whole words, the last one overlapping */
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if ((load8(x + i) | ONES * 0x20) != load8(y + i))
+                return 0;
+        return (load8(x + n - 8) | ONES * 0x20) == load8(y + n - 8);
+    }
+    if (n >= 4) {
+        memcpy(&u, x, 4);
+        memcpy(&v, y, 4);
+        memcpy(&w, x + n - 4, 4);
+        memcpy(&z, y + n - 4, 4);
+        return (u | 0x20202020u) == v && (w | 0x20202020u) == z;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((x[i] | 0x20) != y[i])
+            return 0;
+    return 1;
 }
 
 /* Calls each element of a comma-separated list; an element must be a
@@ -121,9 +297,9 @@ static int each_token(cursor p, cursor end, int empty_ok,
 
 static int connection_token(eddy__http_head *h, cursor t, size_t n)
 {
-    if (n == 5 && eddy__http_ieq((const char *)t, "close", 5))
+    if (n == 5 && lower_is((const char *)t, "close", 5))
         h->connection |= EDDY__CONN_CLOSE;
-    if (n == 10 && eddy__http_ieq((const char *)t, "keep-alive", 10))
+    if (n == 10 && lower_is((const char *)t, "keep-alive", 10))
         h->connection |= EDDY__CONN_KEEP_ALIVE;
     return 0;
 }
@@ -131,7 +307,7 @@ static int connection_token(eddy__http_head *h, cursor t, size_t n)
 /* chunked is 1 after one "chunked", 2 after any other coding. */
 static int coding_token(eddy__http_head *h, cursor t, size_t n)
 {
-    if (n == 7 && eddy__http_ieq((const char *)t, "chunked", 7)) {
+    if (n == 7 && lower_is((const char *)t, "chunked", 7)) {
         if (h->chunked == 1)
             return -400; /* chunked twice */
         if (h->chunked == 0)
@@ -167,27 +343,27 @@ static int classify(eddy__http_head *h, const eddy_http_header *f, int *te)
 
     switch (f->name_len) {
     case 4:
-        if (!eddy__http_ieq(f->name, "host", 4))
+        if (!lower_is(f->name, "host", 4))
             return 0;
         if (h->host >= 0 || skip_class(v, end, T_HOST) != end)
             return -400;
         h->host = (int)h->nheaders;
         return 0;
     case 6:
-        if (eddy__http_ieq(f->name, "expect", 6) && f->value_len == 12 &&
-            eddy__http_ieq(f->value, "100-continue", 12))
+        if (lower_is(f->name, "expect", 6) && f->value_len == 12 &&
+            lower_is(f->value, "100-continue", 12))
             h->expect_continue = 1;
         return 0;
     case 10:
-        if (!eddy__http_ieq(f->name, "connection", 10))
+        if (!lower_is(f->name, "connection", 10))
             return 0;
         return each_token(v, end, 1, connection_token, h);
     case 14:
-        if (!eddy__http_ieq(f->name, "content-length", 14))
+        if (!lower_is(f->name, "content-length", 14))
             return 0;
         return content_length(h, v, end);
     case 17:
-        if (!eddy__http_ieq(f->name, "transfer-encoding", 17))
+        if (!lower_is(f->name, "transfer-encoding", 17))
             return 0;
         *te = 1;
         return each_token(v, end, 0, coding_token, h);
@@ -203,7 +379,7 @@ static const char version_shape[] = "HTTP/D.D\r\n";
 static int request_line(const eddy__http_parser *ps, cursor s, cursor end,
                         eddy__http_head *h)
 {
-    cursor p = skip_class(s, end, T_TOKEN), t;
+    cursor p = skip_token(s, end), t;
 
     if (p - s > MAX_METHOD)
         return -400;
@@ -214,7 +390,7 @@ static int request_line(const eddy__http_parser *ps, cursor s, cursor end,
     h->method.p = (const char *)s;
     h->method.len = (size_t)(p - s);
     t = ++p;
-    p = skip_class(p, end, T_TARGET);
+    p = skip_target(p, end);
     if ((size_t)(p - t) > ps->max_uri)
         return -414;
     if (p == end)
@@ -271,7 +447,7 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
             s += 2;
             break;
         }
-        p = skip_class(s, end, T_TOKEN);
+        p = skip_token(s, end);
         if (p == end)
             return 0;
         if (p == s || *p != ':') /* also obs-fold: SP or HTAB first */
@@ -282,7 +458,7 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
         f->name = (const char *)s;
         f->name_len = (size_t)(p - s);
         s = skip_ows(p + 1, end);
-        cr = skip_class(s, end, T_VALUE);
+        cr = skip_value(s, end);
         if (cr == end || (*cr == '\r' && cr + 1 == end))
             return 0;
         if (*cr != '\r' || cr[1] != '\n')
