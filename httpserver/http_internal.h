@@ -69,6 +69,7 @@ struct eddy_http_server {
     void (*done)(eddy_http_server *srv, void *arg);
     void *done_arg;
     uint64_t signal_deadline_ms;
+    int on_signals;          /* stop_on_signals() installed its handlers */
 };
 
 /* http1.c */

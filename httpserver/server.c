@@ -353,6 +353,8 @@ int eddy_http_server_stop_on_signals(eddy_http_server *srv,
     if (err == 0 &&
         (err = eddy_loop_add_signal(srv->loop, SIGINT, on_stop_signal, srv)))
         eddy_loop_remove_signal(srv->loop, SIGTERM);
+    if (err == 0)
+        srv->on_signals = 1;
     return err;
 }
 
@@ -363,6 +365,11 @@ void eddy_http_server_free(eddy_http_server *srv)
     close_listeners(srv);
     srv->done = NULL;
     srv->shutting_down = 1;
+    /* A signal arriving later must not reach the freed server. */
+    if (srv->on_signals) {
+        eddy_loop_remove_signal(srv->loop, SIGTERM);
+        eddy_loop_remove_signal(srv->loop, SIGINT);
+    }
     /* Tell requests first, then forget every connection: their streams
      * finish closing on their own and never call back into the server. */
     while (srv->conns != NULL) {

@@ -135,7 +135,8 @@ EDDY_API int eddy_http_server_stop_on_signals(eddy_http_server *srv,
                                               uint64_t deadline_ms);
 
 /** Closes every connection and frees the server.  Requests not finished
- *  yet are told (on_close) and freed when their handler finishes them. */
+ *  yet are told (on_close) and freed when their handler finishes them.
+ *  Signals taken by eddy_http_server_stop_on_signals() are given back. */
 EDDY_API void eddy_http_server_free(eddy_http_server *srv);
 
 /** Counters of a server. */
