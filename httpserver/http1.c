@@ -214,6 +214,23 @@ static void put_status(struct out *o, eddy_http_server *srv, int status,
     }
 }
 
+/* Whether a and b are equal but for ASCII case.  eddy__http_ieq() would
+ * do only for a lowercase b: a caller's name may be any case. */
+static int same_name(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+        if (x >= 'A' && x <= 'Z')
+            x += 'a' - 'A';
+        if (y >= 'A' && y <= 'Z')
+            y += 'a' - 'A';
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
 static int header_get(const eddy_http_request *req, const char *name,
                       eddy_str *v)
 {
@@ -222,7 +239,7 @@ static int header_get(const eddy_http_request *req, const char *name,
     for (size_t i = 0; i < req->head.nheaders; i++) {
         const eddy_http_header *h = &req->headers[i];
 
-        if (h->name_len == n && eddy__http_ieq(h->name, name, n)) {
+        if (h->name_len == n && same_name(h->name, name, n)) {
             v->p = h->value;
             v->len = h->value_len;
             return 0;
