@@ -753,6 +753,9 @@ static void on_data(eddy_stream *s, int status, const char *data, size_t len,
             return;
         }
         off += (size_t)n;
+        /* The body timeout runs between reads: this was one. */
+        if (c->state == EDDY__BODY)
+            set_deadline(c, c->srv->opt.body_timeout_ms);
     }
     if (off < len && keep(c, data + off, len - off) != 0) {
         fail(c, 503);
