@@ -518,6 +518,7 @@ static int body_deliver(eddy_http_request *req, const char *p, size_t n)
  * the request is freed here, and the bytes after the body stay unused. */
 static long body_feed(eddy_http_request *req, const char *p, size_t len)
 {
+    uint64_t max = req->srv->opt.max_body_size;
     size_t used = 0;
     int err = 0;
 
@@ -537,6 +538,11 @@ static long body_feed(eddy_http_request *req, const char *p, size_t len)
         if (n < 0)
             return -400;
         used += (size_t)n;
+        /* A chunk announced larger than the room left is refused at its
+         * size line, as a Content-Length would be, not after its data. */
+        if (req->body_len + dlen > max ||
+            req->chunked.size > max - req->body_len - dlen)
+            return -413;
         req->body_done = eddy__chunked_done(&req->chunked);
         err = body_deliver(req, data, dlen);
     }
