@@ -199,9 +199,12 @@ EDDY_API void eddy_http_on_close(eddy_http_request *req, eddy_http_close_cb cb,
 /**
  * Answers in one call and finishes the request: status, extra headers
  * (Content-Length, Date, Server and Connection are added), body (copied).
- * Errors: -EINVAL (a header or status that cannot be sent: CR, LF or NUL
- * in it, a non-token name, status outside 100..999), -EALREADY (already
- * started), -EPIPE (the client went away: the request is finished anyway).
+ * Errors: -EINVAL (a header or status that cannot be sent: a control
+ * character such as CR, LF or NUL in it, a non-token name, one of the
+ * framing headers Content-Length, Transfer-Encoding and Connection that
+ * the server writes itself, a status outside 200..999; nothing is sent
+ * and the request is not finished), -EALREADY (already started), -EPIPE
+ * (the client went away: the request is finished anyway).
  */
 EDDY_API int eddy_http_respond(eddy_http_request *req, int status,
                                const eddy_http_header *headers,
@@ -211,6 +214,8 @@ EDDY_API int eddy_http_respond(eddy_http_request *req, int status,
  * Starts a response whose body follows with eddy_http_write().
  * content_length < 0 means unknown: chunked on HTTP/1.1, and on HTTP/1.0
  * the connection closes after the body.  reason NULL: the standard phrase.
+ * 204 and 304 responses, and answers to HEAD, carry no body.  Errors as
+ * eddy_http_respond(), and a reason with a control character: -EINVAL.
  */
 EDDY_API int eddy_http_start_response(eddy_http_request *req, int status,
                                       const char *reason,
@@ -218,7 +223,8 @@ EDDY_API int eddy_http_start_response(eddy_http_request *req, int status,
                                       size_t nheaders, int64_t content_length);
 
 /** Writes a piece of the body (copied).  cb (may be NULL) runs once it is
- *  handed to the kernel: use it to pace large bodies. */
+ *  handed to the kernel: use it to pace large bodies.  Errors: -EINVAL
+ *  (not started, or more than the Content-Length given), -EPIPE. */
 EDDY_API int eddy_http_write(eddy_http_request *req, const void *data,
                              size_t len, eddy_stream_cb cb, void *arg);
 
