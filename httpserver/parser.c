@@ -173,7 +173,7 @@ static unsigned value_stops(cursor p)
 
 /* Field values: field-vchar, obs-text, SP and HTAB; stops at anything
  * else, normally the CR. */
-static cursor skip_value(cursor p, cursor end)
+static ALWAYS_INLINE cursor skip_value(cursor p, cursor end)
 {
 #ifdef USE_SSE2
     /* 32 bytes at a time, then 16; a byte below SP or DEL stops the scan
@@ -337,7 +337,8 @@ static int content_length(eddy__http_head *h, cursor p, cursor end)
 }
 
 /* Notes the header fields that decide framing and connection handling. */
-static int classify(eddy__http_head *h, const eddy_http_header *f, int *te)
+static ALWAYS_INLINE int classify(eddy__http_head *h, const eddy_http_header *f,
+                                  int *te)
 {
     cursor v = (cursor)f->value, end = v + f->value_len;
 
