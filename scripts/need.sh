@@ -2,7 +2,7 @@
 # scripts/need.sh - makes sure the tools the build needs are present.
 #
 #   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
-#                                      doxygen gnuplot musl-gcc
+#                                      doxygen gnuplot musl-gcc libfuzzer
 #
 # For each missing one it installs the package when it can (apt-get as root
 # on Debian and Ubuntu, pkg on FreeBSD, brew on macOS) and otherwise stops
@@ -18,6 +18,12 @@ have() {
             $CC -x c - $(pkg-config --cflags --libs cmocka 2>/dev/null || echo -lcmocka) \
                 -o /dev/null 2>/dev/null ;;
     ab) command -v ab >/dev/null 2>&1 ;;
+    libfuzzer)
+        # clang's runtimes (libFuzzer, ASan, UBSan): on Debian 12 clang-14
+        # only recommends them (libclang-rt-14-dev), so an install without
+        # recommends has a clang that cannot link -fsanitize=fuzzer.
+        printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return d == 0 && n; }\n' |
+            clang -x c - -fsanitize=fuzzer,address,undefined -o /dev/null 2>/dev/null ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
     esac
 }
@@ -28,14 +34,15 @@ package() {
     apt:cmocka) echo libcmocka-dev ;;
     apt:ab) echo apache2-utils ;;
     apt:gnuplot) echo gnuplot-nox ;;
+    apt:libfuzzer) echo libclang-rt-dev ;;
     apt:musl-gcc) echo musl-tools ;;
     apt:npm) echo npm ;;
     pkg:ab) echo apache24 ;;
-    pkg:clang) echo llvm ;;
+    pkg:clang | pkg:libfuzzer) echo llvm ;;
     pkg:npm) echo npm ;;
     pkg:musl-gcc | brew:musl-gcc | brew:valgrind) echo "" ;;
     brew:ab) echo httpd ;;
-    brew:clang) echo llvm ;;
+    brew:clang | brew:libfuzzer) echo llvm ;;
     brew:npm) echo node ;;
     *) echo "$1" ;;
     esac
