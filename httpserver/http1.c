@@ -1192,6 +1192,13 @@ int eddy_http_finish(eddy_http_request *req)
     eddy_http_server *srv = req->srv;
     int err = 0;
 
+    /* A stream that is closing runs its write callbacks, with an error,
+     * before its close callback detaches the request: a handler finishing
+     * from such a callback finds the client gone all the same. */
+    if (c != NULL && eddy_stream_closed(c->s)) {
+        c->req = NULL;
+        req->conn = c = NULL;
+    }
     if (!req->started)
         err = eddy_http_start_response(req, 200, NULL, NULL, 0, 0);
     if (c != NULL && req->out_chunked && !req->no_body) {
