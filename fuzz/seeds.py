@@ -143,3 +143,38 @@ CONN = {
 for i, (name, (cfg, data)) in enumerate(sorted(CONN.items())):
     gaps = [(), (10,), (1, 1, 1, 1, 1), (40, 40, 40), (17, 3)][i % 5]
     write("connection", name, bytes([cfg]) + cuts(*gaps) + data)
+
+# stream_reads: settings byte (bits 0-1 max_buffer_size 64/256/4096/100M,
+# 2-3 read_chunk_size 16/100/4096/64K, 4 half-close), the number of reads
+# - 1, three bytes per read (kind: 0 bytes, 1 partial, 2 until, 3 into,
+# 4 into partial, 5 stream, 6 until close; a: n = 4a + b % 4, delimiter
+# a % 5 of \n, \r\n, \r\n\r\n, ab, x; b: max_bytes = 4b), cuts, the bytes.
+def op(kind, a, b=0):
+    return bytes([kind, a, b])
+
+def script(*ops):
+    return bytes([len(ops) - 1]) + b"".join(ops)
+
+HTTPISH = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nhello world, and more bytes after it\n"
+STREAMS = {
+    "line-then-rest": (0x1e, script(op(2, 0), op(6, 0)), HTTPISH),
+    "head-then-body": (0x1a, script(op(2, 2), op(0, 2, 3), op(1, 10)), HTTPISH),
+    "until-crlf-each": (0x05, script(op(2, 1), op(2, 1), op(2, 1), op(2, 1)), HTTPISH),
+    "until-max": (0x12, script(op(2, 2, 3)), HTTPISH),
+    "until-nobufs": (0x10, script(op(2, 4)), b"y" * 100),
+    "bytes-nobufs": (0x10, script(op(0, 20)), b"z" * 10),
+    "into": (0x1f, script(op(3, 3), op(4, 200), op(3, 1)), HTTPISH),
+    "into-short": (0x13, script(op(3, 100)), b"short"),
+    "stream-n": (0x11, script(op(5, 10), op(5, 255)), HTTPISH * 2),
+    "stream-open": (0x02, script(op(5, 255)), HTTPISH),
+    "close-all": (0x13, script(op(6, 0)), HTTPISH * 3),
+    "close-nobufs": (0x10, script(op(6, 0)), b"q" * 80),
+    "partials": (0x14, script(op(1, 1), op(1, 1), op(1, 1), op(1, 255)), HTTPISH),
+    "zero": (0x1a, script(op(0, 0), op(3, 0), op(5, 0), op(4, 0), op(1, 0)), b"abc"),
+    "eof-midway": (0x1a, script(op(0, 2), op(0, 100)), b"0123456789"),
+    "delim-split": (0x12, script(op(2, 3), op(2, 4, 1)), b"xxabyyabzzx"),
+    "pending": (0x02, script(op(0, 100)), b"not enough"),
+}
+for i, (name, (cfg, ops, data)) in enumerate(sorted(STREAMS.items())):
+    gaps = [(), (1, 1, 1, 1, 1, 1, 1), (10, 5), (3,), (16, 16, 16)][i % 5]
+    write("stream_reads", name, bytes([cfg]) + ops + cuts(*gaps) + data)
