@@ -89,6 +89,7 @@ help:
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
 	@echo "  bench          the benchmarks into $(B)/bench/"
+	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  install        PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "  macos-check    compile-check the kqueue backend against macOS headers"
 	@echo "  clean          remove build/"
@@ -205,3 +206,76 @@ format:
 
 clean:
 	rm -rf build
+
+# --- fuzzing --------------------------------------------------------------
+# libFuzzer harnesses in fuzz/ (docs/reliability.md).  `make fuzz` builds
+# libeddy.a with clang, ASan, UBSan and libFuzzer's coverage into
+# build/fuzz/, links each harness with -fsanitize=fuzzer, and runs each for
+# FUZZ_SECONDS on a copy of its committed seeds (new inputs land under
+# build/fuzz/corpus/, never in fuzz/).  A crash stops it non-zero and names
+# the input.  `make fuzz-replay` builds the same harnesses with
+# fuzz/standalone.c instead of libFuzzer (any CC; with CC=afl-clang-fast
+# and FUZZ_SA_B=build/afl they are AFL++ binaries) into $(FUZZ_SA_B)/ and
+# replays the seeds and regressions with them.
+
+FUZZ_SECONDS ?= 60
+FUZZ_B := build/fuzz
+FUZZ_SA_B ?= build/fuzz-replay
+FUZZ_NAMES := $(filter-out standalone,$(basename $(notdir $(wildcard fuzz/*.c))))
+FUZZ_LIB_CFLAGS := -O1 -g -gdwarf-4 -fsanitize=fuzzer-no-link
+FUZZ_FLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+              -Iinclude -O1 -g -gdwarf-4 -fno-omit-frame-pointer \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+# Steers the harnesses around bugs found and reported but not fixed yet
+# (fuzz/known/), so that a run looks for new ones; FUZZ_KNOWN= to not.
+FUZZ_KNOWN ?= -DFUZZ_AVOID_KNOWN
+
+.PHONY: fuzz fuzz-build fuzz-replay
+
+fuzz:
+	@scripts/need.sh clang libfuzzer
+	@$(MAKE) --no-print-directory fuzz-build B=$(FUZZ_B) CC=clang SAN=1 \
+	    CFLAGS="$(FUZZ_LIB_CFLAGS)"
+	@set -e; for h in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$h $(FUZZ_B)/crashes/$$h; \
+	    cp fuzz/corpus/$$h/* $(FUZZ_B)/corpus/$$h/ 2>/dev/null || true; \
+	    echo "== fuzz $$h for $(FUZZ_SECONDS) s (log: $(FUZZ_B)/$$h.log)"; \
+	    if ! $(FUZZ_B)/$$h $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	            -artifact_prefix=$(FUZZ_B)/crashes/$$h/ \
+	            $(FUZZ_B)/corpus/$$h >$(FUZZ_B)/$$h.log 2>&1; then \
+	        tail -n 40 $(FUZZ_B)/$$h.log; \
+	        echo "== fuzz $$h FAILED; the input that crashed it:"; \
+	        ls -t $(FUZZ_B)/crashes/$$h/* 2>/dev/null | head -n 3 | sed 's/^/     /'; \
+	        echo "   replay: $(FUZZ_B)/$$h FILE; minimise: $(FUZZ_B)/$$h -minimize_crash=1 -runs=100000 FILE"; \
+	        exit 1; \
+	    fi; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+	        $(FUZZ_B)/$$h.log | sed 's/^/   /'; \
+	    echo "   corpus: `ls $(FUZZ_B)/corpus/$$h | wc -l` inputs"; \
+	done
+	@echo "== make fuzz: no crash in $(FUZZ_NAMES)"
+
+# The harness binaries in $(B): libFuzzer ones from `make fuzz` (B=$(FUZZ_B),
+# CC=clang, SAN=1), standalone ones from `make fuzz-replay` (FUZZ_MODE=sa).
+FUZZ_MODE ?= libfuzzer
+FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/%)
+fuzz-build: $(FUZZ_BINS)
+$(FUZZ_BINS): $(B)/%: fuzz/%.c fuzz/fuzz.h fuzz/standalone.c $(B)/libeddy.a
+ifeq ($(FUZZ_MODE),libfuzzer)
+	clang $(FUZZ_FLAGS) $(FUZZ_KNOWN) -o $@ $< $(B)/libeddy.a $(LIBS)
+else
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -o $@ $< fuzz/standalone.c $(B)/libeddy.a $(LIBS)
+endif
+
+fuzz-replay:
+	@$(MAKE) --no-print-directory fuzz-build FUZZ_MODE=sa B=$(FUZZ_SA_B) \
+	    SAN=1 CFLAGS="-O1 -g -gdwarf-4"
+	@set -e; for h in $(FUZZ_NAMES); do \
+	    echo "== replay $$h"; \
+	    r=fuzz/regressions/$$h; [ -d $$r ] || r=; \
+	    $(FUZZ_SA_B)/$$h fuzz/corpus/$$h $$r; \
+	done
+
+# The replay test compiles the harnesses in.
+$(B)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
