@@ -92,7 +92,7 @@ int eddy_bind_sockets(int port, const char *address, int family, int backlog,
 {
     struct addrinfo hints = {0}, *res, *ai;
     char service[8];
-    int err = 0, rc;
+    int err = 0, skipped = 0, rc;
 
     *n = 0;
     if (port < 0 || port > 65535 || max == 0)
@@ -112,8 +112,13 @@ int eddy_bind_sockets(int port, const char *address, int family, int backlog,
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
             continue;
         err = listen_one(ai, port, backlog > 0 ? backlog : 1024, flags, &fd);
-        if (err == -EAFNOSUPPORT && ai->ai_next != NULL)
-            continue; /* no IPv6 on this host: the v4 socket is enough */
+        if (err == -EAFNOSUPPORT) {
+            /* No IPv6 on this host: the other families are enough,
+             * wherever getaddrinfo put them in its list. */
+            skipped = err;
+            err = 0;
+            continue;
+        }
         if (err != 0)
             break;
         /* Port 0: the kernel's choice holds for the other families too. */
@@ -125,7 +130,7 @@ int eddy_bind_sockets(int port, const char *address, int family, int backlog,
     if (err != 0 || *n == 0) {
         while (*n > 0)
             close(fds[--*n]);
-        return err != 0 ? err : -EADDRNOTAVAIL;
+        return err != 0 ? err : skipped != 0 ? skipped : -EADDRNOTAVAIL;
     }
     return 0;
 }
