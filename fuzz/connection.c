@@ -3,10 +3,11 @@
  * responses out, through the real server (httpserver/http1.c, server.c)
  * on a real loop.
  *
- * Input: one byte of settings (small or default limits, xheaders, whether
- * the client half-closes at the end, whether the server is freed before
- * its pending work ran), the cut points (fuzz.h), then the bytes the
- * client sends.  One connection over a socketpair: the client end gets the
+ * Input: one byte of settings (bit 0 small limits, 1 xheaders, 2 the
+ * client half-closes at the end, 3 the server is freed before its pending
+ * work ran, 4 a failed streamed body is answered from a timer instead of
+ * its callback, 5 a held request is finished when its client leaves), the
+ * cut points (fuzz.h), then the bytes the client sends.  One connection over a socketpair: the client end gets the
  * bytes piece by piece, the loop runs (bounded) after each piece, and
  * everything the server sends is read back and parsed as a client would.
  *
@@ -632,10 +633,6 @@ static int cn_setup(cn_state *st, unsigned cfg)
     o.xheaders = (cfg >> 1) & 1;
     st->error_later = (cfg >> 4) & 1;
     st->finish_on_close = (cfg >> 5) & 1;
-#ifdef FUZZ_AVOID_KNOWN
-    st->error_later = 1;     /* fuzz/known/connection/body-error-finish */
-    st->finish_on_close = 1; /* fuzz/known/connection/finish-after-free */
-#endif
     o.access_log = cn_access;
     o.access_log_arg = st;
     if (eddy_loop_new(&st->loop) != 0)
