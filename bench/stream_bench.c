@@ -1,0 +1,573 @@
+/*
+ * bench/stream_bench.c - eddy streams: bulk throughput and ping-pong.
+ *
+ *   stream_bench [-m tcp|unix|pingpong|all] [-t 1|2] [-s BYTES] [-c CHUNK]
+ *                [-q DEPTH] [-r READ] [-n ROUNDTRIPS] [-d SECONDS]
+ *
+ * bench/stream_baseline.c does the same work with plain read()/write() and
+ * prints the same lines with lib=raw; bench/stream.sh runs the two in turn
+ * and prints the ratios.
+ *
+ *   tcp, unix  One stream pumps BYTES (default 1 GiB) to another over a
+ *              loopback TCP connection or an AF_UNIX socketpair.  The sender
+ *              queues CHUNK-byte (256 KiB) eddy_stream_write_ref()s, keeps
+ *              DEPTH (4) in flight by queuing the next one from each write
+ *              callback, and closes after the last.  The receiver takes the
+ *              bytes with eddy_stream_read_stream() until EOF, at most READ
+ *              (64 KiB, eddy's default read_chunk_size) per read(2).
+ *              Timed from the first write to EOF.  The byte count is
+ *              checked, and the first and last byte of every piece against
+ *              the pattern the sender wrote.
+ *   pingpong   libuv's ping_pongs over loopback TCP with TCP_NODELAY: one
+ *              stream writes 1 byte (eddy_stream_write, as a small reply
+ *              would be sent), the other reads it (read_bytes 1) and writes
+ *              it back; ROUNDTRIPS (100,000) times, or until SECONDS pass.
+ *              Every byte's value is checked at both ends.
+ *
+ * Where the two ends run, -t:
+ *   2 (default)  On two threads, each with its own loop and pinned to its
+ *                own CPU (the first two the process may use): a process
+ *                talking to a peer, which is how a user meets a stream.
+ *                The baseline is two threads with blocking sockets, the
+ *                plainest read()/write() loop there is.
+ *   1            Both streams in one loop on one thread.  Nobody waits for
+ *                anybody, so this measures the library's CPU cost per byte
+ *                and per message, without scheduler noise.  The baseline is
+ *                one thread with non-blocking sockets that writes until
+ *                EAGAIN, reads until EAGAIN and poll()s only when neither
+ *                moved.
+ *
+ * One line per mode on stdout:
+ *   stream mode=tcp lib=eddy threads=2 bytes=.. seconds=.. MiB_s=.. cpu_s=..
+ *   stream mode=pingpong lib=eddy threads=2 roundtrips=.. seconds=..
+ *          rt_per_s=.. cpu_s=..
+ * cpu_s is the process's CPU time (both ends) over the timed part.
+ * Exit status: 0 ok; 1 a wrong byte or count, an error, or SECONDS (default
+ * 60) passed in a pump; 2 usage.  Everything runs on loopback.
+ */
+#define _GNU_SOURCE
+#include <eddy/ioloop.h>
+#include <eddy/iostream.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { M_TCP, M_UNIX, M_PINGPONG, M_ALL };
+static const char *const mode_names[] = {"tcp", "unix", "pingpong", "all"};
+
+static struct {
+    int mode, threads, depth;
+    uint64_t bytes, rounds;
+    size_t chunk, rchunk;
+    unsigned limit_s;
+} o = {M_ALL, 2, 4, 1ull << 30, 100000, 256u << 10, 64u << 10, 60};
+
+static int cpus[2], ncpus;     /* where -t 2 puts its two threads */
+static double deadline;        /* pingpong stops here (CLOCK_MONOTONIC) */
+static unsigned char *pattern; /* o.chunk bytes: what the sender writes */
+
+/* --- helpers (the baseline has the same ones) ----------------------------- */
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("stream_bench: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    _exit(1);
+}
+
+static void on_alarm(int signum)
+{
+    static const char msg[] = "stream_bench: time limit passed\n";
+
+    (void)signum;
+    (void)!write(2, msg, sizeof msg - 1);
+    _exit(1);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The byte at stream offset i.  Neighbours differ, and so do bytes 256
+ * apart, so a lost, doubled or shifted run of bytes shows. */
+static unsigned char pattern_at(uint64_t i)
+{
+    uint64_t j = i % o.chunk;
+
+    return (unsigned char)(j * 131 + (j >> 8));
+}
+
+static void check_piece(const char *data, size_t len, uint64_t at)
+{
+    if (len == 0)
+        return;
+    if ((unsigned char)data[0] != pattern_at(at) ||
+        (unsigned char)data[len - 1] != pattern_at(at + len - 1))
+        fail("corrupt data in the %zu bytes at offset %llu", len,
+             (unsigned long long)at);
+}
+
+/* fds[0] is the sending (pinging) end, fds[1] the receiving one. */
+static void make_pair(int tcp, int fds[2])
+{
+    struct sockaddr_in a = {0};
+    socklen_t alen = sizeof a;
+    int lfd;
+
+    if (!tcp) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+            fail("socketpair: %s", strerror(errno));
+        return;
+    }
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(lfd, 1) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &alen) != 0)
+        fail("listen on 127.0.0.1: %s", strerror(errno));
+    fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fds[0] < 0 || connect(fds[0], (struct sockaddr *)&a, sizeof a) != 0)
+        fail("connect to 127.0.0.1: %s", strerror(errno));
+    fds[1] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fds[1] < 0)
+        fail("accept: %s", strerror(errno));
+    close(lfd);
+}
+
+static void find_cpus(void)
+{
+    cpu_set_t set;
+
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return;
+    for (int i = 0; i < CPU_SETSIZE && ncpus < 2; i++)
+        if (CPU_ISSET(i, &set))
+            cpus[ncpus++] = i;
+}
+
+/* Puts the calling thread on its own CPU when there are two to share. */
+static void pin(int which)
+{
+    cpu_set_t set;
+
+    if (ncpus < 2)
+        return;
+    CPU_ZERO(&set);
+    CPU_SET(cpus[which], &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static uint64_t parse_size(int opt, const char *text, uint64_t lo, uint64_t hi)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (*end == 'K' || *end == 'k')
+        v <<= 10, end++;
+    else if (*end == 'M' || *end == 'm')
+        v <<= 20, end++;
+    else if (*end == 'G' || *end == 'g')
+        v <<= 30, end++;
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < lo ||
+        v > hi) {
+        fprintf(stderr,
+                "stream_bench: -%c wants a number in [%llu, %llu] "
+                "(K, M, G allowed), not '%s'\n",
+                opt, (unsigned long long)lo, (unsigned long long)hi, text);
+        exit(2);
+    }
+    return v;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: stream_bench [-m tcp|unix|pingpong|all] [-t 1|2] "
+            "[-s BYTES] [-c CHUNK]\n"
+            "                    [-q DEPTH] [-r READ] [-n ROUNDTRIPS] "
+            "[-d SECONDS]\n"
+            "  -m  what to measure (default all: one line each)\n"
+            "  -t  1: both ends in one loop; 2: one loop per end, one thread "
+            "each (default)\n"
+            "  -s  bytes to pump (default 1G)\n"
+            "  -c  bytes per write (default 256K)\n"
+            "  -q  writes in flight (default 4)\n"
+            "  -r  bytes per read(2) at most (default 64K)\n"
+            "  -n  ping-pong round trips (default 100000)\n"
+            "  -d  time limit in seconds (default 60): a pump fails, "
+            "ping-pong stops\n");
+}
+
+static void parse_args(int argc, char **argv)
+{
+    int opt, m;
+
+    while ((opt = getopt(argc, argv, "m:t:s:c:q:r:n:d:h")) != -1) {
+        switch (opt) {
+        case 'm':
+            for (m = 0; m <= M_ALL && strcmp(optarg, mode_names[m]); m++)
+                ;
+            if (m > M_ALL) {
+                usage(stderr);
+                exit(2);
+            }
+            o.mode = m;
+            break;
+        case 't':
+            o.threads = (int)parse_size('t', optarg, 1, 2);
+            break;
+        case 's':
+            o.bytes = parse_size('s', optarg, 1, 1ull << 40);
+            break;
+        case 'c':
+            o.chunk = parse_size('c', optarg, 1, 1u << 30);
+            break;
+        case 'q':
+            o.depth = (int)parse_size('q', optarg, 1, 1024);
+            break;
+        case 'r':
+            o.rchunk = parse_size('r', optarg, 1, 1u << 30);
+            break;
+        case 'n':
+            o.rounds = parse_size('n', optarg, 1, 1ull << 40);
+            break;
+        case 'd':
+            o.limit_s = (unsigned)parse_size('d', optarg, 1, 86400);
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            exit(2);
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        exit(2);
+    }
+}
+
+/* --- the two ends, as eddy streams ---------------------------------------- */
+
+enum role { SENDER, RECEIVER, PINGER, PONGER };
+
+struct end {
+    enum role role;
+    eddy_loop *loop;
+    eddy_stream *s;
+    int *live;    /* streams still open on this loop; it stops at 0 */
+    uint64_t pos; /* bytes queued, bytes received, or round trips */
+    int inflight; /* sender: writes queued and not yet called back */
+    double t_end; /* receiver, pinger: when the work was done */
+};
+
+static void on_closed(eddy_stream *s, int status, void *arg)
+{
+    struct end *e = arg;
+
+    (void)s;
+    if (status != 0 && status != EDDY_EOF)
+        fail("stream closed: %s", eddy_strerror(status));
+    if (--*e->live == 0)
+        eddy_loop_stop(e->loop);
+}
+
+static void on_sent(eddy_stream *s, int status, void *arg);
+
+/* Keeps o.depth writes in flight until all bytes are queued. */
+static void send_more(struct end *e)
+{
+    while (e->inflight < o.depth && e->pos < o.bytes) {
+        size_t n =
+            o.bytes - e->pos < o.chunk ? (size_t)(o.bytes - e->pos) : o.chunk;
+        int err = eddy_stream_write_ref(e->s, pattern, n, on_sent, e);
+
+        if (err != 0)
+            fail("eddy_stream_write_ref: %s", eddy_strerror(err));
+        e->pos += n;
+        e->inflight++;
+    }
+}
+
+static void on_sent(eddy_stream *s, int status, void *arg)
+{
+    struct end *e = arg;
+
+    if (status != 0)
+        fail("write: %s", eddy_strerror(status));
+    e->inflight--;
+    send_more(e);
+    if (e->inflight == 0)
+        eddy_stream_close(s); /* all out: the receiver sees EOF */
+}
+
+static void on_piece(eddy_stream *s, int status, const char *data, size_t len,
+                     void *arg)
+{
+    struct end *e = arg;
+
+    if (status < 0)
+        fail("read: %s", eddy_strerror(status));
+    check_piece(data, len, e->pos);
+    e->pos += len;
+    if (status == 0) { /* EOF */
+        e->t_end = now_s();
+        eddy_stream_close(s);
+    }
+}
+
+static void on_echo(eddy_stream *s, int status, const char *data, size_t len,
+                    void *arg);
+
+static void ping(struct end *e)
+{
+    unsigned char b = (unsigned char)e->pos;
+    int err = eddy_stream_write(e->s, &b, 1, NULL, NULL);
+
+    if (err == 0)
+        err = eddy_stream_read_bytes(e->s, 1, 0, on_echo, e);
+    if (err != 0)
+        fail("ping: %s", eddy_strerror(err));
+}
+
+static void on_echo(eddy_stream *s, int status, const char *data, size_t len,
+                    void *arg)
+{
+    struct end *e = arg;
+
+    if (status != 0 || len != 1)
+        fail("echo: %s", eddy_strerror(status));
+    if ((unsigned char)data[0] != (unsigned char)e->pos)
+        fail("round trip %llu: sent %u, got %u back",
+             (unsigned long long)e->pos, (unsigned char)e->pos,
+             (unsigned char)data[0]);
+    e->pos++;
+    if (e->pos == o.rounds || (e->pos % 1024 == 0 && now_s() >= deadline)) {
+        e->t_end = now_s();
+        eddy_stream_close(s);
+        return;
+    }
+    ping(e);
+}
+
+static void on_ping(eddy_stream *s, int status, const char *data, size_t len,
+                    void *arg)
+{
+    struct end *e = arg;
+    int err;
+
+    if (status == EDDY_EOF && len == 0) { /* the pinger is done */
+        eddy_stream_close(s);
+        return;
+    }
+    if (status != 0 || len != 1)
+        fail("ping: %s", eddy_strerror(status));
+    if ((unsigned char)data[0] != (unsigned char)e->pos)
+        fail("ping %llu: expected %u, got %u", (unsigned long long)e->pos,
+             (unsigned char)e->pos, (unsigned char)data[0]);
+    e->pos++;
+    err = eddy_stream_write(s, data, 1, NULL, NULL);
+    if (err == 0)
+        err = eddy_stream_read_bytes(s, 1, 0, on_ping, e);
+    if (err != 0)
+        fail("pong: %s", eddy_strerror(err));
+}
+
+/* Wraps fd in a stream on loop and makes the reads that wait for data. */
+static void end_open(struct end *e, enum role role, eddy_loop *loop, int fd,
+                     int *live)
+{
+    eddy_stream_options opt = {0};
+    int err;
+
+    e->role = role;
+    e->loop = loop;
+    e->live = live;
+    opt.read_chunk_size = o.rchunk;
+    err = eddy_stream_new(loop, fd, &opt, &e->s);
+    if (err != 0)
+        fail("eddy_stream_new: %s", eddy_strerror(err));
+    ++*live;
+    eddy_stream_set_close_callback(e->s, on_closed, e);
+    if (role == PINGER || role == PONGER)
+        err = eddy_stream_set_nodelay(e->s, 1);
+    if (err == 0 && role == RECEIVER)
+        err = eddy_stream_read_stream(e->s, SIZE_MAX, on_piece, e);
+    if (err == 0 && role == PONGER)
+        err = eddy_stream_read_bytes(e->s, 1, 0, on_ping, e);
+    if (err != 0)
+        fail("starting a stream: %s", eddy_strerror(err));
+}
+
+static void end_start(struct end *e)
+{
+    if (e->role == SENDER)
+        send_more(e);
+    else if (e->role == PINGER)
+        ping(e);
+}
+
+static void run_loop(eddy_loop *loop)
+{
+    int err = eddy_loop_run(loop);
+
+    if (err != 0)
+        fail("eddy_loop_run: %s", eddy_strerror(err));
+}
+
+static eddy_loop *new_loop(void)
+{
+    eddy_loop *loop;
+    int err = eddy_loop_new(&loop);
+
+    if (err != 0)
+        fail("eddy_loop_new: %s", eddy_strerror(err));
+    return loop;
+}
+
+/* -t 2: the sender or ponger, on its own thread with its own loop. */
+struct peer {
+    struct end end;
+    enum role role;
+    int fd;
+    pthread_barrier_t *go;
+};
+
+static void *peer_main(void *arg)
+{
+    struct peer *p = arg;
+    eddy_loop *loop;
+    int live = 0;
+
+    pin(1);
+    loop = new_loop();
+    end_open(&p->end, p->role, loop, p->fd, &live);
+    pthread_barrier_wait(p->go);
+    end_start(&p->end);
+    run_loop(loop);
+    eddy_loop_close(loop, 0);
+    return NULL;
+}
+
+/* One measurement: returns the timed seconds, the CPU seconds in *cpu,
+ * and the bytes or round trips in *done. */
+static double measure(int mode, double *cpu, uint64_t *done)
+{
+    int pp = mode == M_PINGPONG, fds[2], live = 0;
+    enum role mine = pp ? PINGER : RECEIVER, theirs = pp ? PONGER : SENDER;
+    struct end me = {0}, other = {0};
+    struct peer peer = {0};
+    pthread_barrier_t go;
+    pthread_t thread;
+    eddy_loop *loop;
+    double t0, c0;
+
+    make_pair(mode != M_UNIX, fds);
+    alarm(o.limit_s + (pp ? 10 : 0));
+    loop = new_loop();
+    end_open(&me, mine, loop, pp ? fds[0] : fds[1], &live);
+    if (o.threads == 1) {
+        end_open(&other, theirs, loop, pp ? fds[1] : fds[0], &live);
+    } else {
+        pin(0);
+        pthread_barrier_init(&go, NULL, 2);
+        peer.role = theirs;
+        peer.fd = pp ? fds[1] : fds[0];
+        peer.go = &go;
+        if (pthread_create(&thread, NULL, peer_main, &peer) != 0)
+            fail("pthread_create failed");
+        pthread_barrier_wait(&go);
+    }
+    t0 = now_s();
+    c0 = cpu_s();
+    deadline = t0 + o.limit_s;
+    if (o.threads == 1)
+        end_start(&other);
+    end_start(&me);
+    run_loop(loop);
+    if (o.threads == 2) {
+        pthread_join(thread, NULL);
+        pthread_barrier_destroy(&go);
+    }
+    *cpu = cpu_s() - c0;
+    eddy_loop_close(loop, 0);
+    alarm(0);
+    if (pp) {
+        if (me.pos == 0 || me.pos > o.rounds)
+            fail("%llu round trips", (unsigned long long)me.pos);
+    } else if (me.pos != o.bytes) {
+        fail("received %llu bytes of %llu", (unsigned long long)me.pos,
+             (unsigned long long)o.bytes);
+    }
+    *done = me.pos;
+    return me.t_end - t0;
+}
+
+int main(int argc, char **argv)
+{
+    parse_args(argc, argv);
+    signal(SIGALRM, on_alarm);
+    signal(SIGPIPE, SIG_IGN);
+    find_cpus();
+    pattern = malloc(o.chunk);
+    if (pattern == NULL)
+        fail("out of memory");
+    for (size_t i = 0; i < o.chunk; i++)
+        pattern[i] = pattern_at(i);
+
+    for (int m = M_TCP; m < M_ALL; m++) {
+        double secs, cpu;
+        uint64_t done;
+
+        if (o.mode != M_ALL && o.mode != m)
+            continue;
+        secs = measure(m, &cpu, &done);
+        if (m == M_PINGPONG)
+            printf("stream mode=pingpong lib=eddy threads=%d roundtrips=%llu "
+                   "seconds=%.3f rt_per_s=%.0f cpu_s=%.3f\n",
+                   o.threads, (unsigned long long)done, secs,
+                   (double)done / secs, cpu);
+        else
+            printf("stream mode=%s lib=eddy threads=%d bytes=%llu "
+                   "seconds=%.3f MiB_s=%.1f cpu_s=%.3f\n",
+                   mode_names[m], o.threads, (unsigned long long)done, secs,
+                   (double)done / (1 << 20) / secs, cpu);
+        fflush(stdout);
+    }
+    free(pattern);
+    return 0;
+}
