@@ -3499,6 +3499,81 @@ fail:
     fail_msg("hello --processes 2 misbehaved (status %d)", status);
 }
 
+/* Forks a supervisor running eddy_fork_processes(2, max_restarts): each
+ * worker writes its task id to the pipe and exits, with status 3 if it
+ * is task 1 and fail1 is set.  Returns the supervisor's exit status and
+ * counts the ids written in ids[2]. */
+static int run_supervisor(int max_restarts, int fail1, int ids[2])
+{
+    char buf[64];
+    int p[2], status = -1;
+    uint64_t end = tu_now_ms() + RUN_MS;
+    pid_t pid;
+    ssize_t n;
+
+    tu_pipe(p);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int id = -1;
+        char msg;
+
+        close(p[0]);
+        if (eddy_fork_processes(2, max_restarts, &id) != 0)
+            _exit(100);
+        /* A worker: its id, and eddy_task_id() agrees. */
+        msg = (char)(eddy_task_id() == id ? '0' + id : 'x');
+        if (write(p[1], &msg, 1) != 1)
+            _exit(101);
+        _exit(fail1 && id == 1 ? 3 : 0);
+    }
+    close(p[1]);
+    ids[0] = ids[1] = 0;
+    /* The pipe ends when the supervisor and every worker are gone. */
+    while (tu_now_ms() < end) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        n = read(p[0], buf, sizeof buf);
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n; i++) {
+            assert_true(buf[i] == '0' || buf[i] == '1');
+            ids[buf[i] - '0']++;
+        }
+    }
+    close(p[0]);
+    status = wait_exit(pid, RUN_MS);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the supervisor did not exit");
+    }
+    return status;
+}
+
+static void test_fork_processes(void **state)
+{
+    int ids[2], status;
+
+    (void)state;
+    /* Two workers that exit 0: the supervisor exits 0 after them. */
+    status = run_supervisor(0, 0, ids);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[1], 1);
+    /* Task 1 fails: it is restarted once with the same task id, then the
+     * restarts are used up and the supervisor reports the failure. */
+    status = run_supervisor(1, 1, ids);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_int_equal(ids[0], 1);
+    assert_int_equal(ids[1], 2);
+    assert_int_equal(eddy_task_id(), -1);
+}
+
 /* --- EMFILE -------------------------------------------------------------------- */
 
 static struct rlimit saved_nofile;
@@ -3642,6 +3717,7 @@ int main(void)
         tu_test(test_shutdown_no_connections),
         tu_test(test_stop_on_signals),
         tu_test(test_stop_on_signals_then_free),
+        tu_test(test_fork_processes),
         tu_test(test_hello_example),
         tu_test(test_hello_processes),
         cmocka_unit_test_setup_teardown(test_emfile_no_spin, emfile_setup,
