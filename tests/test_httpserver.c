@@ -2774,7 +2774,7 @@ static void test_body_timeout(void **state)
     tsrv t;
     hctx x = {0};
     eddy_http_options o = {0};
-    client c;
+    client stall, slow;
     dribble d;
     uint64_t t0, took;
 
@@ -2782,26 +2782,26 @@ static void test_body_timeout(void **state)
     o.body_timeout_ms = TIMEOUT_MS;
     srv_start(&t, &o);
     srv_route(&t, "POST", "/echo", 0, h_echo, &x);
-    /* A body that stops coming: dropped after the timeout. */
-    cl_open(&t, &c);
+    /* Two clients at once.  A body that stops coming is dropped after
+     * the timeout; a body that trickles, a byte every 50 ms for twice
+     * the timeout, is slow but alive: the timeout is between reads. */
+    cl_open(&t, &stall);
+    cl_open(&t, &slow);
     t0 = tu_now_ms();
-    cl_send(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
-                "abc");
-    cl_wait_eof(&c);
-    took = c.eof_ms - t0;
+    cl_send(&stall, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                    "\r\nabc");
+    cl_send(&slow, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n");
+    dribble_start(&t, &d, &slow, "trickle!");
+    cl_wait_eof(&stall);
+    took = stall.eof_ms - t0;
     if (took < TIMEOUT_MIN || took > TIMEOUT_MAX)
         fail_msg("dropped after %llu ms", (unsigned long long)took);
-    assert_int_equal(x.calls, 0);
-    cl_close(&c);
-    /* A body that trickles, a byte every 50 ms for twice the timeout, is
-     * slow but alive: the timeout is between reads. */
-    cl_open(&t, &c);
-    cl_send(&c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n");
-    dribble_start(&t, &d, &c, "trickle!");
-    cl_expect(&c, 200, "trickle!");
+    assert_int_equal(stall.len, 0);
+    cl_expect(&slow, 200, "trickle!");
     dribble_stop(&t, &d);
     assert_int_equal(x.calls, 1);
-    cl_close(&c);
+    cl_close(&stall);
+    cl_close(&slow);
     srv_finish(&t);
 }
 
@@ -2810,38 +2810,38 @@ static void test_idle_timeout(void **state)
     tsrv t;
     hctx x = {0};
     eddy_http_options o = {0};
-    client c;
-    uint64_t t0, took;
+    client used, silent, busy;
+    uint64_t t0, t1, took;
 
     (void)state;
     o.idle_timeout_ms = TIMEOUT_MS;
     srv_start(&t, &o);
     srv_route(&t, "GET", "/", 0, h_rec, &x);
     srv_route(&t, "GET", "/d/", EDDY_ROUTE_PREFIX, h_delayed, &x);
-    /* A keep-alive connection left idle after a response is closed. */
-    cl_open(&t, &c);
-    cl_send(&c, REQ("/"));
-    cl_expect(&c, 200, "ok /");
+    /* Three clients at once: a keep-alive connection left idle after a
+     * response is closed, so is one that never sends anything, but a
+     * handler may take longer than the timeout. */
     t0 = tu_now_ms();
-    cl_expect_closed(&c);
-    took = c.eof_ms - t0;
+    cl_open(&t, &silent);
+    cl_open(&t, &used);
+    cl_open(&t, &busy);
+    cl_send(&busy, REQ("/d/300/a"));
+    cl_send(&used, REQ("/"));
+    cl_expect(&used, 200, "ok /");
+    t1 = tu_now_ms();
+    cl_expect_closed(&used);
+    took = used.eof_ms - t1;
     if (took < TIMEOUT_MIN - 20 || took > TIMEOUT_MAX)
         fail_msg("closed after %llu ms", (unsigned long long)took);
-    cl_close(&c);
-    /* So is a connection that never sends anything. */
-    t0 = tu_now_ms();
-    cl_open(&t, &c);
-    cl_expect_closed(&c);
-    took = c.eof_ms - t0;
+    cl_expect_closed(&silent);
+    took = silent.eof_ms - t0;
     if (took < TIMEOUT_MIN || took > TIMEOUT_MAX)
         fail_msg("closed after %llu ms", (unsigned long long)took);
-    assert_int_equal(c.len, 0);
-    cl_close(&c);
-    /* But a handler may take longer than every timeout. */
-    cl_open(&t, &c);
-    cl_send(&c, REQ("/d/400/a"));
-    cl_expect(&c, 200, "/d/400/a");
-    cl_close(&c);
+    assert_int_equal(silent.len, 0);
+    cl_expect(&busy, 200, "/d/300/a");
+    cl_close(&used);
+    cl_close(&silent);
+    cl_close(&busy);
     srv_finish(&t);
 }
 
@@ -2863,7 +2863,7 @@ static void test_header_and_body_timeouts_not_idle(void **state)
     cl_open(&t, &c);
     cl_send(&c, REQ("/"));
     cl_expect(&c, 200, "ok /");
-    run_for(&t, 200);
+    run_for(&t, 150);
     assert_false(c.eof);
     cl_send(&c, REQ("/"));
     cl_expect(&c, 200, "ok /");
