@@ -219,7 +219,7 @@ clean:
 # replays the seeds and regressions with them.
 
 FUZZ_SECONDS ?= 60
-FUZZ_B := build/fuzz
+FUZZ_B ?= build/fuzz
 FUZZ_SA_B ?= build/fuzz-replay
 FUZZ_NAMES := $(filter-out standalone,$(basename $(notdir $(wildcard fuzz/*.c))))
 FUZZ_LIB_CFLAGS := -O1 -g -gdwarf-4 -fsanitize=fuzzer-no-link
