@@ -884,14 +884,6 @@ void eddy__conn_close(struct eddy__conn *c)
         eddy_stream_close(c->s);
 }
 
-int eddy__conn_close_idle(struct eddy__conn *c)
-{
-    if (c->req != NULL || c->acc_len != 0 || c->state != EDDY__IDLE)
-        return 0;
-    eddy__conn_close(c);
-    return 1;
-}
-
 static void close_when_sent(eddy_stream *s, int status, void *arg)
 {
     (void)status;
@@ -907,6 +899,16 @@ static void close_after_write(struct eddy__conn *c)
     if (c->s != NULL &&
         eddy_stream_write(c->s, NULL, 0, close_when_sent, NULL) != 0)
         eddy_stream_close(c->s);
+}
+
+int eddy__conn_close_idle(struct eddy__conn *c)
+{
+    if (c->req != NULL || c->acc_len != 0 || c->state != EDDY__IDLE)
+        return 0;
+    /* The last response may still be queued (a large body, a slow
+     * reader): it goes out first.  The shutdown deadline still holds. */
+    close_after_write(c);
+    return 1;
 }
 
 /* An error before a handler answered: answer it ourselves and close. */
