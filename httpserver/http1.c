@@ -901,6 +901,25 @@ static void close_after_write(struct eddy__conn *c)
         eddy_stream_close(c->s);
 }
 
+static void on_response_sent(eddy_stream *s, int status, void *arg)
+{
+    struct eddy__conn *c = arg;
+
+    /* status first: after an error the connection may be gone. */
+    if (status == 0 && c->state == EDDY__IDLE &&
+        eddy_stream_write_buffered(s) == 0)
+        set_deadline(c, c->srv->opt.idle_timeout_ms);
+}
+
+/* Starts the idle timeout once the response is out: a client still
+ * reading a large response is not idle. */
+static void idle_after_write(struct eddy__conn *c)
+{
+    set_deadline(c, 0);
+    if (eddy_stream_write(c->s, NULL, 0, on_response_sent, c) != 0)
+        set_deadline(c, c->srv->opt.idle_timeout_ms);
+}
+
 int eddy__conn_close_idle(struct eddy__conn *c)
 {
     if (c->req != NULL || c->acc_len != 0 || c->state != EDDY__IDLE)
@@ -1227,7 +1246,7 @@ int eddy_http_finish(eddy_http_request *req)
         close_after_write(c);
     } else {
         c->state = EDDY__IDLE;
-        set_deadline(c, srv->opt.idle_timeout_ms);
+        idle_after_write(c);
         schedule_run(c);
     }
     release(req);
