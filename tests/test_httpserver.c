@@ -214,6 +214,20 @@ static void cl_close(client *c)
     c->len = c->cap = c->off = 0;
 }
 
+/* Stops and restarts reading: a client that does not read for a while
+ * leaves the server's response queued in its stream. */
+static void cl_pause(client *c)
+{
+    assert_int_equal(eddy_loop_remove_handler(c->t->loop, c->fd), 0);
+}
+
+static void cl_resume(client *c)
+{
+    assert_int_equal(eddy_loop_add_handler(c->t->loop, c->fd, EDDY_READ,
+                                           cl_on_io, c),
+                     0);
+}
+
 /* Sends all of p, running the loop while the socket is full.  Returns 0 or
  * the errno of a connection the server closed. */
 static int cl_sendn(client *c, const void *p, size_t n)
@@ -1761,6 +1775,37 @@ static void test_large_body_behind_slow_request(void **state)
     srv_finish(&t);
 }
 
+/* Answers with a body far larger than the socket buffers, in one call:
+ * when the call returns, most of it is still queued in the stream. */
+#define HUGE_BODY (tu_valgrind() ? 8u << 20 : 16u << 20)
+
+static void h_huge(eddy_http_request *req, void *arg)
+{
+    size_t n = HUGE_BODY;
+    char *body = malloc(n);
+
+    assert_non_null(body);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)('a' + i % 26);
+    ((hctx *)arg)->calls++;
+    assert_int_equal(eddy_http_respond(req, 200, NULL, 0, body, n), 0);
+    free(body);
+}
+
+/* Waits for the whole huge body. */
+static void expect_huge(client *c)
+{
+    resp r = {0};
+
+    assert_true(cl_response(c, &r));
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, HUGE_BODY);
+    for (size_t i = 0; i < r.body_len; i += 4093)
+        if (r.body[i] != (char)('a' + i % 26))
+            fail_msg("byte %zu is wrong", i);
+    resp_free(&r);
+}
+
 /* --- asynchronous handlers, clients that leave --------------------------------- */
 
 static void test_async_finish_from_timer(void **state)
@@ -2845,6 +2890,44 @@ static void test_idle_timeout(void **state)
     srv_finish(&t);
 }
 
+static void test_idle_timeout_slow_reader(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    eddy_http_options o = {0};
+    client c;
+
+    (void)state;
+    /* The idle timeout counts from when the response is out, not from
+     * when the handler finished: a client that takes longer than it to
+     * read a large response still gets all of it. */
+    o.idle_timeout_ms = TIMEOUT_MS;
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/huge", 0, h_huge, &x);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/huge"));
+    cl_pause(&c);
+    assert_true(tu_run_until_count(t.loop, &x.calls, 1, RUN_ITER, RUN_MS));
+    run_for(&t, 2 * TIMEOUT_MS);
+    cl_resume(&c);
+    expect_huge(&c);
+    /* And then the connection idles out as usual. */
+    cl_expect_closed(&c);
+    cl_close(&c);
+    /* A server freed while such a response is queued drops it. */
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/huge"));
+    cl_pause(&c);
+    assert_true(tu_run_until_count(t.loop, &x.calls, 2, RUN_ITER, RUN_MS));
+    eddy_http_server_free(t.srv);
+    t.srv = NULL;
+    cl_resume(&c);
+    cl_wait_eof(&c);
+    assert_true(c.len < HUGE_BODY);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
 static void test_header_and_body_timeouts_not_idle(void **state)
 {
     tsrv t;
@@ -3072,6 +3155,32 @@ static void test_shutdown_graceful(void **state)
     cl_close(&idle);
     cl_close(&busy);
     cl_close(&partial);
+    srv_finish(&t);
+}
+
+static void test_shutdown_keeps_queued_response(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    client c;
+
+    (void)state;
+    /* A connection whose response is finished but still queued is not
+     * idle yet: shutdown lets the response out before closing it. */
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/huge", 0, h_huge, &x);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/huge"));
+    cl_pause(&c);
+    assert_true(tu_run_until_count(t.loop, &x.calls, 1, RUN_ITER, RUN_MS));
+    run_for(&t, 10);
+    eddy_http_server_shutdown(t.srv, RUN_MS, on_done, &t);
+    run_for(&t, 10);
+    cl_resume(&c);
+    expect_huge(&c);
+    cl_expect_closed(&c);
+    assert_true(tu_run_until(t.loop, done_once, &t, RUN_ITER, RUN_MS));
+    cl_close(&c);
     srv_finish(&t);
 }
 
@@ -3709,10 +3818,12 @@ int main(void)
         tu_test(test_header_timeout_slowloris),
         tu_test(test_body_timeout),
         tu_test(test_idle_timeout),
+        tu_test(test_idle_timeout_slow_reader),
         tu_test(test_header_and_body_timeouts_not_idle),
         tu_test(test_max_connections),
         tu_test(test_bad_requests),
         tu_test(test_shutdown_graceful),
+        tu_test(test_shutdown_keeps_queued_response),
         tu_test(test_shutdown_deadline),
         tu_test(test_shutdown_no_connections),
         tu_test(test_stop_on_signals),
