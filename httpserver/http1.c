@@ -65,7 +65,7 @@ struct eddy_http_request {
     eddy_http_header headers[];
 };
 
-static void run(struct eddy__conn *c);
+static int run(struct eddy__conn *c);
 static void fail(struct eddy__conn *c, int status);
 
 static uint64_t clock_ns(void)
@@ -718,14 +718,20 @@ static int step(struct eddy__conn *c)
     }
 }
 
-static void run(struct eddy__conn *c)
+/* Returns 1 when c is gone: a handler freed the server, which detached c
+ * (no stream any more) and left freeing it to here. */
+static int run(struct eddy__conn *c)
 {
     if (c->in_run)
-        return;
+        return 0;
     c->in_run = 1;
     while (c->s != NULL && step(c))
         ;
     c->in_run = 0;
+    if (c->s != NULL || c->scheduled)
+        return 0;
+    free(c);
+    return 1;
 }
 
 static void on_data(eddy_stream *s, int status, const char *data, size_t len,
@@ -767,7 +773,8 @@ static void on_data(eddy_stream *s, int status, const char *data, size_t len,
         fail(c, 503);
         return;
     }
-    run(c);
+    if (run(c))
+        return;
     /* A request still held (by its handler, or its body still coming)
      * must not point into data any more. */
     req = c->req;
@@ -818,7 +825,7 @@ void eddy__conn_forget(struct eddy__conn *c)
     eddy_stream_set_close_callback(s, NULL, NULL);
     eddy_stream_close(s);
     detach_request(c);
-    if (!c->scheduled)
+    if (!c->scheduled && !c->in_run)
         free(c);
 }
 

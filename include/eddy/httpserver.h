@@ -134,9 +134,12 @@ EDDY_API void eddy_http_server_shutdown(eddy_http_server *srv,
 EDDY_API int eddy_http_server_stop_on_signals(eddy_http_server *srv,
                                               uint64_t deadline_ms);
 
-/** Closes every connection and frees the server.  Requests not finished
- *  yet are told (on_close) and freed when their handler finishes them.
- *  Signals taken by eddy_http_server_stop_on_signals() are given back. */
+/** Closes every connection at once (queued responses are dropped: use
+ *  eddy_http_server_shutdown() first to let them out) and frees the
+ *  server.  Requests not finished yet are told (on_close) and freed when
+ *  their handler finishes them.  Signals taken by
+ *  eddy_http_server_stop_on_signals() are given back.  May be called from
+ *  a handler, but not from a body or close callback of the server. */
 EDDY_API void eddy_http_server_free(eddy_http_server *srv);
 
 /** Counters of a server. */
