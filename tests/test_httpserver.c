@@ -3231,6 +3231,65 @@ static void test_shutdown_no_connections(void **state)
     srv_finish(&t);
 }
 
+/* A handler that answers, then shuts its server down or frees it. */
+static void h_quit(eddy_http_request *req, void *arg)
+{
+    tsrv *t = arg;
+    eddy_str p = eddy_http_path(req);
+    int free_it = p.len == 5 && memcmp(p.p, "/free", 5) == 0;
+
+    assert_int_equal(eddy_http_respond(req, 200, NULL, 0, "bye", 3), 0);
+    if (free_it) {
+        eddy_http_server_free(t->srv);
+        t->srv = NULL;
+    } else {
+        eddy_http_server_shutdown(t->srv, RUN_MS, on_done, t);
+    }
+}
+
+static void test_shutdown_from_handler(void **state)
+{
+    tsrv t;
+    client c, other;
+    resp r = {0};
+
+    (void)state;
+    /* Shut down from a handler: its answer goes out, then everything
+     * closes and done runs. */
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", EDDY_ROUTE_PREFIX, h_quit, &t);
+    cl_open(&t, &other);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/quit"));
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "bye");
+    cl_expect_closed(&c);
+    cl_wait_eof(&other);
+    assert_true(tu_run_until(t.loop, done_once, &t, RUN_ITER, RUN_MS));
+    assert_int_equal(t.done_calls, 1);
+    cl_close(&c);
+    cl_close(&other);
+    srv_finish(&t);
+
+    /* Freed from a handler: every connection closes at once, the answer
+     * queued a moment ago with them; the request pipelined behind is
+     * never read. */
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", EDDY_ROUTE_PREFIX, h_quit, &t);
+    cl_open(&t, &other);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/free") REQ("/x"));
+    cl_wait_eof(&c);
+    cl_wait_eof(&other);
+    assert_null(t.srv);
+    assert_int_equal(c.len, 0);
+    cl_close(&c);
+    cl_close(&other);
+    srv_finish(&t);
+    resp_free(&r);
+}
+
 static void raise_term(eddy_loop *loop, void *arg)
 {
     (void)loop;
@@ -3826,6 +3885,7 @@ int main(void)
         tu_test(test_shutdown_keeps_queued_response),
         tu_test(test_shutdown_deadline),
         tu_test(test_shutdown_no_connections),
+        tu_test(test_shutdown_from_handler),
         tu_test(test_stop_on_signals),
         tu_test(test_stop_on_signals_then_free),
         tu_test(test_fork_processes),
