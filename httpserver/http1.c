@@ -553,6 +553,38 @@ static long body_feed(eddy_http_request *req, const char *p, size_t len)
     return err != 0 ? err : (long)used;
 }
 
+/* Splits the target into path and query.  The path of an absolute-form
+ * target ("http://host/a?b", which RFC 9112 3.2.2 says a server must
+ * accept) follows the authority; when it is empty it is "/", the second
+ * slash of "://", so that it too points into the head. */
+static void split_target(eddy_http_request *req, eddy_str t)
+{
+    const char *p = t.p, *end = t.p + t.len, *q, *scheme_end = NULL;
+    size_t i = 0;
+
+    /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), in ASCII
+     * whatever the locale */
+    while (i < t.len && (((t.p[i] | 0x20) >= 'a' && (t.p[i] | 0x20) <= 'z') ||
+                         (i > 0 && ((t.p[i] >= '0' && t.p[i] <= '9') ||
+                                    t.p[i] == '+' || t.p[i] == '-' ||
+                                    t.p[i] == '.'))))
+        i++;
+    if (i > 0 && t.len - i >= 3 && memcmp(t.p + i, "://", 3) == 0) {
+        scheme_end = t.p + i;
+        for (p = scheme_end + 3; p < end && *p != '/' && *p != '?'; p++)
+            ;
+    }
+    q = memchr(p, '?', (size_t)(end - p));
+    req->path.p = p;
+    req->path.len = (size_t)((q ? q : end) - p);
+    if (req->path.len == 0 && scheme_end != NULL) {
+        req->path.p = scheme_end + 2;
+        req->path.len = 1;
+    }
+    req->query.p = q ? q + 1 : end;
+    req->query.len = q ? (size_t)(end - q - 1) : 0;
+}
+
 /* A request's head is complete in base[0, n), and extra bytes after it
  * have arrived too: make the request. */
 static void begin(struct eddy__conn *c, const char *base, size_t n,
@@ -561,7 +593,6 @@ static void begin(struct eddy__conn *c, const char *base, size_t n,
     eddy_http_server *srv = c->srv;
     const eddy__http_head *h = &srv->head;
     eddy_http_request *req;
-    const char *q;
     int status = 0;
 
     req = calloc(1, sizeof *req + h->nheaders * sizeof req->headers[0]);
@@ -579,11 +610,7 @@ static void begin(struct eddy__conn *c, const char *base, size_t n,
     req->start_ns = clock_ns();
     req->scheme = "http";
     req->out_len = -1;
-    q = memchr(h->target.p, '?', h->target.len);
-    req->path.p = h->target.p;
-    req->path.len = q ? (size_t)(q - h->target.p) : h->target.len;
-    req->query.p = q ? q + 1 : h->target.p + h->target.len;
-    req->query.len = h->target.len - req->path.len - (q != NULL);
+    split_target(req, h->target);
     req->is_head = h->method.len == 4 && memcmp(h->method.p, "HEAD", 4) == 0;
     req->keep_alive = h->version == 11 ? !(h->connection & EDDY__CONN_CLOSE)
                                        : h->connection == EDDY__CONN_KEEP_ALIVE;

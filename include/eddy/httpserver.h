@@ -160,7 +160,8 @@ EDDY_API eddy_loop *eddy_http_server_loop(const eddy_http_server *srv);
 EDDY_API eddy_str eddy_http_method(const eddy_http_request *req);
 /** The request target as sent, e.g. "/a/b?x=1". */
 EDDY_API eddy_str eddy_http_uri(const eddy_http_request *req);
-/** The target up to '?'. */
+/** The path: the target up to '?' ("/a" also for an absolute-form
+ *  target, "http://host/a?b"). */
 EDDY_API eddy_str eddy_http_path(const eddy_http_request *req);
 /** The target after '?' (empty when there is none). */
 EDDY_API eddy_str eddy_http_query(const eddy_http_request *req);
