@@ -2024,6 +2024,7 @@ static void test_routing(void **state)
 {
     tsrv t;
     hctx exact = {0}, prefix = {0}, get = {0}, post = {0}, any = {0};
+    hctx root = {0};
     client c;
     resp r = {0};
     char allow[64];
@@ -2035,6 +2036,7 @@ static void test_routing(void **state)
     srv_route(&t, "GET", "/m", 0, h_rec, &get);
     srv_route(&t, "POST", "/m", 0, h_rec, &post);
     srv_route(&t, NULL, "/any", 0, h_rec, &any);
+    srv_route(&t, "GET", "/", 0, h_rec, &root);
     cl_open(&t, &c);
 
     cl_send(&c, REQ("/exact?x=1&y=2"));
@@ -2083,9 +2085,25 @@ static void test_routing(void **state)
     assert_string_equal(any.r[0].method, "PATCH");
     cl_send(&c, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
     cl_expect(&c, 404, NULL);
+    /* The absolute form, which a server must accept (RFC 9112 3.2.2),
+     * routes by the path after the authority. */
+    cl_send(&c, "GET http://example.com:80/exact?x=1 HTTP/1.1\r\n"
+                "Host: example.com\r\n\r\n");
+    cl_expect(&c, 200, "ok /exact");
+    assert_string_equal(exact.r[2].uri, "http://example.com:80/exact?x=1");
+    assert_string_equal(exact.r[2].path, "/exact");
+    assert_string_equal(exact.r[2].query, "x=1");
+    cl_send(&c, "GET HTTPS://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n"
+                "GET http://example.com?q HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    cl_expect(&c, 200, "ok /");
+    cl_expect(&c, 200, "ok /");
+    assert_string_equal(root.r[0].path, "/");
+    assert_string_equal(root.r[0].query, "");
+    assert_string_equal(root.r[1].path, "/");
+    assert_string_equal(root.r[1].query, "q");
     cl_close(&c);
 
-    assert_int_equal(exact.calls, 2);
+    assert_int_equal(exact.calls, 3);
     assert_int_equal(prefix.calls, 2);
     assert_int_equal(get.calls, 1);
     assert_int_equal(post.calls, 1);
