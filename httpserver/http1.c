@@ -1265,7 +1265,9 @@ int eddy_http_finish(eddy_http_request *req)
         release(req);
         return -EPIPE;
     }
-    if (req->out_len >= 0 && req->out_written < (uint64_t)req->out_len) {
+    /* An answer to HEAD is whole without its body. */
+    if (!req->no_body && req->out_len >= 0 &&
+        req->out_written < (uint64_t)req->out_len) {
         req->keep_alive = 0; /* the client would wait for the rest */
         err = -EPROTO;
     }
