@@ -1239,6 +1239,18 @@ static void test_byte_at_a_time(void **state)
 
 static void h_chunky(eddy_http_request *req, void *arg);
 
+/* A handler that knows HEAD needs no body: it announces the length and
+ * writes nothing. */
+static void h_head_aware(eddy_http_request *req, void *arg)
+{
+    hctx *x = arg;
+
+    record(x, req);
+    assert_int_equal(eddy_http_start_response(req, 200, NULL, NULL, 0, 1234),
+                     0);
+    x->finish_rc = eddy_http_finish(req);
+}
+
 static void test_head(void **state)
 {
     tsrv t;
@@ -1250,6 +1262,7 @@ static void test_head(void **state)
     srv_start(&t, NULL);
     srv_route(&t, "GET", "/get", 0, h_rec, &x);
     srv_route(&t, "GET", "/chunky", 0, h_chunky, &x);
+    srv_route(&t, "HEAD", "/aware", 0, h_head_aware, &x);
     cl_open(&t, &c);
     /* The GET route answers HEAD: the length of the GET body, no body.
      * The GET pipelined behind it proves no body byte was sent. */
@@ -1271,6 +1284,16 @@ static void test_head(void **state)
     assert_int_equal(r.status, 404);
     assert_true(resp_has(&r, "content-length", "14"));
     cl_expect(&c, 200, "ok /get");
+    /* A HEAD answer that writes no body is complete: the connection
+     * stays. */
+    cl_send(&c, "HEAD /aware HTTP/1.1\r\nHost: x\r\n\r\n" REQ("/get"));
+    assert_true(cl_response_as(&c, &r, 1));
+    assert_int_equal(r.status, 200);
+    assert_true(resp_has(&r, "content-length", "1234"));
+    assert_int_equal(resp_hdr(&r, "connection", NULL, 0), 0);
+    assert_int_equal(x.finish_rc, 0);
+    cl_expect(&c, 200, "ok /get");
+    assert_false(c.eof);
     resp_free(&r);
     cl_close(&c);
     srv_finish(&t);
