@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "loop_internal.h"
+#include "eddy/version.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -64,17 +65,26 @@ void eddy__watch_end(eddy_loop *loop, uint64_t t0, const char *kind,
                   (double)took / 1e6);
 }
 
+static int tasks_reserve(eddy__tasks *q, size_t n)
+{
+    size_t cap = q->cap ? q->cap : 16;
+    eddy__task *v;
+
+    while (cap < n)
+        cap *= 2;
+    if (cap == q->cap)
+        return 0;
+    if ((v = realloc(q->v, cap * sizeof *v)) == NULL)
+        return -ENOMEM;
+    q->v = v;
+    q->cap = cap;
+    return 0;
+}
+
 static int tasks_push(eddy__tasks *q, eddy_cb cb, void *arg)
 {
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 16;
-        eddy__task *v = realloc(q->v, cap * sizeof *v);
-
-        if (v == NULL)
-            return -ENOMEM;
-        q->v = v;
-        q->cap = cap;
-    }
+    if (tasks_reserve(q, q->n + 1) != 0)
+        return -ENOMEM;
     q->v[q->n].cb = cb;
     q->v[q->n].arg = arg;
     q->n++;
@@ -152,6 +162,11 @@ eddy_loop *eddy_loop_current(void)
 const char *eddy_loop_backend(void)
 {
     return eddy__backend_name;
+}
+
+const char *eddy_version(void)
+{
+    return EDDY_VERSION_STRING;
 }
 
 /* Grows the fd table (and the pending list, which never needs more room
@@ -363,25 +378,16 @@ static void run_callbacks(eddy_loop *loop)
 {
     eddy__tasks t;
 
+    /* Other threads' callbacks join the queue; out of memory, they wait. */
     if (atomic_load_explicit(&loop->remote_n, memory_order_relaxed) != 0) {
-        size_t i = 0;
-
         pthread_mutex_lock(&loop->lock);
-        if (loop->queue.n == 0) {
-            t = loop->queue;
-            loop->queue = loop->remote;
-            loop->remote = t;
-        } else {
-            while (i < loop->remote.n &&
-                   tasks_push(&loop->queue, loop->remote.v[i].cb,
-                              loop->remote.v[i].arg) == 0)
-                i++;
-            /* Out of memory: what did not fit stays queued for later. */
-            memmove(loop->remote.v, loop->remote.v + i,
-                    (loop->remote.n - i) * sizeof *loop->remote.v);
-            loop->remote.n -= i;
+        if (tasks_reserve(&loop->queue, loop->queue.n + loop->remote.n) == 0) {
+            memcpy(loop->queue.v + loop->queue.n, loop->remote.v,
+                   loop->remote.n * sizeof *loop->remote.v);
+            loop->queue.n += loop->remote.n;
+            loop->remote.n = 0;
+            atomic_store(&loop->remote_n, 0);
         }
-        atomic_store(&loop->remote_n, (int)loop->remote.n);
         pthread_mutex_unlock(&loop->lock);
     }
     if (loop->queue.n == 0)
@@ -400,12 +406,20 @@ static void run_callbacks(eddy_loop *loop)
     loop->running.n = 0;
 }
 
-int eddy_loop_timeout(const eddy_loop *loop)
+/* 0 when callbacks or signals wait, else until the first timer. */
+static int timeout_from(const eddy_loop *loop, uint64_t now)
 {
     if (loop->queue.n != 0 || atomic_load(&loop->remote_n) != 0 ||
         atomic_load_explicit(&loop->sig_any, memory_order_relaxed))
         return 0;
-    return eddy__timers_timeout(loop);
+    return eddy__timers_timeout(loop, now);
+}
+
+/* From the clock, not the cached time: a host embedding the loop asks
+ * after doing its own work. */
+int eddy_loop_timeout(const eddy_loop *loop)
+{
+    return timeout_from(loop, eddy__clock_ns());
 }
 
 static int iterate(eddy_loop *loop, int timeout_ms)
@@ -418,8 +432,9 @@ static int iterate(eddy_loop *loop, int timeout_ms)
 
     if (atomic_load_explicit(&loop->wake_pending, memory_order_relaxed))
         atomic_store(&loop->wake_pending, 0);
-    t = atomic_load_explicit(&loop->stop, memory_order_relaxed)
-            ? 0 : eddy_loop_timeout(loop);
+    /* The clock again only with timers: those just run took time. */
+    t = atomic_load_explicit(&loop->stop, memory_order_relaxed) ? 0
+        : timeout_from(loop, loop->heap_n ? eddy__clock_ns() : loop->now);
     if (timeout_ms >= 0 && (t < 0 || t > timeout_ms))
         t = timeout_ms;
     flush_removals(loop);
@@ -449,22 +464,8 @@ static int iterate(eddy_loop *loop, int timeout_ms)
     return 0;
 }
 
-int eddy_loop_run_once(eddy_loop *loop, int timeout_ms)
-{
-    eddy_loop *outer = tls_current;
-    int err;
-
-    if (loop->in_run)
-        return -EBUSY;
-    loop->in_run = 1;
-    tls_current = loop;
-    err = iterate(loop, timeout_ms);
-    tls_current = outer;
-    loop->in_run = 0;
-    return err;
-}
-
-int eddy_loop_run(eddy_loop *loop)
+/* Runs one iteration (once) or until stopped, as the thread's loop. */
+static int enter(eddy_loop *loop, int once, int timeout_ms)
 {
     eddy_loop *outer = tls_current;
     int err = 0;
@@ -473,11 +474,23 @@ int eddy_loop_run(eddy_loop *loop)
         return -EBUSY;
     loop->in_run = 1;
     tls_current = loop;
-    while (!atomic_exchange(&loop->stop, 0) && err == 0)
+    if (once)
+        err = iterate(loop, timeout_ms);
+    while (!once && !atomic_exchange(&loop->stop, 0) && err == 0)
         err = iterate(loop, -1);
     tls_current = outer;
     loop->in_run = 0;
     return err;
+}
+
+int eddy_loop_run_once(eddy_loop *loop, int timeout_ms)
+{
+    return enter(loop, 1, timeout_ms);
+}
+
+int eddy_loop_run(eddy_loop *loop)
+{
+    return enter(loop, 0, -1);
 }
 
 void eddy_loop_stop(eddy_loop *loop)

@@ -85,7 +85,7 @@ struct eddy_loop {
     void *heap_mem;
     uint32_t heap_n, heap_cap;
     eddy__timer *timers;
-    uint32_t ntimers, timers_cap, free_timer;
+    uint32_t timers_cap, free_timer;
     uint32_t seq, seq_limit; /* next seq; timers with seq >= limit wait */
     uint64_t now;            /* ns, cached */
 
@@ -126,9 +126,7 @@ static inline uint64_t eddy__watch_start(const eddy_loop *loop)
 EDDY_HIDDEN int eddy__timers_init(eddy_loop *loop);
 EDDY_HIDDEN void eddy__timers_free(eddy_loop *loop);
 EDDY_HIDDEN void eddy__timers_run(eddy_loop *loop);
-EDDY_HIDDEN int eddy__timers_timeout(const eddy_loop *loop);
-/* Test hook: the next seq, to exercise the renumbering on wraparound. */
-EDDY_HIDDEN void eddy__timers_set_seq(eddy_loop *loop, uint32_t seq);
+EDDY_HIDDEN int eddy__timers_timeout(const eddy_loop *loop, uint64_t now);
 
 /* signal.c */
 EDDY_HIDDEN void eddy__signals_dispatch(eddy_loop *loop);

@@ -191,44 +191,43 @@ static int renumber(eddy_loop *loop)
     return 0;
 }
 
-void eddy__timers_set_seq(eddy_loop *loop, uint32_t seq)
+/* Queues slot at deadline as the newest of its ties.  A past deadline
+ * becomes now: it then sorts after the timers that are already due, and
+ * runs in the next iteration. */
+static int heap_push(eddy_loop *loop, uint64_t deadline, uint32_t slot)
 {
-    uint32_t delta = seq - loop->seq; /* callers only move it forward */
+    eddy__heap_node n = {deadline < loop->now ? loop->now : deadline, 0, slot};
 
-    for (uint32_t p = 0; p < loop->heap_n; p++)
-        loop->heap[p].seq += delta;
-    loop->seq_limit += delta;
-    loop->seq = seq;
+    if ((loop->heap_n == loop->heap_cap && heap_grow(loop) != 0) ||
+        (loop->seq == UINT32_MAX && renumber(loop) != 0))
+        return -ENOMEM;
+    n.seq = loop->seq++;
+    sift_up(loop, loop->heap_n++, n);
+    return 0;
 }
 
 static int timer_add(eddy_loop *loop, uint64_t deadline, uint64_t period,
                      eddy_cb cb, void *arg, eddy_timer_id *id)
 {
-    eddy__heap_node n;
     eddy__timer *t;
-    uint32_t slot;
+    uint32_t slot = loop->free_timer;
 
     if (cb == NULL)
         return -EINVAL;
-    if (eddy__unlikely(loop->heap_n == loop->heap_cap) && heap_grow(loop))
-        return -ENOMEM;
-    if (eddy__unlikely(loop->free_timer == EDDY__NO_SLOT) &&
-        records_grow(loop))
-        return -ENOMEM;
-    if (eddy__unlikely(loop->seq == UINT32_MAX) && renumber(loop))
-        return -ENOMEM;
-    slot = loop->free_timer;
+    if (slot == EDDY__NO_SLOT) {
+        if (records_grow(loop) != 0)
+            return -ENOMEM;
+        slot = loop->free_timer;
+    }
     t = &loop->timers[slot];
     loop->free_timer = t->pos;
     t->cb = cb;
     t->arg = arg;
     t->period = period;
-    /* A past deadline becomes now: it then sorts after the timers that
-     * are already due, and runs in the next iteration. */
-    n.deadline = deadline < loop->now ? loop->now : deadline;
-    n.seq = loop->seq++;
-    n.slot = slot;
-    sift_up(loop, loop->heap_n++, n);
+    if (heap_push(loop, deadline, slot) != 0) {
+        record_free(loop, slot);
+        return -ENOMEM;
+    }
     if (id != NULL)
         *id = (uint64_t)t->gen << 32 | slot;
     return 0;
@@ -283,16 +282,14 @@ int eddy_loop_remove_timeout(eddy_loop *loop, eddy_timer_id id)
     return 0;
 }
 
-/* Counts from the clock, not the cached time: a host embedding the loop
- * asks after doing its own work, and slow timers delay the poll too. */
-int eddy__timers_timeout(const eddy_loop *loop)
+/* Milliseconds from now (ns) to the first deadline, rounded up. */
+int eddy__timers_timeout(const eddy_loop *loop, uint64_t now)
 {
-    uint64_t d, now;
+    uint64_t d;
 
     if (loop->heap_n == 0)
         return -1;
     d = loop->heap[0].deadline;
-    now = eddy__clock_ns();
     if (d <= now)
         return 0;
     d = (d - now + NS_PER_MS - 1) / NS_PER_MS;
@@ -335,17 +332,12 @@ void eddy__timers_run(eddy_loop *loop)
             if (next <= loop->now)
                 next = add_sat(next, ((loop->now - next) / t->period + 1) *
                                          t->period);
-            top.deadline = next;
-            if ((loop->heap_n == loop->heap_cap && heap_grow(loop)) ||
-                (loop->seq == UINT32_MAX && renumber(loop))) {
+            if (heap_push(loop, next, top.slot) != 0) {
                 eddy__log(loop, EDDY_LOG_ERROR,
                           "out of memory: periodic timer %p stopped",
                           (void *)(void (*)(void))cb);
                 record_free(loop, top.slot);
-                continue;
             }
-            top.seq = loop->seq++;
-            sift_up(loop, loop->heap_n++, top);
         }
     }
 }

@@ -17,6 +17,19 @@
 #include <sys/select.h>
 #include <sys/wait.h>
 
+
+/* Moves the loop's next timer sequence number forward to seq, shifting
+ * every pending node by as much, to exercise the renumbering at 2^32. */
+static void eddy__timers_set_seq(eddy_loop *loop, uint32_t seq)
+{
+    uint32_t delta = seq - loop->seq;
+
+    for (uint32_t p = 0; p < loop->heap_n; p++)
+        loop->heap[p].seq += delta;
+    loop->seq_limit += delta;
+    loop->seq = seq;
+}
+
 /* --- shared recorders ---------------------------------------------------- */
 
 typedef struct fd_rec {
