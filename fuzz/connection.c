@@ -190,32 +190,10 @@ static void cn_root(eddy_http_request *req, void *arg)
     eddy_http_respond(req, 200, cn_hdr, 1, "hello\n", 6);
 }
 
-/* Whether the request came with a body (framing headers). */
-static int cn_has_body(const eddy_http_request *req)
-{
-    eddy_str v;
-
-    return eddy_http_header_get(req, "content-length", &v) == 0 ||
-           eddy_http_header_get(req, "transfer-encoding", &v) == 0;
-}
-
-/* Whether to answer at once instead of later: only to keep away from a
- * known bug (fuzz/known/connection/async-after-body). */
-static int cn_avoid_async(const eddy_http_request *req)
-{
-#ifdef FUZZ_AVOID_KNOWN
-    return cn_has_body(req);
-#else
-    (void)req;
-    (void)cn_has_body;
-    return 0;
-#endif
-}
-
 /* /async... : finished from a 0 ms timer. */
 static void cn_async(eddy_http_request *req, void *arg)
 {
-    cn_held *h = cn_avoid_async(req) ? NULL : cn_hold(arg, req, CN_ASYNC);
+    cn_held *h = cn_hold(arg, req, CN_ASYNC);
     eddy_str p;
 
     cn_check_body(arg, req);
@@ -230,7 +208,7 @@ static void cn_async(eddy_http_request *req, void *arg)
 /* GET /later : a chunked response begun now and ended from a timer. */
 static void cn_later(eddy_http_request *req, void *arg)
 {
-    cn_held *h = cn_avoid_async(req) ? NULL : cn_hold(arg, req, CN_LATER);
+    cn_held *h = cn_hold(arg, req, CN_LATER);
 
     eddy_http_start_response(req, 200, NULL, NULL, 0, -1);
     eddy_http_write(req, "hello ", 6, NULL, NULL);

@@ -670,7 +670,9 @@ static void dispatch(struct eddy__conn *c)
 {
     eddy_http_request *req = c->req;
 
+    /* The handler has it now, whether it finishes at once or later. */
     req->dispatched = 1;
+    c->state = EDDY__HANDLER;
     set_deadline(c, 0);
     if (req->route != NULL)
         req->route->handler(req, req->route->arg);
