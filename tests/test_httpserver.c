@@ -1731,6 +1731,11 @@ static int big_failed(void *arg)
     return ((big *)arg)->failed != 0;
 }
 
+static int got_two_pieces(void *arg)
+{
+    return ((client *)arg)->len >= 2 * BIG_PIECE;
+}
+
 static void test_client_gone_mid_response(void **state)
 {
     tsrv t;
@@ -1744,8 +1749,7 @@ static void test_client_gone_mid_response(void **state)
     srv_route(&t, "GET", "/big", 0, h_big_tell, b);
     cl_open(&t, &c);
     cl_send(&c, REQ("/big"));
-    while (c.len < 2 * BIG_PIECE)
-        assert_int_equal(eddy_loop_run_once(t.loop, 10), 0);
+    assert_true(tu_run_until(t.loop, got_two_pieces, &c, RUN_ITER, RUN_MS));
     cl_close(&c);
     /* The write in progress fails, and the handler finishes there: the
      * client is gone, so -EPIPE, and no on_close for a finished request. */
