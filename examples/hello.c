@@ -3,11 +3,14 @@
  *
  *   build/examples/hello [--port 8888] [--address 127.0.0.1]
  *                        [--processes N] [--access-log]
+ *                        [--idle-timeout-ms N] [--header-timeout-ms N]
+ *                        [--body-timeout-ms N] [--max-connections N]
  *   curl http://127.0.0.1:8888/
  *
  * --processes N forks N workers (0: one per CPU) that share the listening
  * socket; SIGTERM or SIGINT stops every worker gracefully.  --access-log
- * prints a line per request, like Tornado's log.
+ * prints a line per request, like Tornado's log.  The timeouts and the
+ * connection limit default to the server's (60 s each, 10000).
  */
 #include <eddy/eddy.h>
 
@@ -36,11 +39,23 @@ static void access_log(void *arg, const eddy_http_request *req, int status,
            u.p, eddy_http_remote_ip(req), ms);
 }
 
+/* A numeric option "--name N": whether argv[*i] is name; then *out is N
+ * and *i moves past it. */
+static int option(char **argv, int *i, int argc, const char *name,
+                  uint64_t *out)
+{
+    if (strcmp(argv[*i], name) != 0 || *i + 1 >= argc)
+        return 0;
+    *out = strtoull(argv[++*i], NULL, 10);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *address = "127.0.0.1";
     int port = 8888, processes = -1, task, err, fds[8];
     eddy_http_options opts = {0};
+    uint64_t maxconn = 0;
     eddy_http_server *srv;
     eddy_loop *loop;
     size_t n;
@@ -54,14 +69,23 @@ int main(int argc, char **argv)
             processes = atoi(argv[++i]);
         else if (strcmp(argv[i], "--access-log") == 0)
             opts.access_log = access_log;
-        else {
+        else if (!option(argv, &i, argc, "--idle-timeout-ms",
+                         &opts.idle_timeout_ms) &&
+                 !option(argv, &i, argc, "--header-timeout-ms",
+                         &opts.header_timeout_ms) &&
+                 !option(argv, &i, argc, "--body-timeout-ms",
+                         &opts.body_timeout_ms) &&
+                 !option(argv, &i, argc, "--max-connections", &maxconn)) {
             fprintf(stderr,
                     "usage: %s [--port N] [--address A] [--processes N] "
-                    "[--access-log]\n",
+                    "[--access-log] [--idle-timeout-ms N] "
+                    "[--header-timeout-ms N] [--body-timeout-ms N] "
+                    "[--max-connections N]\n",
                     argv[0]);
             return 2;
         }
     }
+    opts.max_connections = (size_t)maxconn;
     /* Bind before forking, so that every worker accepts on the socket. */
     err = eddy_bind_sockets(port, address, AF_UNSPEC, 0, 0, fds, 8, &n);
     if (err != 0) {
