@@ -539,9 +539,13 @@ static long body_feed(eddy_http_request *req, const char *p, size_t len)
             return -400;
         used += (size_t)n;
         /* A chunk announced larger than the room left is refused at its
-         * size line, as a Content-Length would be, not after its data. */
+         * size line, as a Content-Length would be, not after its data;
+         * but only once the line has ended, so that the answer does not
+         * depend on where the bytes were split: a size that goes on to
+         * overflow is a 400 however it arrives. */
         if (req->body_len + dlen > max ||
-            req->chunked.size > max - req->body_len - dlen)
+            (eddy__chunked_in_data(&req->chunked) &&
+             req->chunked.size > max - req->body_len - dlen))
             return -413;
         req->body_done = eddy__chunked_done(&req->chunked);
         err = body_deliver(req, data, dlen);

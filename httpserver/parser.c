@@ -583,6 +583,11 @@ int eddy__chunked_done(const eddy__chunked *c)
     return c->state == C_DONE;
 }
 
+int eddy__chunked_in_data(const eddy__chunked *c)
+{
+    return c->state == C_DATA;
+}
+
 static int hex(unsigned char ch)
 {
     if (ch >= '0' && ch <= '9')

@@ -75,6 +75,10 @@ EDDY_HIDDEN_P long eddy__chunked_feed(eddy__chunked *c, const char *in,
                                       size_t len, const char **data,
                                       size_t *dlen);
 EDDY_HIDDEN_P int eddy__chunked_done(const eddy__chunked *c);
+/* Whether c is in a chunk's data: its size line has ended, and c->size is
+ * what is left of the size it announced (while the line goes on, c->size
+ * holds only the digits so far). */
+EDDY_HIDDEN_P int eddy__chunked_in_data(const eddy__chunked *c);
 
 /* Whether ch may appear in a token (a method, a header name). */
 EDDY_HIDDEN_P int eddy__http_is_token(unsigned char ch);
