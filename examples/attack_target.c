@@ -123,8 +123,9 @@ static int hex(int ch)
     return -1;
 }
 
-/* Percent-decodes s into out (NUL-terminated, cut to cap - 1 bytes). */
-static void decode(eddy_str s, char *out, size_t cap)
+/* Percent-decodes s into out (NUL-terminated, cut to cap - 1 bytes);
+ * returns the length, which counts any %00 decoded. */
+static size_t decode(eddy_str s, char *out, size_t cap)
 {
     size_t n = 0;
 
@@ -138,6 +139,7 @@ static void decode(eddy_str s, char *out, size_t cap)
         }
     }
     out[n] = '\0';
+    return n;
 }
 
 static void refused(eddy_http_request *req, int err)
@@ -172,8 +174,7 @@ static void reflect_header(eddy_http_request *req, void *arg)
     int err;
 
     (void)arg;
-    decode(eddy_http_query(req), v, sizeof v);
-    h[1].value_len = strlen(v);
+    h[1].value_len = decode(eddy_http_query(req), v, sizeof v);
     if (arg != NULL) { /* /reflect/name: the input names the header */
         h[1].name = v;
         h[1].name_len = h[1].value_len;
