@@ -130,9 +130,7 @@ static int records_grow(eddy_loop *loop)
     for (uint32_t i = loop->timers_cap; i < cap; i++) {
         t[i].cb = NULL;
         t[i].gen = 1;
-        t[i].pos = i + 1 < cap ? i + 1 : loop->free_timer;
     }
-    loop->free_timer = loop->timers_cap;
     loop->timers = t;
     loop->timers_cap = cap;
     return 0;
@@ -148,6 +146,13 @@ static void record_free(eddy_loop *loop, uint32_t slot)
         t->gen = 1;
     t->pos = loop->free_timer;
     loop->free_timer = slot;
+    /* With no timer left, hand out records in index order again: after
+     * timers fired in deadline order, the free list is a random walk
+     * through the array, and every add would take a cache miss on it. */
+    if (--loop->ntimers == 0) {
+        loop->free_timer = EDDY__NO_SLOT;
+        loop->fresh = 0;
+    }
 }
 
 int eddy__timers_init(eddy_loop *loop)
@@ -214,13 +219,15 @@ static int timer_add(eddy_loop *loop, uint64_t deadline, uint64_t period,
 
     if (cb == NULL)
         return -EINVAL;
-    if (slot == EDDY__NO_SLOT) {
-        if (records_grow(loop) != 0)
+    if (slot != EDDY__NO_SLOT) {
+        loop->free_timer = loop->timers[slot].pos;
+    } else {
+        if (loop->fresh == loop->timers_cap && records_grow(loop) != 0)
             return -ENOMEM;
-        slot = loop->free_timer;
+        slot = loop->fresh++;
     }
+    loop->ntimers++;
     t = &loop->timers[slot];
-    loop->free_timer = t->pos;
     t->cb = cb;
     t->arg = arg;
     t->period = period;
