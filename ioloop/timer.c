@@ -155,6 +155,22 @@ static void record_free(eddy_loop *loop, uint32_t slot)
     }
 }
 
+int eddy_loop_reserve_timers(eddy_loop *loop, uint32_t n)
+{
+    if (n >= EDDY__NO_SLOT - 1)
+        return -ENOMEM;
+    while (loop->heap_cap < n)
+        if (heap_grow(loop) != 0)
+            return -ENOMEM;
+    while (loop->timers_cap < n)
+        if (records_grow(loop) != 0)
+            return -ENOMEM;
+    /* Take the page faults now, not in the adds: that is the point. */
+    memset(loop->heap + loop->heap_n, 0,
+           (loop->heap_cap - loop->heap_n) * sizeof *loop->heap);
+    return 0;
+}
+
 int eddy__timers_init(eddy_loop *loop)
 {
     loop->free_timer = EDDY__NO_SLOT;

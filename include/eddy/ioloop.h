@@ -156,6 +156,13 @@ EDDY_API int eddy_loop_call_every(eddy_loop *loop, uint64_t period_ms,
  */
 EDDY_API int eddy_loop_remove_timeout(eddy_loop *loop, eddy_timer_id id);
 
+/**
+ * Makes room for n timers pending at once, so that adding up to that many
+ * allocates nothing: the counterpart of the timer objects that libev's or
+ * libuv's users allocate themselves.  Optional.  Errors: -ENOMEM.
+ */
+EDDY_API int eddy_loop_reserve_timers(eddy_loop *loop, uint32_t n);
+
 /** Milliseconds on the loop's monotonic clock, cached once per iteration. */
 EDDY_API uint64_t eddy_loop_now(const eddy_loop *loop);
 
