@@ -531,5 +531,5 @@ void eddy_loop_get_stats(const eddy_loop *loop, eddy_loop_stats *out)
 {
     *out = loop->stats;
     out->handlers = loop->nhandlers;
-    out->timers = loop->heap_n;
+    out->timers = loop->heap_n - loop->ndead;
 }

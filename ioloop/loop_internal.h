@@ -88,6 +88,7 @@ struct eddy_loop {
     uint32_t timers_cap, free_timer;
     uint32_t ntimers;        /* records in use */
     uint32_t fresh;          /* records from here on are unused, in order */
+    uint32_t ndead;          /* removed timers still in the heap */
     uint32_t seq, seq_limit; /* next seq; timers with seq >= limit wait */
     uint64_t now;            /* ns, cached */
 

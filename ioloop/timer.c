@@ -136,23 +136,77 @@ static int records_grow(eddy_loop *loop)
     return 0;
 }
 
-static void record_free(eddy_loop *loop, uint32_t slot)
+/* With no timer left, every node still in the heap is a removed one: drop
+ * them all, and hand out records in index order again (after timers fired
+ * in deadline order, the free list is a random walk through the array, and
+ * every add would take a cache miss on it). */
+static void drop_all(eddy_loop *loop)
 {
-    eddy__timer *t = &loop->timers[slot];
+    loop->heap_n = 0;
+    loop->ndead = 0;
+    loop->free_timer = EDDY__NO_SLOT;
+    loop->fresh = 0;
+}
 
+static void record_release(eddy_loop *loop, uint32_t slot)
+{
+    loop->timers[slot].pos = loop->free_timer;
+    loop->free_timer = slot;
+}
+
+/* Ends a timer: its handle goes stale at once, its record is reused only
+ * when no heap node refers to it any more. */
+static void record_end(eddy__timer *t)
+{
     t->cb = NULL;
     t->arg = NULL;
     if (++t->gen == 0)
         t->gen = 1;
-    t->pos = loop->free_timer;
-    loop->free_timer = slot;
-    /* With no timer left, hand out records in index order again: after
-     * timers fired in deadline order, the free list is a random walk
-     * through the array, and every add would take a cache miss on it. */
-    if (--loop->ntimers == 0) {
-        loop->free_timer = EDDY__NO_SLOT;
-        loop->fresh = 0;
+}
+
+static void record_free(eddy_loop *loop, uint32_t slot)
+{
+    record_end(&loop->timers[slot]);
+    record_release(loop, slot);
+    if (--loop->ntimers == 0)
+        drop_all(loop);
+}
+
+/* Keeps the root live, so that the timeout and the run see a real
+ * deadline: pops removed nodes off the top. */
+static void pop_dead_roots(eddy_loop *loop)
+{
+    while (loop->ndead != 0 && loop->heap_n != 0 &&
+           loop->timers[loop->heap[0].slot].cb == NULL) {
+        uint32_t slot = loop->heap[0].slot;
+
+        heap_remove(loop, 0);
+        record_release(loop, slot);
+        loop->ndead--;
     }
+}
+
+/* Drops the removed nodes and rebuilds the heap bottom-up, in O(n) once
+ * they are half of it: O(1) a removal. */
+static void compact(eddy_loop *loop)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < loop->heap_n; i++) {
+        eddy__heap_node node = loop->heap[i];
+
+        if (loop->timers[node.slot].cb == NULL) {
+            record_release(loop, node.slot);
+            continue;
+        }
+        loop->heap[n] = node;
+        loop->timers[node.slot].pos = n;
+        n++;
+    }
+    loop->heap_n = n;
+    loop->ndead = 0;
+    for (uint32_t p = n > 1 ? (n - 2) / 4 + 1 : 0; p-- > 0;)
+        sift_down(loop, p, loop->heap[p]);
 }
 
 int eddy_loop_reserve_timers(eddy_loop *loop, uint32_t n)
@@ -299,9 +353,21 @@ int eddy_loop_remove_timeout(eddy_loop *loop, eddy_timer_id id)
     t = &loop->timers[slot];
     if (t->cb == NULL || t->gen != (uint32_t)(id >> 32))
         return -ENOENT;
-    if (t->pos != EDDY__TIMER_RUNNING)
-        heap_remove(loop, t->pos);
-    record_free(loop, slot);
+    if (t->pos == EDDY__TIMER_RUNNING) {
+        record_free(loop, slot);
+        return 0;
+    }
+    /* The node stays in the heap, marked by its record's NULL cb: taking
+     * it out of a large heap costs a cache miss for it, its parent, its
+     * children and the record of the node that moves into its place. */
+    record_end(t);
+    loop->ndead++;
+    if (--loop->ntimers == 0)
+        drop_all(loop);
+    else if (t->pos == 0)
+        pop_dead_roots(loop);
+    else if (loop->ndead > 64 && loop->ndead > loop->heap_n / 2)
+        compact(loop);
     return 0;
 }
 
@@ -334,6 +400,8 @@ void eddy__timers_run(eddy_loop *loop)
         if (top.deadline > loop->now || top.seq >= loop->seq_limit)
             break;
         heap_remove(loop, 0);
+        if (eddy__unlikely(loop->ndead != 0))
+            pop_dead_roots(loop);
         t = &loop->timers[top.slot];
         cb = t->cb;
         arg = t->arg;
