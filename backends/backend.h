@@ -47,6 +47,9 @@ EDDY_HIDDEN void eddy__backend_free(eddy__backend *b);
  * when epoll holds a registration that no epoll_ctl can remove. */
 EDDY_HIDDEN int eddy__backend_reset(eddy__backend *b, int after_fork);
 
+/* add returns this when it kept the fd's existing registration, with the
+ * generation it had, instead of making one with gen. */
+#define EDDY__BACKEND_KEPT 1
 EDDY_HIDDEN int eddy__backend_add(eddy__backend *b, int fd, unsigned events,
                                   uint32_t gen, int stale_old);
 EDDY_HIDDEN int eddy__backend_mod(eddy__backend *b, int fd, unsigned old,

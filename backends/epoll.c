@@ -124,11 +124,17 @@ int eddy__backend_add(eddy__backend *b, int fd, unsigned events, uint32_t gen,
 {
     struct epoll_event ev = to_epoll(fd, events, gen);
 
-    if (stale_old >= 0 && epoll_ctl(b->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+    if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
         return 0;
-    if (stale_old >= 0 && errno != ENOENT)
+    if (errno != EEXIST || stale_old < 0)
         return -errno;
-    return epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+    /* EEXIST: this very file is registered under fd, so the registration
+     * is not stale.  With the same events it stays as it is, old
+     * generation and all: a failed ADD is much cheaper than a MOD, which
+     * also polls the file. */
+    if ((unsigned)stale_old == events)
+        return EDDY__BACKEND_KEPT;
+    return epoll_ctl(b->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : -errno;
 }
 
 int eddy__backend_mod(eddy__backend *b, int fd, unsigned old, unsigned events,

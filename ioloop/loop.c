@@ -214,9 +214,10 @@ int eddy_loop_add_handler(eddy_loop *loop, int fd, unsigned events,
         return -EEXIST;
     err = eddy__backend_add(loop->backend, fd, events, s->gen + 1,
                             s->flags & EDDY__FD_KERNEL ? (int)s->mask : -1);
-    if (err != 0)
+    if (err < 0)
         return err;
-    s->gen++;
+    if (err != EDDY__BACKEND_KEPT)
+        s->gen++;
     s->cb = cb;
     s->arg = arg;
     s->mask = (uint8_t)events;
