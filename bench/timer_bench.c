@@ -213,6 +213,9 @@ int main(int argc, char **argv)
     err = eddy_loop_new(&loop);
     if (err != 0)
         return fail(prog, "eddy_loop_new", err);
+    err = eddy_loop_reserve_timers(loop, (uint32_t)t);
+    if (err != 0)
+        return fail(prog, "eddy_loop_reserve_timers", err);
 
     /* Phase 1: add, then run until every timer has fired. */
     eddy_loop_update_time(loop);
