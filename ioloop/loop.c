@@ -423,19 +423,24 @@ int eddy_loop_timeout(const eddy_loop *loop)
     return timeout_from(loop, eddy__clock_ns());
 }
 
-static int iterate(eddy_loop *loop, int timeout_ms)
+/* One iteration.  once: eddy_loop_run_once(), which does not wait when
+ * callbacks or timers already ran (the caller asked for one round). */
+static int iterate(eddy_loop *loop, int timeout_ms, int once)
 {
+    uint64_t ran = loop->stats.callbacks_run + loop->stats.timers_run;
     int n, t;
 
     run_callbacks(loop);
     loop->now = eddy__clock_ns();
     eddy__timers_run(loop);
+    ran = loop->stats.callbacks_run + loop->stats.timers_run - ran;
 
     if (atomic_load_explicit(&loop->wake_pending, memory_order_relaxed))
         atomic_store(&loop->wake_pending, 0);
     /* The clock again only with timers: those just run took time. */
-    t = atomic_load_explicit(&loop->stop, memory_order_relaxed) ? 0
-        : timeout_from(loop, loop->heap_n ? eddy__clock_ns() : loop->now);
+    t = atomic_load_explicit(&loop->stop, memory_order_relaxed) || (once && ran)
+            ? 0
+            : timeout_from(loop, loop->heap_n ? eddy__clock_ns() : loop->now);
     if (timeout_ms >= 0 && (t < 0 || t > timeout_ms))
         t = timeout_ms;
     flush_removals(loop);
@@ -476,9 +481,9 @@ static int enter(eddy_loop *loop, int once, int timeout_ms)
     loop->in_run = 1;
     tls_current = loop;
     if (once)
-        err = iterate(loop, timeout_ms);
+        err = iterate(loop, timeout_ms, 1);
     while (!once && !atomic_exchange(&loop->stop, 0) && err == 0)
-        err = iterate(loop, -1);
+        err = iterate(loop, -1, 0);
     tls_current = outer;
     loop->in_run = 0;
     return err;

@@ -1770,6 +1770,32 @@ static void test_run_once_timeout(void **state)
     eddy_loop_close(loop, 0);
 }
 
+/* run_once(-1) does not sleep after it already ran a timer: a caller
+ * looping "until my last timer fired" must not block at the end.  The far
+ * timer only bounds the wait if that is broken. */
+static void test_run_once_no_wait_after_work(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_timer_id far;
+    int fired = 0;
+    uint64_t t0;
+
+    (void)state;
+    assert_int_equal(eddy_loop_call_later(loop, 0, count_cb, &fired, NULL), 0);
+    assert_int_equal(eddy_loop_call_later(loop, 3000, count_cb, &fired, &far), 0);
+    t0 = tu_now_ns();
+    assert_int_equal(eddy_loop_run_once(loop, -1), 0);
+    assert_int_equal(fired, 1);
+    assert_true(tu_now_ns() - t0 < 1000 * 1000000u);
+    assert_int_equal(eddy_loop_add_callback(loop, count_cb, &fired), 0);
+    t0 = tu_now_ns();
+    assert_int_equal(eddy_loop_run_once(loop, -1), 0);
+    assert_int_equal(fired, 2);
+    assert_true(tu_now_ns() - t0 < 1000 * 1000000u);
+    assert_int_equal(eddy_loop_remove_timeout(loop, far), 0);
+    eddy_loop_close(loop, 0);
+}
+
 typedef struct nested {
     int run_rc, run_once_rc;
     eddy_loop *inner;
@@ -2230,6 +2256,7 @@ int main(void)
         tu_test(test_stop_inside_callback),
         tu_test(test_stop_before_run),
         tu_test(test_run_once_timeout),
+        tu_test(test_run_once_no_wait_after_work),
         tu_test(test_nested_runs),
         tu_test(test_default_and_current),
         tu_test(test_blocking_watchdog),

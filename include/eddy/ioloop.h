@@ -194,8 +194,10 @@ EDDY_API int eddy_loop_run(eddy_loop *loop);
 
 /**
  * Runs one iteration, waiting at most timeout_ms for events (-1: until an
- * event, a timer or a callback; 0: not at all).  For embedding the loop in
- * another one.  Errors: -EBUSY (already running), a fatal poller error.
+ * event, a timer or a callback; 0: not at all).  It does not wait when
+ * callbacks or timers already ran in it, so a caller that loops on it
+ * until its work is done never sleeps past the end.  For embedding the loop
+ * in another one.  Errors: -EBUSY (already running), a fatal poller error.
  */
 EDDY_API int eddy_loop_run_once(eddy_loop *loop, int timeout_ms);
 
