@@ -240,20 +240,32 @@ static inline const char *example(const char *name, char *path, size_t cap)
     return access(path, X_OK) == 0 ? path : NULL;
 }
 
-/* Starts argv[0] with stdin, stdout and stderr on /dev/null and, when
- * nofile > 0, a soft RLIMIT_NOFILE of nofile.  Only async-signal-safe
- * calls after fork. */
-static inline pid_t spawn_limited(char *const argv[], long nofile)
+/* Starts argv[0] with stdin and stdout on /dev/null, stderr too unless
+ * keep_stderr (a sanitizer's report then shows in the test's output),
+ * and, when nofile > 0, a soft RLIMIT_NOFILE of nofile.  Only
+ * async-signal-safe calls after fork.
+ *
+ * The child sets the limit before exec, and the parent sets it again with
+ * prlimit() once the exec is done (a close-on-exec pipe says when):
+ * valgrind only pretends to change RLIMIT_NOFILE, so under valgrind the
+ * first does not hold, and lowering the real limit of a child still under
+ * valgrind, before its exec, makes valgrind abort. */
+static inline pid_t spawn_limited(char *const argv[], long nofile,
+                                  int keep_stderr)
 {
-    pid_t pid = fork();
+    int p[2] = {-1, -1};
+    pid_t pid;
 
+    if (nofile > 0)
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         int null = open("/dev/null", O_RDWR);
         struct rlimit rl;
 
         if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-            dup2(null, 2) < 0)
+            (!keep_stderr && dup2(null, 2) < 0))
             _exit(126);
         if (nofile > 0) {
             if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -265,12 +277,27 @@ static inline pid_t spawn_limited(char *const argv[], long nofile)
         execv(argv[0], argv);
         _exit(127);
     }
+    if (nofile > 0) {
+        struct pollfd pf = {p[0], POLLIN, 0};
+        struct rlimit rl;
+        char c;
+
+        close(p[1]);
+        /* EOF: the exec closed the pipe (or the child exited). */
+        assert_int_equal(poll(&pf, 1, HU_WAIT_MS), 1);
+        assert_int_equal(read(p[0], &c, 1), 0);
+        close(p[0]);
+        if (prlimit(pid, RLIMIT_NOFILE, NULL, &rl) == 0) {
+            rl.rlim_cur = (rlim_t)nofile;
+            prlimit(pid, RLIMIT_NOFILE, &rl, NULL);
+        }
+    }
     return pid;
 }
 
 static inline pid_t spawn(char *const argv[])
 {
-    return spawn_limited(argv, 0);
+    return spawn_limited(argv, 0, 0);
 }
 
 /* Waits at most ms for our child pid to exit; returns its status or -1. */
@@ -343,7 +370,8 @@ out:
  * Starts the example at path on a free port of 127.0.0.1 with the extra
  * arguments (NULL-terminated, at most 12) and a soft RLIMIT_NOFILE of
  * nofile (0: inherited), and waits until GET / answers 200.  A port taken
- * in the meantime makes it exit: another is tried.
+ * in the meantime makes it exit: another is tried.  Its stderr is the
+ * test's, so that what a sanitizer says about it is seen.
  */
 static inline pid_t start_example(const char *path, const char *const *extra,
                                   long nofile, int *port)
@@ -364,7 +392,7 @@ static inline pid_t start_example(const char *path, const char *const *extra,
         argv[argc] = NULL;
         *port = free_port();
         snprintf(portstr, sizeof portstr, "%d", *port);
-        pid = spawn_limited(argv, nofile);
+        pid = spawn_limited(argv, nofile, 1);
         while (tu_now_ms() < end) {
             if (blocking_get(*port, "/", &r)) {
                 assert_int_equal(r.status, 200);
