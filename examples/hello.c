@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+static int verbose; /* --access-log: INFO lines too */
 
 static void hello(eddy_http_request *req, void *arg)
 {
@@ -28,15 +31,30 @@ static void hello(eddy_http_request *req, void *arg)
     eddy_http_respond(req, 200, headers, 1, "Hello, World", 12);
 }
 
+/* Tornado's log line: "[I 261126 05:22:13] message" on stderr. */
+static void log_line(void *arg, int level, const char *message)
+{
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+
+    (void)arg;
+    if (level < EDDY_LOG_WARNING && !(verbose && level == EDDY_LOG_INFO))
+        return;
+    strftime(when, sizeof when, "%y%m%d %H:%M:%S", localtime_r(&t, &tm));
+    fprintf(stderr, "[%c %s] %s\n", "DIWE"[level], when, message);
+}
+
+/* "200 GET / (127.0.0.1) 0.12ms", through the same log. */
 static void access_log(void *arg, const eddy_http_request *req, int status,
                        uint64_t bytes, double ms)
 {
     eddy_str m = eddy_http_method(req), u = eddy_http_uri(req);
 
-    (void)arg;
     (void)bytes;
-    printf("%d %.*s %.*s (%s) %.2fms\n", status, (int)m.len, m.p, (int)u.len,
-           u.p, eddy_http_remote_ip(req), ms);
+    eddy_loop_log(arg, EDDY_LOG_INFO, "%d %.*s %.*s (%s) %.2fms", status,
+                  (int)m.len, m.p, (int)u.len, u.p, eddy_http_remote_ip(req),
+                  ms);
 }
 
 /* A numeric option "--name N": whether argv[*i] is name; then *out is N
@@ -48,6 +66,43 @@ static int option(char **argv, int *i, int argc, const char *name,
         return 0;
     *out = strtoull(argv[++*i], NULL, 10);
     return 1;
+}
+
+/* GET /stats: the counters a program can read cheaply, as JSON. */
+static void stats(eddy_http_request *req, void *arg)
+{
+    static const eddy_http_header json[] = {
+        EDDY_HEADER("Content-Type", "application/json")};
+    eddy_loop_stats l;
+    eddy_http_stats h;
+    char body[640];
+    int n;
+
+    (void)arg;
+    eddy_loop_get_stats(eddy_http_request_loop(req), &l);
+    eddy_http_server_get_stats(eddy_http_request_server(req), &h);
+    n = snprintf(body, sizeof body,
+                 "{\"pid\": %d, \"task_id\": %d, \"backend\": \"%s\",\n"
+                 " \"loop\": {\"iterations\": %llu, \"handlers\": %llu, "
+                 "\"timers\": %llu, \"callbacks_run\": %llu, "
+                 "\"timers_run\": %llu, \"events\": %llu, "
+                 "\"longest_callback_us\": %llu},\n"
+                 " \"http\": {\"connections\": %llu, "
+                 "\"connections_total\": %llu, \"requests\": %llu, "
+                 "\"bytes_in\": %llu, \"bytes_out\": %llu, "
+                 "\"errors\": %llu}}\n",
+                 (int)getpid(), eddy_task_id(), eddy_loop_backend(),
+                 (unsigned long long)l.iterations,
+                 (unsigned long long)l.handlers, (unsigned long long)l.timers,
+                 (unsigned long long)l.callbacks_run,
+                 (unsigned long long)l.timers_run, (unsigned long long)l.events,
+                 (unsigned long long)l.longest_cb_us,
+                 (unsigned long long)h.connections,
+                 (unsigned long long)h.connections_total,
+                 (unsigned long long)h.requests,
+                 (unsigned long long)h.bytes_in, (unsigned long long)h.bytes_out,
+                 (unsigned long long)h.errors);
+    eddy_http_respond(req, 200, json, 1, body, (size_t)n);
 }
 
 int main(int argc, char **argv)
@@ -68,7 +123,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--processes") == 0 && i + 1 < argc)
             processes = atoi(argv[++i]);
         else if (strcmp(argv[i], "--access-log") == 0)
-            opts.access_log = access_log;
+            verbose = 1;
         else if (!option(argv, &i, argc, "--idle-timeout-ms",
                          &opts.idle_timeout_ms) &&
                  !option(argv, &i, argc, "--header-timeout-ms",
@@ -100,10 +155,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "hello: fork: %s\n", eddy_strerror(err));
         return 1;
     }
-    if ((err = eddy_loop_new(&loop)) != 0 ||
-        (err = eddy_http_server_new(loop, &opts, &srv)) != 0 ||
+    if ((err = eddy_loop_new(&loop)) != 0) {
+        fprintf(stderr, "hello: %s\n", eddy_strerror(err));
+        return 1;
+    }
+    eddy_loop_set_log(loop, log_line, NULL);
+    if (verbose) {
+        opts.access_log = access_log;
+        opts.access_log_arg = loop;
+    }
+    if ((err = eddy_http_server_new(loop, &opts, &srv)) != 0 ||
         (err = eddy_http_server_route(srv, "GET", "/", EDDY_ROUTE_EXACT, hello,
                                       NULL)) != 0 ||
+        (err = eddy_http_server_route(srv, "GET", "/stats", EDDY_ROUTE_EXACT,
+                                      stats, NULL)) != 0 ||
         (err = eddy_http_server_add_sockets(srv, fds, n)) != 0 ||
         (err = eddy_http_server_stop_on_signals(srv, 5000)) != 0) {
         fprintf(stderr, "hello: %s\n", eddy_strerror(err));

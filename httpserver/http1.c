@@ -995,6 +995,8 @@ static void fail(struct eddy__conn *c, int status)
         return;
     }
     /* The head did not parse: there is no request to answer through. */
+    eddy_loop_log(c->srv->loop, EDDY_LOG_INFO, "%d %s: malformed request",
+                  status, eddy_http_reason(status));
     c->srv->stats.errors++;
     put_num(&m, (uint64_t)status, 10);
     put(&m, " ", 1);

@@ -207,8 +207,12 @@ static void on_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
             continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-            errno == ENOMEM)
+            errno == ENOMEM) {
+            eddy_loop_log(srv->loop, EDDY_LOG_WARNING,
+                          "accept: %s; new connections wait in the backlog",
+                          strerror(errno));
             pause_accepting(srv, ACCEPT_RETRY_MS);
+        }
         return; /* EAGAIN: all taken */
     }
 }
@@ -318,6 +322,9 @@ void eddy_http_server_shutdown(eddy_http_server *srv, uint64_t deadline_ms,
     srv->shutting_down = 1;
     srv->done = done;
     srv->done_arg = arg;
+    eddy_loop_log(srv->loop, EDDY_LOG_INFO,
+                  "shutting down: %zu connections open, %llu ms to finish",
+                  srv->nconns, (unsigned long long)deadline_ms);
     close_listeners(srv);
     for (struct eddy__conn *c = srv->conns; c != NULL; c = c->next)
         eddy__conn_close_idle(c);

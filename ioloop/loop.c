@@ -36,7 +36,7 @@ uint64_t eddy__clock_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void eddy__log(const eddy_loop *loop, int level, const char *fmt, ...)
+void eddy_loop_log(const eddy_loop *loop, int level, const char *fmt, ...)
 {
     char msg[256];
     va_list ap;
@@ -60,7 +60,7 @@ void eddy__watch_end(eddy_loop *loop, uint64_t t0, const char *kind,
     if (took / 1000 > loop->stats.longest_cb_us)
         loop->stats.longest_cb_us = took / 1000;
     if (took > loop->block_ns)
-        eddy__log(loop, EDDY_LOG_WARNING,
+        eddy_loop_log(loop, EDDY_LOG_WARNING,
                   "%s %p blocked the loop for %.3f ms", kind, (void *)fn,
                   (double)took / 1e6);
 }
@@ -203,7 +203,7 @@ int eddy_loop_add_handler(eddy_loop *loop, int fd, unsigned events,
     if (cb == NULL || (events & ~(unsigned)(EDDY_READ | EDDY_WRITE)))
         return -EINVAL;
     if (fd >= eddy__backend_max_fd) {
-        eddy__log(loop, EDDY_LOG_ERROR, "%s backend: fd %d is past its limit %d",
+        eddy_loop_log(loop, EDDY_LOG_ERROR, "%s backend: fd %d is past its limit %d",
                   eddy__backend_name, fd, eddy__backend_max_fd);
         return -ERANGE;
     }
@@ -303,7 +303,7 @@ static int reset_backend(eddy_loop *loop, int after_fork)
         if (eddy__backend_add(loop->backend, fd, s->mask, ++s->gen, -1) == 0)
             s->flags = EDDY__FD_KERNEL;
         else
-            eddy__log(loop, EDDY_LOG_ERROR,
+            eddy_loop_log(loop, EDDY_LOG_ERROR,
                       "fd %d can no longer be watched: closed before its "
                       "handler was removed?", fd);
     }
@@ -348,7 +348,7 @@ static void dispatch_fds(eddy_loop *loop, int n)
         eddy__watch_end(loop, t0, "fd handler", (void (*)(void))cb);
     }
     if (eddy__unlikely(lost)) {
-        eddy__log(loop, EDDY_LOG_WARNING,
+        eddy_loop_log(loop, EDDY_LOG_WARNING,
                   "%s reported an fd through a registration that outlived "
                   "its handler (closed while dup'd or shared with a child); "
                   "recreating the poller", eddy__backend_name);
@@ -446,7 +446,7 @@ static int iterate(eddy_loop *loop, int timeout_ms, int once)
     flush_removals(loop);
     n = eddy__backend_poll(loop->backend, t, loop->fired, loop->nfired_max);
     if (n < 0) {
-        eddy__log(loop, EDDY_LOG_ERROR, "%s poll failed: %s",
+        eddy_loop_log(loop, EDDY_LOG_ERROR, "%s poll failed: %s",
                   eddy__backend_name, strerror(-n));
         return n;
     }

@@ -113,8 +113,6 @@ struct eddy_loop {
     eddy_loop_stats stats;
 };
 
-EDDY_HIDDEN void eddy__log(const eddy_loop *loop, int level, const char *fmt,
-                           ...) __attribute__((format(printf, 3, 4)));
 EDDY_HIDDEN uint64_t eddy__clock_ns(void);
 /* Reports a callback that held the loop for more than the threshold. */
 EDDY_HIDDEN void eddy__watch_end(eddy_loop *loop, uint64_t t0,

@@ -424,7 +424,7 @@ void eddy__timers_run(eddy_loop *loop)
                 next = add_sat(next, ((loop->now - next) / t->period + 1) *
                                          t->period);
             if (heap_push(loop, next, top.slot) != 0) {
-                eddy__log(loop, EDDY_LOG_ERROR,
+                eddy_loop_log(loop, EDDY_LOG_ERROR,
                           "out of memory: periodic timer %p stopped",
                           (void *)(void (*)(void))cb);
                 record_free(loop, top.slot);

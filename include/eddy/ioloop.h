@@ -27,8 +27,10 @@ extern "C" {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define EDDY_API __attribute__((visibility("default")))
+#define EDDY_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define EDDY_API
+#define EDDY_PRINTF(f, a)
 #endif
 
 /** An event loop.  Opaque; create with eddy_loop_new(). */
@@ -228,8 +230,17 @@ EDDY_API int eddy_loop_timeout(const eddy_loop *loop);
  */
 EDDY_API int eddy_loop_fork(eddy_loop *loop);
 
-/** Sets the log hook (NULL: the library prints nothing). */
+/** Sets the log hook (NULL: the library prints nothing).  Every layer
+ *  logs through the hook of its loop: the loop, streams, the HTTP server. */
 EDDY_API void eddy_loop_set_log(eddy_loop *loop, eddy_log_fn fn, void *arg);
+
+/**
+ * Formats a message (printf-style, cut at 255 bytes) and hands it to the
+ * loop's log hook at level; does nothing, not even formatting, without a
+ * hook.  For the layers above the loop and for programs that share it.
+ */
+EDDY_API void eddy_loop_log(const eddy_loop *loop, int level, const char *fmt,
+                            ...) EDDY_PRINTF(3, 4);
 
 /**
  * Reports, at EDDY_LOG_WARNING, every callback, timer, signal or fd handler
