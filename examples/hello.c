@@ -12,6 +12,7 @@
  * prints a line per request, like Tornado's log.  The timeouts and the
  * connection limit default to the server's (60 s each, 10000).
  */
+#define _GNU_SOURCE
 #include <eddy/eddy.h>
 
 #include <stdio.h>
