@@ -1,5 +1,9 @@
-/*
- * eddy/eddy.h - everything: the loop, streams and the HTTP server.
+/**
+ * @file
+ * @brief Everything: the loop, streams and the HTTP server.
+ *
+ * It includes version.h, ioloop.h, iostream.h and httpserver.h: one line,
+ * `#include <eddy/eddy.h>`, gives a program the whole library.
  */
 #ifndef EDDY_EDDY_H
 #define EDDY_EDDY_H

@@ -1,5 +1,12 @@
-/*
- * eddy/httpserver.h - a strict, fast HTTP/1.1 server: Tornado's HTTPServer,
+/**
+ * @file
+ * @brief A strict, fast HTTP/1.1 server, listening sockets and processes.
+ *
+ * Everything it declares is described under @ref http.
+ */
+/**
+ * @defgroup http The HTTP server (httpserver.h)
+ * @brief A strict, fast HTTP/1.1 server: Tornado's HTTPServer,
  * HTTP1Connection, netutil and process modules in C.
  *
  * A handler is called once per request with the request head parsed and,
@@ -28,25 +35,34 @@
 extern "C" {
 #endif
 
+/** @addtogroup http
+ *  @{ */
+
 /** A byte string that is not NUL-terminated. */
 typedef struct eddy_str {
-    const char *p;
-    size_t len;
+    const char *p; /**< the first byte */
+    size_t len;    /**< the number of bytes */
 } eddy_str;
 
 /** A header field.  For responses, EDDY_HEADER("Name", "value") builds one
  *  from two string literals. */
 typedef struct eddy_http_header {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
+    const char *name;  /**< the field name, not NUL-terminated */
+    size_t name_len;   /**< its length in bytes */
+    const char *value; /**< the field value, not NUL-terminated */
+    size_t value_len;  /**< its length in bytes */
 } eddy_http_header;
 
+/** An initializer for an eddy_http_header from two string literals, e.g.
+ *  `eddy_http_header h[] = { EDDY_HEADER("Content-Type", "text/plain") };` */
 #define EDDY_HEADER(name, value)                                              \
     { (name), sizeof(name) - 1, (value), sizeof(value) - 1 }
 
+/** An HTTP server.  Opaque; create with eddy_http_server_new(), free with
+ *  eddy_http_server_free(). */
 typedef struct eddy_http_server eddy_http_server;
+/** A request, from its head's arrival until it is finished.  Opaque; the
+ *  server owns it and hands it to a handler, which must finish it. */
 typedef struct eddy_http_request eddy_http_request;
 
 /** Called once per request; finish it now or later. */
@@ -79,8 +95,10 @@ typedef struct eddy_http_options {
     const char *const *trusted_downstream; /**< NULL-terminated IPs skipped
                                       in X-Forwarded-For */
     const char *server_name;     /**< the Server header, "eddy"; "" omits it */
-    eddy_http_access_fn access_log;
-    void *access_log_arg;
+    eddy_http_access_fn access_log; /**< called after each response, also
+                                      the server's own 404 or 413; NULL:
+                                      none */
+    void *access_log_arg;        /**< passed to access_log */
 } eddy_http_options;
 
 /** Route flags. */
@@ -91,7 +109,13 @@ enum {
                                  body with eddy_http_read_body() */
 };
 
-/** Creates a server on loop; opts may be NULL. */
+/** @name The server
+ *  @{ */
+
+/** Creates a server on loop; opts may be NULL (it is copied, but the
+ *  strings it points to are not: keep them valid while the server lives).
+ *  The caller owns the server and frees it with eddy_http_server_free()
+ *  before closing the loop.  Errors: -ENOMEM. */
 EDDY_API int eddy_http_server_new(eddy_loop *loop,
                                   const eddy_http_options *opts,
                                   eddy_http_server **out);
@@ -99,7 +123,8 @@ EDDY_API int eddy_http_server_new(eddy_loop *loop,
 /**
  * Adds a route: method (NULL: any) and path pattern (copied).  Routes are
  * tried in the order added; a path no route matches gets 404, a path that
- * matches only with other methods gets 405 with Allow.  Errors: -EINVAL,
+ * matches only with other methods gets 405 with Allow.  A GET route also
+ * answers HEAD.  Errors: -EINVAL (NULL path or handler, unknown flags),
  * -ENOMEM.
  */
 EDDY_API int eddy_http_server_route(eddy_http_server *srv, const char *method,
@@ -107,11 +132,15 @@ EDDY_API int eddy_http_server_route(eddy_http_server *srv, const char *method,
                                     eddy_http_handler handler, void *arg);
 
 /** Binds (eddy_bind_sockets) and serves address:port (address NULL: all
- *  interfaces). */
+ *  interfaces).  Errors: eddy_bind_sockets()'s, or
+ *  eddy_http_server_add_sockets()'s (the new sockets are closed then). */
 EDDY_API int eddy_http_server_listen(eddy_http_server *srv, int port,
                                      const char *address);
 
-/** Serves already bound, listening sockets (they become the server's). */
+/** Serves already bound, listening sockets (they become the server's, which
+ *  closes them at shutdown or when freed).  Errors: -ENOMEM, or
+ *  eddy_loop_add_handler()'s (-EBADF, -EEXIST, -ERANGE): the sockets before
+ *  the one that failed are the server's then, the rest still the caller's. */
 EDDY_API int eddy_http_server_add_sockets(eddy_http_server *srv,
                                           const int *fds, size_t n);
 
@@ -119,7 +148,7 @@ EDDY_API int eddy_http_server_add_sockets(eddy_http_server *srv,
  * Stops accepting (closes the listening sockets), finishes in-flight
  * requests, closes idle connections as they become idle, and runs done
  * once no connection is left or deadline_ms passed (then the rest are
- * closed).  done may be NULL.
+ * closed).  done may be NULL.  A second call does nothing.
  */
 EDDY_API void eddy_http_server_shutdown(eddy_http_server *srv,
                                         uint64_t deadline_ms,
@@ -130,6 +159,8 @@ EDDY_API void eddy_http_server_shutdown(eddy_http_server *srv,
 /**
  * On SIGTERM or SIGINT: eddy_http_server_shutdown(srv, deadline_ms), then
  * eddy_loop_stop().  For the examples' "stop gracefully and exit 0".
+ * Errors: eddy_loop_add_signal()'s, such as -EBUSY when the loop already
+ * watches SIGTERM or SIGINT (then neither is taken).
  */
 EDDY_API int eddy_http_server_stop_on_signals(eddy_http_server *srv,
                                               uint64_t deadline_ms);
@@ -139,24 +170,37 @@ EDDY_API int eddy_http_server_stop_on_signals(eddy_http_server *srv,
  *  server.  Requests not finished yet are told (on_close) and freed when
  *  their handler finishes them.  Signals taken by
  *  eddy_http_server_stop_on_signals() are given back.  May be called from
- *  a handler, but not from a body or close callback of the server. */
+ *  a handler, but not from a body or close callback of the server.  A NULL
+ *  srv does nothing. */
 EDDY_API void eddy_http_server_free(eddy_http_server *srv);
+
+/** @} */
 
 /** Counters of a server. */
 typedef struct eddy_http_stats {
     uint64_t connections;      /**< open now */
-    uint64_t connections_total;
+    uint64_t connections_total; /**< accepted since creation */
     uint64_t requests;         /**< finished */
-    uint64_t bytes_in, bytes_out;
+    uint64_t bytes_in,         /**< read from clients */
+             bytes_out;        /**< sent in responses, heads and
+                                    bodies */
     uint64_t errors;           /**< 4xx/5xx answered by the server itself */
 } eddy_http_stats;
 
+/** @name The server's counters and loop
+ *  @{ */
+
+/** Copies the server's counters to *out. */
 EDDY_API void eddy_http_server_get_stats(const eddy_http_server *srv,
                                          eddy_http_stats *out);
+/** The loop the server runs on. */
 EDDY_API eddy_loop *eddy_http_server_loop(const eddy_http_server *srv);
 
-/* --- the request ------------------------------------------------------ */
+/** @} */
+/** @name The request
+ *  @{ */
 
+/** The method as sent, e.g. "GET" (methods are case-sensitive). */
 EDDY_API eddy_str eddy_http_method(const eddy_http_request *req);
 /** The request target as sent, e.g. "/a/b?x=1". */
 EDDY_API eddy_str eddy_http_uri(const eddy_http_request *req);
@@ -168,37 +212,52 @@ EDDY_API eddy_str eddy_http_query(const eddy_http_request *req);
 /** 10 for HTTP/1.0, 11 for HTTP/1.1. */
 EDDY_API int eddy_http_version(const eddy_http_request *req);
 /** The first header named name (case-insensitive) into *value.  Errors:
- *  -ENOENT. */
+ *  -ENOENT (no such header), -EINVAL (name or value NULL). */
 EDDY_API int eddy_http_header_get(const eddy_http_request *req,
                                   const char *name, eddy_str *value);
-/** All header fields in order: *n of them. */
+/** All header fields in order: *n of them, in an array that belongs to
+ *  the request (valid until it is finished). */
 EDDY_API const eddy_http_header *eddy_http_headers(const eddy_http_request *req,
                                                    size_t *n);
 /** The whole body (empty for a streamed route). */
 EDDY_API eddy_str eddy_http_body(const eddy_http_request *req);
-/** The client's IP address as text (xheaders applied). */
+/** The client's IP address as text (xheaders applied), valid until the
+ *  request is finished; "" for a Unix domain socket. */
 EDDY_API const char *eddy_http_remote_ip(const eddy_http_request *req);
-/** "http", or what X-Scheme / X-Forwarded-Proto said with xheaders. */
+/** "http", or what X-Scheme / X-Forwarded-Proto said with xheaders ("http"
+ *  or "https"); a static string. */
 EDDY_API const char *eddy_http_scheme(const eddy_http_request *req);
+/** The server that received the request.  A request may outlive its
+ *  server (eddy_http_server_free()): do not call this after that. */
 EDDY_API eddy_http_server *eddy_http_request_server(const eddy_http_request *req);
+/** The loop of the request's server; like eddy_http_request_server(), not
+ *  after the server was freed. */
 EDDY_API eddy_loop *eddy_http_request_loop(const eddy_http_request *req);
-/** A pointer for the handler's use. */
+/** Stores a pointer for the handler's use; the server never reads or frees
+ *  it. */
 EDDY_API void eddy_http_set_data(eddy_http_request *req, void *data);
+/** The pointer last given to eddy_http_set_data(), or NULL. */
 EDDY_API void *eddy_http_data(const eddy_http_request *req);
 
 /**
  * For EDDY_ROUTE_STREAM routes: reads the body, handing it over in pieces.
  * Sends "100 Continue" first when the client asked for it.  Errors:
- * -EALREADY (called twice), -EPIPE (client gone).
+ * -EINVAL (NULL cb), -EALREADY (called twice), -EPIPE (client gone),
+ * -EPROTO (the body was already refused, as too large or malformed: answer
+ * the request; its connection closes after the response).
  */
 EDDY_API int eddy_http_read_body(eddy_http_request *req, eddy_http_body_cb cb,
                                  void *arg);
 
-/** Calls cb if the client goes away before the request is finished. */
+/** Calls cb if the client goes away before the request is finished.  A
+ *  later call replaces cb; NULL cancels it.  The request must still be
+ *  finished after cb. */
 EDDY_API void eddy_http_on_close(eddy_http_request *req, eddy_http_close_cb cb,
                                  void *arg);
 
-/* --- the response ----------------------------------------------------- */
+/** @} */
+/** @name The response
+ *  @{ */
 
 /**
  * Answers in one call and finishes the request: status, extra headers
@@ -237,49 +296,78 @@ EDDY_API int eddy_http_write(eddy_http_request *req, const void *data,
  *  written: the connection is closed). */
 EDDY_API int eddy_http_finish(eddy_http_request *req);
 
-/** The standard reason phrase of status ("Unknown" when there is none). */
+/** The standard reason phrase of status ("Unknown" when there is none); a
+ *  static string.  Any thread. */
 EDDY_API const char *eddy_http_reason(int status);
 
-/* --- listening sockets (Tornado's netutil) ----------------------------- */
+/** @} */
 
-enum { EDDY_BIND_REUSEPORT = 1 };
+/** Flags of eddy_bind_sockets(). */
+enum {
+    EDDY_BIND_REUSEPORT = 1 /**< set SO_REUSEPORT, so that several processes
+                                 can bind the same port (-ENOTSUP where the
+                                 system has no SO_REUSEPORT) */
+};
+
+/** @name Listening sockets (Tornado's netutil)
+ *  These need no loop and may be called from any thread.
+ *  @{ */
 
 /**
  * Creates listening sockets for address:port (address NULL or "": every
  * interface; family AF_UNSPEC, AF_INET or AF_INET6), as getaddrinfo
  * resolves them: SO_REUSEADDR, IPV6_V6ONLY on IPv6, close-on-exec,
  * non-blocking, listen(backlog; 0: 1024).  Port 0 picks a free port (the
- * same for every family).  Up to max fds go to fds, their count to *n.
+ * same for every family).  Up to max fds go to fds, their count to *n; the
+ * caller owns them.  Errors: -EINVAL (port outside 0..65535, max 0),
+ * -EADDRNOTAVAIL (address does not resolve to a usable address), or the
+ * errno of socket(2), setsockopt(2), bind(2) or listen(2), such as
+ * -EADDRINUSE; no socket is left open then.
  */
 EDDY_API int eddy_bind_sockets(int port, const char *address, int family,
                                int backlog, unsigned flags, int *fds,
                                size_t max, size_t *n);
 
 /** A listening Unix domain socket at path (an old socket file there is
- *  replaced), with the given file mode (0: 0666 masked by umask). */
+ *  replaced), with the given file mode (0: 0666 masked by umask),
+ *  close-on-exec and non-blocking, listen(backlog; 0: 1024).  The caller
+ *  owns *fd.  Errors: -EINVAL (path NULL or too long), -EEXIST (path exists
+ *  and is not a socket), or the errno of socket(2), bind(2), chmod(2) or
+ *  listen(2). */
 EDDY_API int eddy_bind_unix_socket(const char *path, int mode, int backlog,
                                    int *fd);
 
-/** The port a socket is bound to, or a negative errno. */
+/** The port a socket is bound to, or a negative errno: getsockname(2)'s,
+ *  or -EAFNOSUPPORT for a socket that is neither IPv4 nor IPv6. */
 EDDY_API int eddy_socket_port(int fd);
 
-/* --- processes (Tornado's process module) ------------------------------ */
+/** @} */
+/** @name Processes (Tornado's process module)
+ *  @{ */
 
 /**
  * Forks n children (0: one per CPU) and returns in each child with its task
  * id (0 .. n-1) in *task_id.  The parent never returns: it restarts a
  * child that dies abnormally (at most max_restarts times in all; same task
  * id), forwards SIGTERM and SIGINT to the children, and exits when they
- * have all exited: 0 if they all exited 0.  Errors (in the parent, before
- * any fork): -EINVAL, fork's errno.
+ * have all exited: 0 if they all exited 0.  Call it before creating loops
+ * and threads: the children inherit only the calling thread.  Errors (in
+ * the parent, which stops the children it started first): -EINVAL (n or
+ * max_restarts negative, task_id NULL, or called in a child), -ENOMEM,
+ * fork's errno.
  */
 EDDY_API int eddy_fork_processes(int n, int max_restarts, int *task_id);
 
-/** The task id of this process (-1 unless forked by eddy_fork_processes). */
+/** The task id of this process (-1 unless forked by eddy_fork_processes).
+ *  Any thread. */
 EDDY_API int eddy_task_id(void);
 
-/** The number of CPUs online (at least 1). */
+/** The number of CPUs online (at least 1).  Any thread. */
 EDDY_API int eddy_cpu_count(void);
+
+/** @} */
+
+/** @} */
 
 #ifdef __cplusplus
 }

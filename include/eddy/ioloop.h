@@ -1,5 +1,12 @@
-/*
- * eddy/ioloop.h - the event loop: fd handlers, timers, callbacks, signals.
+/**
+ * @file
+ * @brief The event loop: fd handlers, timers, callbacks, signals.
+ *
+ * Everything it declares is described under @ref loop.
+ */
+/**
+ * @defgroup loop The event loop (ioloop.h)
+ * @brief fd handlers, timers, callbacks and signals: Tornado's IOLoop.
  *
  * This is Tornado's IOLoop in C.  One loop runs on one thread at a time;
  * every function here must be called from the thread running the loop (or,
@@ -13,8 +20,12 @@
  *      in the order they were added;
  *   3. one wait on the poller (for no time at all if callbacks are queued);
  *   4. the fd handlers whose fds became ready.
+ *
  * Callbacks and timers added during an iteration run in a later one, so a
  * callback that re-queues itself never starves I/O.
+ *
+ * The arg pointer given with a callback or handler is passed back to it
+ * as it is: the loop never reads or frees it.
  */
 #ifndef EDDY_IOLOOP_H
 #define EDDY_IOLOOP_H
@@ -25,6 +36,15 @@
 extern "C" {
 #endif
 
+/** @addtogroup loop
+ *  @{ */
+
+/** @def EDDY_API
+ *  Marks a declaration as part of the library's interface: the symbol is
+ *  exported from libeddy.so, which hides every other symbol. */
+/** @def EDDY_PRINTF
+ *  Lets GCC and Clang check the arguments of a printf-style function: the
+ *  format is argument f, the values start at argument a. */
 #if defined(__GNUC__) || defined(__clang__)
 #define EDDY_API __attribute__((visibility("default")))
 #define EDDY_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -45,7 +65,15 @@ enum {
 };
 
 /** Log levels passed to the log hook. */
-enum { EDDY_LOG_DEBUG, EDDY_LOG_INFO, EDDY_LOG_WARNING, EDDY_LOG_ERROR };
+enum {
+    EDDY_LOG_DEBUG,   /**< detail for debugging */
+    EDDY_LOG_INFO,    /**< ordinary events: a shutdown begins, a malformed
+                           request was refused */
+    EDDY_LOG_WARNING, /**< trouble worked around: a callback that held the
+                           loop too long, accept(2) out of fds */
+    EDDY_LOG_ERROR    /**< a failure that cost something: a timer stopped,
+                           an fd that can no longer be watched */
+};
 
 /** Called when fd is ready; events is a mask of EDDY_READ ... EDDY_HUP. */
 typedef void (*eddy_fd_cb)(eddy_loop *loop, int fd, unsigned events,
@@ -64,8 +92,12 @@ typedef void (*eddy_log_fn)(void *arg, int level, const char *message);
  */
 typedef uint64_t eddy_timer_id;
 
+/** @name Creating and closing loops
+ *  @{ */
+
 /**
- * Creates a loop on *out.  Errors: -ENOMEM, or the errno of the backend's
+ * Creates a loop on *out; the caller owns it and frees it with
+ * eddy_loop_close().  Errors: -ENOMEM, or the errno of the backend's
  * poller (epoll_create1, kqueue) or of the wakeup fd.
  */
 EDDY_API int eddy_loop_new(eddy_loop **out);
@@ -74,7 +106,7 @@ EDDY_API int eddy_loop_new(eddy_loop **out);
  * Frees the loop and everything it owns: handlers, timers, queued callbacks
  * (never called) and signal handlers (the default disposition comes back).
  * When all_fds is non-zero, closes every fd that still has a handler.  Must
- * not be called while the loop is running.
+ * not be called while the loop is running.  A NULL loop does nothing.
  */
 EDDY_API void eddy_loop_close(eddy_loop *loop, int all_fds);
 
@@ -85,11 +117,17 @@ EDDY_API void eddy_loop_close(eddy_loop *loop, int all_fds);
  */
 EDDY_API eddy_loop *eddy_loop_default(void);
 
-/** The loop running on the calling thread, or NULL (IOLoop.current()). */
+/** The loop running on the calling thread, or NULL (IOLoop.current()).
+ *  Any thread. */
 EDDY_API eddy_loop *eddy_loop_current(void);
 
-/** The poller compiled in: "epoll", "kqueue", "poll" or "select". */
+/** The poller compiled in: "epoll", "kqueue", "poll" or "select", a static
+ *  string.  Any thread. */
 EDDY_API const char *eddy_loop_backend(void);
+
+/** @} */
+/** @name fd handlers
+ *  @{ */
 
 /**
  * Watches fd for events (EDDY_READ and/or EDDY_WRITE; 0 is allowed and
@@ -118,6 +156,10 @@ EDDY_API int eddy_loop_update_handler(eddy_loop *loop, int fd,
  * Errors: -ENOENT (no handler for fd), -EBADF (negative fd).
  */
 EDDY_API int eddy_loop_remove_handler(eddy_loop *loop, int fd);
+
+/** @} */
+/** @name Callbacks and timers
+ *  @{ */
 
 /**
  * Runs cb(loop, arg) on the loop thread in the next iteration, after the
@@ -171,6 +213,10 @@ EDDY_API uint64_t eddy_loop_now(const eddy_loop *loop);
 /** Refreshes the cached time now (after a long computation, say). */
 EDDY_API void eddy_loop_update_time(eddy_loop *loop);
 
+/** @} */
+/** @name Signals
+ *  @{ */
+
 /**
  * Calls cb(loop, signum, arg) on the loop thread after signum is delivered
  * to the process (several deliveries before the loop runs may merge into
@@ -186,6 +232,10 @@ EDDY_API int eddy_loop_add_signal(eddy_loop *loop, int signum,
  * before eddy_loop_add_signal().  Errors: -ENOENT, -EINVAL.
  */
 EDDY_API int eddy_loop_remove_signal(eddy_loop *loop, int signum);
+
+/** @} */
+/** @name Running
+ *  @{ */
 
 /**
  * Runs iterations until eddy_loop_stop().  If stop was called while the
@@ -209,6 +259,10 @@ EDDY_API int eddy_loop_run_once(eddy_loop *loop, int timeout_ms);
  */
 EDDY_API void eddy_loop_stop(eddy_loop *loop);
 
+/** @} */
+/** @name Embedding and forking
+ *  @{ */
+
 /**
  * The backend's pollable fd (epoll and kqueue): it polls readable when
  * eddy_loop_run_once(loop, 0) has I/O to dispatch.  Together with
@@ -230,6 +284,10 @@ EDDY_API int eddy_loop_timeout(const eddy_loop *loop);
  */
 EDDY_API int eddy_loop_fork(eddy_loop *loop);
 
+/** @} */
+/** @name Logging
+ *  @{ */
+
 /** Sets the log hook (NULL: the library prints nothing).  Every layer
  *  logs through the hook of its loop: the loop, streams, the HTTP server. */
 EDDY_API void eddy_loop_set_log(eddy_loop *loop, eddy_log_fn fn, void *arg);
@@ -250,6 +308,8 @@ EDDY_API void eddy_loop_log(const eddy_loop *loop, int level, const char *fmt,
  */
 EDDY_API void eddy_loop_set_blocking_threshold(eddy_loop *loop, uint64_t ms);
 
+/** @} */
+
 /** Counters a program can read cheaply at any time on the loop thread. */
 typedef struct eddy_loop_stats {
     uint64_t iterations;      /**< completed iterations */
@@ -262,8 +322,15 @@ typedef struct eddy_loop_stats {
                                    threshold was on, in microseconds */
 } eddy_loop_stats;
 
+/** @name Statistics
+ *  @{ */
+
 /** Copies the loop's counters to *out. */
 EDDY_API void eddy_loop_get_stats(const eddy_loop *loop, eddy_loop_stats *out);
+
+/** @} */
+
+/** @} */
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,13 @@
-/*
- * eddy/iostream.h - buffered non-blocking streams over sockets and pipes.
+/**
+ * @file
+ * @brief Buffered non-blocking streams over sockets and pipes.
+ *
+ * Everything it declares is described under @ref stream.
+ */
+/**
+ * @defgroup stream Streams (iostream.h)
+ * @brief Buffered non-blocking streams over sockets and pipes: Tornado's
+ * IOStream.
  *
  * This is Tornado's IOStream in C.  A stream turns readiness events into
  * "give me the next line", "give me 512 bytes", "send this and tell me when
@@ -43,7 +51,11 @@
 extern "C" {
 #endif
 
-/** A buffered stream.  Opaque. */
+/** @addtogroup stream
+ *  @{ */
+
+/** A buffered stream.  Opaque; create with eddy_stream_new(),
+ *  eddy_stream_new_pair() or eddy_stream_connect(). */
 typedef struct eddy_stream eddy_stream;
 
 /** The peer closed the stream (read returned 0). */
@@ -74,6 +86,9 @@ typedef void (*eddy_read_cb)(eddy_stream *s, int status, const char *data,
  *  closed the stream, see eddy_stream_error()). */
 typedef void (*eddy_stream_cb)(eddy_stream *s, int status, void *arg);
 
+/** @name Creating streams
+ *  @{ */
+
 /**
  * Wraps a connected socket, or a pipe or tty used in both directions, in a
  * stream.  fd is made non-blocking and owned by the stream from here on,
@@ -87,7 +102,10 @@ EDDY_API int eddy_stream_new(eddy_loop *loop, int fd,
 /**
  * A stream over two fds: reads from rfd, writes to wfd (a pipe pair to a
  * child process, say).  Either may be -1 for a one-way stream.  Both are
- * owned by the stream from here on.
+ * made non-blocking and owned by the stream from here on, also when this
+ * fails with an error other than -EBADF.  Errors: -EBADF (both -1, or rfd
+ * equal to wfd: eddy_stream_new() takes one fd; nothing is closed then),
+ * -ENOMEM, or the loop's errors for the handlers.
  */
 EDDY_API int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
                                   const eddy_stream_options *opts,
@@ -106,6 +124,11 @@ EDDY_API int eddy_stream_connect(eddy_loop *loop, const char *host,
                                  eddy_stream_cb cb, void *arg,
                                  eddy_stream **out);
 
+/** @} */
+/** @name Reading
+ *  At most one read is pending at a time.
+ *  @{ */
+
 /**
  * Reads exactly n bytes, or with partial non-zero as soon as any (at most
  * n) are there.  Errors (from every read call): -EBUSY (a read is
@@ -119,20 +142,23 @@ EDDY_API int eddy_stream_read_bytes(eddy_stream *s, size_t n, int partial,
  * Reads up to and including the delimiter (1 to EDDY_MAX_DELIMITER bytes,
  * copied).  When max_bytes (0: max_buffer_size) pass without the
  * delimiter, the stream closes with -EMSGSIZE.  Each byte is scanned once,
- * however the data arrives.
+ * however the data arrives.  Errors as eddy_stream_read_bytes(), and
+ * -EINVAL for a NULL, empty or too long delimiter.
  */
 EDDY_API int eddy_stream_read_until(eddy_stream *s, const void *delim,
                                     size_t delim_len, size_t max_bytes,
                                     eddy_read_cb cb, void *arg);
 
-/** Reads everything until EOF (status 0 then), within max_buffer_size. */
+/** Reads everything until EOF (status 0 then), within max_buffer_size.
+ *  Errors as eddy_stream_read_bytes(). */
 EDDY_API int eddy_stream_read_until_close(eddy_stream *s, eddy_read_cb cb,
                                           void *arg);
 
 /**
  * Reads into buf, which the caller owns and keeps valid until cb runs:
  * exactly len bytes, or with partial as soon as any are there.  Bytes go
- * from the kernel straight into buf when nothing is buffered.
+ * from the kernel straight into buf when nothing is buffered.  Errors as
+ * eddy_stream_read_bytes(), and -EINVAL for a NULL buf with a non-zero len.
  */
 EDDY_API int eddy_stream_read_into(eddy_stream *s, void *buf, size_t len,
                                    int partial, eddy_read_cb cb, void *arg);
@@ -140,10 +166,15 @@ EDDY_API int eddy_stream_read_into(eddy_stream *s, void *buf, size_t len,
 /**
  * Hands data over in pieces as it arrives (status EDDY_MORE), until n bytes
  * (SIZE_MAX: until EOF) have gone by; the last call has status 0 (possibly
- * with len 0 at EOF).  Nothing is buffered beyond one piece.
+ * with len 0 at EOF).  Nothing is buffered beyond one piece.  Errors as
+ * eddy_stream_read_bytes().
  */
 EDDY_API int eddy_stream_read_stream(eddy_stream *s, size_t n,
                                      eddy_read_cb cb, void *arg);
+
+/** @} */
+/** @name Writing
+ *  @{ */
 
 /**
  * Queues a copy of data; small writes queued together go out in one
@@ -163,6 +194,10 @@ EDDY_API int eddy_stream_write(eddy_stream *s, const void *data, size_t len,
 EDDY_API int eddy_stream_write_ref(eddy_stream *s, const void *data,
                                    size_t len, eddy_stream_cb cb, void *arg);
 
+/** @} */
+/** @name Closing and state
+ *  @{ */
+
 /** Runs cb(s, error, arg) when the stream closes (see the top).  May be
  *  changed or cancelled (NULL) until it has run, also after the close. */
 EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
@@ -176,7 +211,9 @@ EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
  */
 EDDY_API void eddy_stream_close(eddy_stream *s);
 
-/** Turns Nagle's algorithm off (on != 0) or on.  Errors: -ENOTSOCK... */
+/** Turns Nagle's algorithm off (on != 0) or on, on a TCP stream.  Errors:
+ *  -EPIPE (closed), or setsockopt's errno: -ENOTSOCK (a pipe),
+ *  -EOPNOTSUPP (a socket that is not TCP). */
 EDDY_API int eddy_stream_set_nodelay(eddy_stream *s, int on);
 
 /** The error that closed the stream: 0 (open, or closed by its owner),
@@ -190,15 +227,24 @@ EDDY_API int eddy_stream_reading(const eddy_stream *s);
 EDDY_API size_t eddy_stream_write_buffered(const eddy_stream *s);
 /** Bytes read from the fd and not yet handed to a read callback. */
 EDDY_API size_t eddy_stream_read_buffered(const eddy_stream *s);
-/** The fd (the read fd for a pair), or -1 once closed. */
+/** The fd (the read fd for a pair, or its write fd when it only writes),
+ *  or -1 once closed.  The stream still owns it. */
 EDDY_API int eddy_stream_fd(const eddy_stream *s);
+/** The loop the stream runs on. */
 EDDY_API eddy_loop *eddy_stream_loop(const eddy_stream *s);
-/** A pointer for the owner's use; the stream never touches it. */
+/** Stores a pointer for the owner's use; the stream never reads or frees
+ *  it. */
 EDDY_API void eddy_stream_set_data(eddy_stream *s, void *data);
+/** The pointer last given to eddy_stream_set_data(), or NULL. */
 EDDY_API void *eddy_stream_data(const eddy_stream *s);
 
-/** A message for any error eddy returns (EDDY_EOF, limits, errno). */
+/** @} */
+
+/** A message for any error eddy returns (EDDY_EOF, limits, errno): a
+ *  constant string, or strerror()'s.  Never NULL; do not free it. */
 EDDY_API const char *eddy_strerror(int err);
+
+/** @} */
 
 #ifdef __cplusplus
 }
