@@ -184,17 +184,20 @@ run: all
 	@exec $(B)/examples/$(RUN_EXAMPLE)
 
 install: lib
-	install -d $(DESTDIR)$(PREFIX)/include/eddy $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include/eddy $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/man/man3
 	install -m 644 include/eddy/*.h $(DESTDIR)$(PREFIX)/include/eddy/
 	install -m 644 $(B)/libeddy.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(B)/$(SO) $(DESTDIR)$(PREFIX)/lib/
 	@for l in $(SO_LINKS); do ln -sf $(SO) $(DESTDIR)$(PREFIX)/lib/$$l; done
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS@|$(LIBS)|' eddy.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
+	install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/eddy
 	rm -f $(DESTDIR)$(PREFIX)/lib/libeddy.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man3/,$(notdir $(wildcard docs/man/*.3)))
 
 # --- kqueue, compile-checked against Apple's headers ----------------------
 # The headers come from an npm package that carries macOS's libc headers
