@@ -90,6 +90,7 @@ help:
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
+	@echo "  docs           the API reference into build/docs/html/; checks the man pages"
 	@echo "  install        PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "  macos-check    compile-check the kqueue backend against macOS headers"
 	@echo "  clean          remove build/"
@@ -300,3 +301,26 @@ fuzz-replay:
 
 # The replay test compiles the harnesses in.
 $(B)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
+
+# --- documentation --------------------------------------------------------
+# `make docs` builds the API reference, HTML from the headers' comments,
+# README.md and docs/architecture.md, into build/docs/html/ with Doxygen.
+# docs/Doxyfile fails it on any warning, an undocumented public declaration
+# among them.  It also checks the man pages in docs/man/ (which `make
+# install` installs): groff -ww must have nothing to say, and their .TH
+# line must name this version.
+
+.PHONY: docs
+
+docs:
+	@scripts/need.sh doxygen groff
+	@rm -rf build/docs && mkdir -p build/docs
+	@EDDY_VERSION=$(VERSION) doxygen docs/Doxyfile
+	@echo "== docs: build/docs/html/index.html, no Doxygen warning"
+	@for m in docs/man/*.3; do \
+	    w=`groff -man -Tutf8 -ww -z $$m 2>&1`; \
+	    if [ -n "$$w" ]; then echo "$$m:"; echo "$$w"; exit 1; fi; \
+	    grep -q '^\.TH .* "eddy $(VERSION)"' $$m || \
+	        { echo "$$m: the .TH line does not name eddy $(VERSION)"; exit 1; }; \
+	done
+	@echo "== man pages: `ls docs/man/*.3 | wc -l` in docs/man/, groff -ww clean"

@@ -2,7 +2,7 @@
 # scripts/need.sh - makes sure the tools the build needs are present.
 #
 #   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
-#                                      doxygen gnuplot musl-gcc libfuzzer
+#                                      doxygen groff gnuplot musl-gcc libfuzzer
 #
 # For each missing one it installs the package when it can (apt-get as root
 # on Debian and Ubuntu, pkg on FreeBSD, brew on macOS) and otherwise stops
@@ -34,6 +34,7 @@ package() {
     apt:cmocka) echo libcmocka-dev ;;
     apt:ab) echo apache2-utils ;;
     apt:gnuplot) echo gnuplot-nox ;;
+    apt:groff) echo groff-base ;;
     apt:libfuzzer) echo libclang-rt-dev ;;
     apt:musl-gcc) echo musl-tools ;;
     apt:npm) echo npm ;;
