@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #define READ_SIZE (64 * 1024)
+#define PIPELINE_OUT (64 * 1024) /* answers queued before reading waits */
 #define HEAD_STACK 1024
 
 enum { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
@@ -694,6 +695,15 @@ static int step(struct eddy__conn *c)
     switch (c->state) {
     case EDDY__IDLE:
     case EDDY__HEAD:
+        /* A client that pipelines requests and reads no answers must not
+         * make them pile up here: past PIPELINE_OUT bytes queued, the
+         * next request waits, and nothing more is read, so that TCP
+         * pushes back, until on_response_sent() finds them all sent. */
+        if (c->state == EDDY__IDLE &&
+            eddy_stream_write_buffered(c->s) > PIPELINE_OUT) {
+            c->held = 1;
+            return 0;
+        }
         if (c->acc_len == 0) {
             want_read(c);
             return 0;
@@ -947,8 +957,13 @@ static void on_response_sent(eddy_stream *s, int status, void *arg)
 
     /* status first: after an error the connection may be gone. */
     if (status == 0 && c->state == EDDY__IDLE &&
-        eddy_stream_write_buffered(s) == 0)
+        eddy_stream_write_buffered(s) == 0) {
         set_deadline(c, c->srv->opt.idle_timeout_ms);
+        if (c->held) {
+            c->held = 0;
+            schedule_run(c);
+        }
+    }
 }
 
 /* Starts the idle timeout once the response is out: a client still

@@ -38,6 +38,7 @@ struct eddy__conn {
     int state;
     int in_run;    /* conn_run() is on the stack */
     int scheduled; /* conn_run() is queued as a loop callback */
+    int held;      /* the next request waits for the answers to go out */
     eddy__http_parser ps;
     char *acc;     /* bytes received and not consumed yet */
     size_t acc_len, acc_cap;

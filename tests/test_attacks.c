@@ -183,6 +183,24 @@ static unsigned long long child_cpu_ticks(const child *c)
     return utime + stime;
 }
 
+/* The child's resident memory in KiB, from /proc/<pid>/status. */
+static long child_rss_kb(const child *c)
+{
+    char p[64], line[256];
+    long kb = -1;
+    FILE *f;
+
+    snprintf(p, sizeof p, "/proc/%d/status", (int)c->pid);
+    f = fopen(p, "re");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    fclose(f);
+    assert_true(kb >= 0);
+    return kb;
+}
+
 /* Kills by PID whatever a failed test left running, workers first. */
 static int attack_teardown(void **state)
 {
@@ -1344,6 +1362,96 @@ static void test_resets_and_half_close(void **state)
     free(body);
 }
 
+/* --- pipelining without reading ---------------------------------------------- */
+
+static void test_pipeline_flood(void **state)
+{
+    static const char one[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    const size_t n = 300000, len = n * (sizeof one - 1); /* 8 MB */
+    char *reqs = malloc(len), buf[65536];
+    size_t sent = 0, first_len = 0;
+    uint64_t got = 0, end, last_progress;
+    long rss0, rss1;
+    resp r = {0};
+    conn c;
+    child srv;
+
+    (void)state;
+    assert_non_null(reqs);
+    for (size_t i = 0; i < n; i++)
+        memcpy(reqs + i * (sizeof one - 1), one, sizeof one - 1);
+    if (!child_start(&srv, "attack_target", NULL, 0)) {
+        free(reqs);
+        skip();
+        return;
+    }
+    /* One response, to know its length: the others are the same (the
+     * Date header has a fixed width). */
+    assert_int_equal(conn_open(&c, srv.port), 0);
+    conn_send_str(&c, one);
+    assert_true(conn_wait_response(&c, &r, WAIT_MS));
+    first_len = c.off;
+    resp_free(&r);
+    conn_close(&c);
+    /* A client pipelines request after request and reads nothing.  The
+     * server answers until 64 KiB of answers wait, then reads no more:
+     * its memory stays flat and the client's sends block. */
+    rss0 = child_rss_kb(&srv);
+    assert_int_equal(conn_open(&c, srv.port), 0);
+    assert_true(conn_wait_connected(&c, WAIT_MS));
+    last_progress = tu_now_ms();
+    while (sent < len && tu_now_ms() < last_progress + 300) {
+        ssize_t k = send(c.fd, reqs + sent, len - sent, MSG_NOSIGNAL);
+
+        if (k > 0) {
+            sent += (size_t)k;
+            last_progress = tu_now_ms();
+        } else {
+            assert_true(k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+            poll(NULL, 0, 5);
+        }
+    }
+    rss1 = child_rss_kb(&srv);
+    if (rss1 - rss0 > 4096)
+        fail_msg("the server grew from %ld to %ld KiB while a client "
+                 "pipelined %zu bytes of requests and read nothing",
+                 rss0, rss1, sent);
+    timed_get(srv.port); /* and others are served meanwhile */
+    /* Then it reads: every request gets its answer, in order. */
+    end = tu_now_ms() + 4 * WAIT_MS;
+    while (got < (uint64_t)n * first_len && tu_now_ms() < end) {
+        struct pollfd p = {c.fd, POLLIN | (sent < len ? POLLOUT : 0), 0};
+        ssize_t k;
+
+        poll(&p, 1, SLICE_MS);
+        if (sent < len && (p.revents & POLLOUT)) {
+            k = send(c.fd, reqs + sent, len - sent, MSG_NOSIGNAL);
+            if (k > 0)
+                sent += (size_t)k;
+        }
+        while ((k = recv(c.fd, buf, sizeof buf, 0)) > 0) {
+            /* The first bytes are a whole response, as is the end. */
+            if (got == 0)
+                assert_memory_equal(buf, "HTTP/1.1 200 OK\r\n", 17);
+            got += (uint64_t)k;
+        }
+        if (k == 0)
+            fail_msg("the server closed after %llu bytes",
+                     (unsigned long long)got);
+    }
+    if (got != (uint64_t)n * first_len)
+        fail_msg("%llu bytes of answers, not %llu",
+                 (unsigned long long)got,
+                 (unsigned long long)n * first_len);
+    printf("   pipelining: %zu KiB of requests sent unread (of %zu KiB), "
+           "server memory %ld -> %ld KiB; then all %zu answered in order\n",
+           sent / 1024, len / 1024, rss0, rss1, n);
+    conn_close(&c);
+    assert_int_equal(stat_value(srv.port, "connections"), 1);
+    child_stop(&srv);
+    free(reqs);
+}
+
 /* --- fd exhaustion ----------------------------------------------------------- */
 
 static void test_fd_exhaustion(void **state)
@@ -1744,6 +1852,7 @@ int main(void)
         attack_test(test_slowloris),
         attack_test(test_idle_reaped),
         attack_test(test_resets_and_half_close),
+        attack_test(test_pipeline_flood),
         attack_test(test_fd_exhaustion),
         attack_test(test_shutdown_under_load),
         attack_test(test_worker_killed_under_load),
