@@ -240,10 +240,9 @@ static inline const char *example(const char *name, char *path, size_t cap)
     return access(path, X_OK) == 0 ? path : NULL;
 }
 
-/* Starts argv[0] with stdin and stdout on /dev/null, stderr too unless
- * keep_stderr (a sanitizer's report then shows in the test's output),
- * and, when nofile > 0, a soft RLIMIT_NOFILE of nofile.  Only
- * async-signal-safe calls after fork.
+/* Starts argv[0] with stdin and stdout on /dev/null, stderr on err_fd
+ * (-1: /dev/null too), and, when nofile > 0, a soft RLIMIT_NOFILE of
+ * nofile.  Only async-signal-safe calls after fork.
  *
  * The child sets the limit before exec, and the parent sets it again with
  * prlimit() once the exec is done (a close-on-exec pipe says when):
@@ -251,7 +250,7 @@ static inline const char *example(const char *name, char *path, size_t cap)
  * first does not hold, and lowering the real limit of a child still under
  * valgrind, before its exec, makes valgrind abort. */
 static inline pid_t spawn_limited(char *const argv[], long nofile,
-                                  int keep_stderr)
+                                  int err_fd)
 {
     int p[2] = {-1, -1};
     pid_t pid;
@@ -265,7 +264,7 @@ static inline pid_t spawn_limited(char *const argv[], long nofile,
         struct rlimit rl;
 
         if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
-            (!keep_stderr && dup2(null, 2) < 0))
+            dup2(err_fd >= 0 ? err_fd : null, 2) < 0)
             _exit(126);
         if (nofile > 0) {
             if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -297,7 +296,7 @@ static inline pid_t spawn_limited(char *const argv[], long nofile,
 
 static inline pid_t spawn(char *const argv[])
 {
-    return spawn_limited(argv, 0, 0);
+    return spawn_limited(argv, 0, -1);
 }
 
 /* Waits at most ms for our child pid to exit; returns its status or -1. */
@@ -369,12 +368,12 @@ out:
 /*
  * Starts the example at path on a free port of 127.0.0.1 with the extra
  * arguments (NULL-terminated, at most 12) and a soft RLIMIT_NOFILE of
- * nofile (0: inherited), and waits until GET / answers 200.  A port taken
- * in the meantime makes it exit: another is tried.  Its stderr is the
- * test's, so that what a sanitizer says about it is seen.
+ * nofile (0: inherited), its stderr on err_fd (-1: /dev/null), and waits
+ * until GET / answers 200.  A port taken in the meantime makes it exit:
+ * another is tried.
  */
 static inline pid_t start_example(const char *path, const char *const *extra,
-                                  long nofile, int *port)
+                                  long nofile, int err_fd, int *port)
 {
     for (int attempt = 0; attempt < 5; attempt++) {
         char portstr[8];
@@ -392,7 +391,7 @@ static inline pid_t start_example(const char *path, const char *const *extra,
         argv[argc] = NULL;
         *port = free_port();
         snprintf(portstr, sizeof portstr, "%d", *port);
-        pid = spawn_limited(argv, nofile, 1);
+        pid = spawn_limited(argv, nofile, err_fd);
         while (tu_now_ms() < end) {
             if (blocking_get(*port, "/", &r)) {
                 assert_int_equal(r.status, 200);

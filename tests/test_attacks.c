@@ -48,7 +48,14 @@ static int scale(int native, int valgrind)
 /* --- the server child -------------------------------------------------------- */
 
 #define MAX_CHILDREN 4
-static pid_t started[MAX_CHILDREN]; /* what the teardown must stop */
+
+/* What the teardown must stop, and each one's stderr: a temporary file,
+ * shown when the child fails (a sanitizer's report, say), else dropped. */
+static struct started {
+    pid_t pid;
+    FILE *log;
+    const char *name;
+} started[MAX_CHILDREN];
 
 typedef struct child {
     pid_t pid;
@@ -64,24 +71,55 @@ static int child_start(child *c, const char *name, const char *const *extra,
 {
     static char paths[MAX_CHILDREN][512];
     int slot = 0;
+    FILE *log;
 
-    while (slot < MAX_CHILDREN && started[slot] != 0)
+    while (slot < MAX_CHILDREN && started[slot].pid != 0)
         slot++;
     assert_true(slot < MAX_CHILDREN);
     memset(c, 0, sizeof *c);
     c->name = name;
     if (example(name, paths[slot], sizeof paths[slot]) == NULL)
         return 0;
-    c->pid = start_example(paths[slot], extra, nofile, &c->port);
-    started[slot] = c->pid;
+    log = tmpfile();
+    assert_non_null(log);
+    assert_int_equal(fcntl(fileno(log), F_SETFD, FD_CLOEXEC), 0);
+    c->pid = start_example(paths[slot], extra, nofile, fileno(log), &c->port);
+    started[slot] = (struct started){c->pid, log, name};
     return 1;
 }
 
-static void forget_child(pid_t pid)
+/* Forgets a child that has exited; prints its stderr first if it failed. */
+static void forget_child(pid_t pid, int failed)
 {
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (started[i] == pid)
-            started[i] = 0;
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        struct started *st = &started[i];
+        char buf[4096];
+        size_t n;
+
+        if (st->pid != pid || pid == 0)
+            continue;
+        if (failed) {
+            rewind(st->log);
+            n = fread(buf, 1, sizeof buf - 1, st->log);
+            buf[n] = '\0';
+            fprintf(stderr, "--- what %s printed on stderr:\n%s---\n",
+                    st->name, buf);
+        }
+        fclose(st->log);
+        *st = (struct started){0, NULL, NULL};
+    }
+}
+
+static void check_exit(const child *c, int status)
+{
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+    forget_child(c->pid, !ok);
+    if (WIFSIGNALED(status))
+        fail_msg("%s died of signal %d%s", c->name, WTERMSIG(status),
+                 WTERMSIG(status) == SIGPIPE ? " (SIGPIPE)" : "");
+    if (!ok)
+        fail_msg("%s exited with status %d", c->name, WEXITSTATUS(status));
 }
 
 /* Fails unless the child is still running. */
@@ -91,23 +129,10 @@ static void child_alive(const child *c)
     pid_t r = waitpid(c->pid, &status, WNOHANG);
 
     if (r == c->pid) {
-        forget_child(c->pid);
-        if (WIFSIGNALED(status))
-            fail_msg("%s died of signal %d%s", c->name, WTERMSIG(status),
-                     WTERMSIG(status) == SIGPIPE ? " (SIGPIPE)" : "");
-        fail_msg("%s exited with status %d", c->name, WEXITSTATUS(status));
+        check_exit(c, status);
+        fail_msg("%s exited early", c->name);
     }
     assert_int_equal(r, 0);
-}
-
-static void check_exit(const child *c, int status)
-{
-    if (WIFSIGNALED(status))
-        fail_msg("%s died of signal %d%s", c->name, WTERMSIG(status),
-                 WTERMSIG(status) == SIGPIPE ? " (SIGPIPE)" : "");
-    assert_true(WIFEXITED(status));
-    if (WEXITSTATUS(status) != 0)
-        fail_msg("%s exited with status %d", c->name, WEXITSTATUS(status));
 }
 
 /* Waits at most ms for the child, stopped by now, to exit 0. */
@@ -117,7 +142,6 @@ static void child_reap(child *c, int ms)
 
     if (status == -1)
         fail_msg("%s did not exit within %d ms of SIGTERM", c->name, ms);
-    forget_child(c->pid);
     check_exit(c, status);
 }
 
@@ -201,20 +225,21 @@ static long child_rss_kb(const child *c)
     return kb;
 }
 
-/* Kills by PID whatever a failed test left running, workers first. */
+/* Kills by PID whatever a failed test left running, workers first, and
+ * shows what it printed. */
 static int attack_teardown(void **state)
 {
     for (int i = 0; i < MAX_CHILDREN; i++) {
-        pid_t w[8];
+        pid_t pid = started[i].pid, w[8];
         int status;
 
-        if (started[i] == 0)
+        if (pid == 0)
             continue;
-        for (int k = 0, n = children_of(started[i], w, 8); k < n; k++)
+        for (int k = 0, n = children_of(pid, w, 8); k < n; k++)
             kill(w[k], SIGKILL);
-        kill(started[i], SIGKILL);
-        waitpid(started[i], &status, 0);
-        started[i] = 0;
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        forget_child(pid, 1);
     }
     return tu_fd_teardown(state);
 }
@@ -1243,7 +1268,15 @@ static void test_resets_and_half_close(void **state)
     }
     base = child_fds(&srv);
 
-    /* Reset (SO_LINGER 0) after half a head. */
+    /* Reset (SO_LINGER 0) at once, maybe before the server accepted. */
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(conn_open(&cs[i], srv.port), 0);
+        assert_true(conn_wait_connected(&cs[i], WAIT_MS));
+        conn_reset(&cs[i]);
+    }
+    phase_done(&srv, base, "reset at once");
+
+    /* Reset after half a head. */
     open_accepted(&srv, base, cs, n);
     for (int i = 0; i < n; i++)
         conn_send_str(&cs[i], "GET / HTTP/1.1\r\nHo");
@@ -1351,11 +1384,11 @@ static void test_resets_and_half_close(void **state)
         conn_close(&cs[i]);
     phase_done(&srv, base, "never read");
 
-    printf("   resets: %d after half a head, %d after half a body, %d behind "
-           "50 pipelined requests; %d reset and %d closed mid-response; %d "
-           "half-closed after a request, %d mid-request; %d never reading: "
-           "all freed\n",
-           n, n, n, nb, nb, n, n, nb);
+    printf("   resets: %d at once, %d after half a head, %d after half a "
+           "body, %d behind 50 pipelined requests; %d reset and %d closed "
+           "mid-response; %d half-closed after a request, %d mid-request; "
+           "%d never reading: all freed\n",
+           n, n, n, n, nb, nb, n, n, nb);
     /* SIGTERM: exit status 0, so no SIGPIPE ever fired. */
     child_stop(&srv);
     free(cs);

@@ -3238,7 +3238,7 @@ static pid_t start_hello(const char *path, const char *procs, int *port)
 {
     const char *extra[] = {procs ? "--processes" : NULL, procs, NULL};
 
-    return start_example(path, extra, 0, port);
+    return start_example(path, extra, 0, -1, port);
 }
 
 static void expect_hello(int port)
