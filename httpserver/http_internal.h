@@ -58,6 +58,8 @@ struct eddy_http_server {
     size_t nlfds;
     int accepting;           /* the listening fds are watched */
     eddy_timer_id resume;    /* retry accepting after EMFILE */
+    int parked;              /* an accepted fd the poller cannot watch
+                                yet (select: FD_SETSIZE), or -1 */
     struct eddy__conn *conns;
     size_t nconns;
     eddy__http_head head;    /* the parser's output, used at once */

@@ -7,13 +7,16 @@
  * at max_connections, or when accept fails for want of fds (EMFILE,
  * ENFILE) or memory, the listening sockets stop being watched and new
  * clients wait in the kernel's backlog; watching resumes when a connection
- * closes, or after a short pause in case the fds went elsewhere.
+ * closes, or after a short pause in case the fds went elsewhere.  An fd
+ * the poller cannot watch (select's past FD_SETSIZE) is kept aside the
+ * same way until a lower number frees up.
  *
  * This file must never block, and never touch a connection after its
  * close callback ran.
  */
 #define _GNU_SOURCE
 #include "http_internal.h"
+#include "../backends/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@ int eddy_http_server_new(eddy_loop *loop, const eddy_http_options *opts,
     if (srv == NULL)
         return -ENOMEM;
     srv->loop = loop;
+    srv->parked = -1;
     o = &srv->opt;
     if (opts != NULL)
         *o = *opts;
@@ -177,6 +181,37 @@ static void pause_accepting(eddy_http_server *srv, uint64_t retry_ms)
                              &srv->resume);
 }
 
+/*
+ * The poller cannot watch every fd the process may open: select stops at
+ * FD_SETSIZE.  An accepted connection past that is parked, as if it were
+ * still in the backlog, and accepting pauses; when a connection closes,
+ * the parked one moves down to the number that freed (F_DUPFD) and is
+ * served.  Closing it instead would drop a connection the kernel
+ * accepted, and the next accept would get the same number again: the
+ * whole backlog would be dropped one by one.  Returns whether nothing is
+ * parked any more.
+ */
+static int unpark(eddy_http_server *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd;
+
+    if (srv->parked < 0)
+        return 1;
+    fd = fcntl(srv->parked, F_DUPFD_CLOEXEC, 0);
+    if (fd >= eddy__backend_max_fd)
+        close(fd);
+    if (fd < 0 || fd >= eddy__backend_max_fd)
+        return 0;
+    close(srv->parked);
+    srv->parked = -1;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+        len = 0;
+    eddy__conn_open(srv, fd, (struct sockaddr *)&ss, len);
+    return 1;
+}
+
 static void on_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
 {
     eddy_http_server *srv = arg;
@@ -188,7 +223,7 @@ static void on_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
         socklen_t len = sizeof ss;
         int fd;
 
-        if (srv->nconns >= srv->opt.max_connections) {
+        if (srv->nconns >= srv->opt.max_connections || !unpark(srv)) {
             pause_accepting(srv, 0); /* a closing connection resumes it */
             return;
         }
@@ -200,6 +235,15 @@ static void on_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
         if (fd >= 0)
             fcntl(fd, F_SETFD, FD_CLOEXEC);
 #endif
+        if (fd >= eddy__backend_max_fd) {
+            eddy_loop_log(srv->loop, EDDY_LOG_WARNING,
+                          "accept: fd %d is past what %s can watch; new "
+                          "connections wait in the backlog",
+                          fd, eddy__backend_name);
+            srv->parked = fd;
+            pause_accepting(srv, 0);
+            return;
+        }
         if (fd >= 0) {
             eddy__conn_open(srv, fd, (struct sockaddr *)&ss, len);
             continue;
@@ -260,6 +304,9 @@ static void close_listeners(eddy_http_server *srv)
     }
     srv->nlfds = 0;
     srv->accepting = 0;
+    if (srv->parked >= 0) /* never served: like the backlog, it goes */
+        close(srv->parked);
+    srv->parked = -1;
     if (srv->resume != 0)
         eddy_loop_remove_timeout(srv->loop, srv->resume);
     srv->resume = 0;
@@ -298,8 +345,8 @@ void eddy__server_conn_gone(eddy_http_server *srv)
             shutdown_finished(srv);
         return;
     }
-    if (!srv->accepting && srv->nconns < srv->opt.max_connections &&
-        srv->resume == 0)
+    if (unpark(srv) && !srv->accepting &&
+        srv->nconns < srv->opt.max_connections && srv->resume == 0)
         watch_listeners(srv, 1);
 }
 
