@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -975,9 +976,23 @@ static void idle_after_write(struct eddy__conn *c)
         set_deadline(c, c->srv->opt.idle_timeout_ms);
 }
 
+/* Whether the next request has begun to arrive: bytes the stream holds, or
+ * bytes waiting in the socket.  The loop handles a signal before the fds
+ * that became readable with it, so at SIGTERM a keep-alive client's next
+ * request may be there, unread: closing would reset it unanswered. */
+static int input_waiting(struct eddy__conn *c)
+{
+    int fd = eddy_stream_fd(c->s);
+    char byte;
+
+    return eddy_stream_read_buffered(c->s) > 0 ||
+           (fd >= 0 && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0);
+}
+
 int eddy__conn_close_idle(struct eddy__conn *c)
 {
-    if (c->req != NULL || c->acc_len != 0 || c->state != EDDY__IDLE)
+    if (c->req != NULL || c->acc_len != 0 || c->state != EDDY__IDLE ||
+        input_waiting(c))
         return 0;
     /* The last response may still be queued (a large body, a slow
      * reader): it goes out first.  The shutdown deadline still holds. */

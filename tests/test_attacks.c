@@ -1803,6 +1803,45 @@ static void test_shutdown_under_load(void **state)
     }
     ld.port = srv.port;
     base = child_fds(&srv);
+    /* A keep-alive client's next request in the socket, unread, when
+     * SIGTERM comes: /demo/syncsleep-handler/ holds the loop for a second
+     * meanwhile, so the signal and the request are seen together.  The
+     * request is answered, not reset as if the connection were idle. */
+    {
+        conn idle, blocker;
+        resp r = {0};
+        int status;
+
+        assert_int_equal(conn_open(&idle, srv.port), 0);
+        conn_send_str(&idle, KEEP_REQ("/demo/justnow"));
+        assert_true(conn_wait_response(&idle, &r, WAIT_MS));
+        assert_int_equal(conn_open(&blocker, srv.port), 0);
+        conn_send_str(&blocker, KEEP_REQ("/demo/syncsleep-handler/"));
+        poll(NULL, 0, 200); /* the loop is asleep now */
+        conn_send_str(&idle, KEEP_REQ("/demo/justnow"));
+        assert_int_equal(kill(srv.pid, SIGTERM), 0);
+        if (!conn_wait_response(&blocker, &r, WAIT_MS) || r.status != 200)
+            fail_msg("the blocking request was not answered");
+        if (!conn_wait_response(&idle, &r, WAIT_MS))
+            fail_msg("a request unread at SIGTERM was not answered (%s)",
+                     idle.eof ? strerror(idle.err) : "no close");
+        assert_int_equal(r.status, 200);
+        assert_true(resp_has(&r, "connection", "close"));
+        resp_free(&r);
+        assert_true(conn_wait_eof(&idle, WAIT_MS));
+        conn_close(&idle);
+        conn_close(&blocker);
+        status = wait_exit(srv.pid, WAIT_MS);
+        check_exit(&srv, status);
+    }
+    if (!child_start(&srv, "sleep_demo", NULL, 0)) {
+        free(ls);
+        skip();
+        return;
+    }
+    ld.port = srv.port;
+    base = child_fds(&srv);
+    /* Then requests waiting on the timer when SIGTERM comes. */
     for (int i = 0; i < ld.n; i++)
         loader_init(&ls[i], i < sleepers ? KEEP_REQ("/demo/sleep-handler/")
                                          : KEEP_REQ("/demo/justnow"),
