@@ -735,6 +735,16 @@ static const attack attacks[] = {
     REFUSE("no Host", "GET / HTTP/1.1\r\n\r\n", 400),
     REFUSE("Host twice", "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
     REFUSE("Host \\xa0", "GET / HTTP/1.1\r\nHost: x\xa0\r\n\r\n", 400),
+    /* Nothing is read after a request that closes the connection, nor
+     * after a bad request in the middle of a pipeline. */
+    {"after Connection: close", "GET / HTTP/1.1\r\nHost: x\r\nConnection: "
+     "close\r\n\r\n" SMUG, sizeof("GET / HTTP/1.1\r\nHost: x\r\nConnection: "
+     "close\r\n\r\n" SMUG) - 1, {{200, HELLO}}},
+    {"after HTTP/1.0", "GET / HTTP/1.0\r\n\r\n" SMUG,
+     sizeof("GET / HTTP/1.0\r\n\r\n" SMUG) - 1, {{200, HELLO}}},
+    {"bad request mid-pipeline", GET_("/") GET_("/") P "Content-Length: +5"
+     "\r\n\r\nhello" SMUG, sizeof(GET_("/") GET_("/") P "Content-Length: +5"
+     "\r\n\r\nhello" SMUG) - 1, {{200, HELLO}, {200, HELLO}, {400, NULL}}},
     /* Input an application reflects into its response: the server refuses
      * a CR, LF, NUL or DEL in a reason phrase or header with -EINVAL, so
      * nothing is injected; the handler answers 400 instead.  (A reason
@@ -1803,6 +1813,21 @@ static void test_shutdown_under_load(void **state)
     }
     ld.port = srv.port;
     base = child_fds(&srv);
+    /* First, clients that reset while their request waits on the timer:
+     * the handler hears of it (on_close) and finishes; all is freed. */
+    for (int i = 0; i < sleepers; i++) {
+        assert_int_equal(conn_open(&ls[i].c, srv.port), 0);
+        conn_send_str(&ls[i].c, KEEP_REQ("/demo/sleep-handler/"));
+    }
+    end = tu_now_ms() + WAIT_MS;
+    while (child_fds(&srv) < base + sleepers && tu_now_ms() < end)
+        poll(NULL, 0, 2);
+    poll(NULL, 0, 50);
+    for (int i = 0; i < sleepers; i++)
+        conn_reset(&ls[i].c);
+    if (child_fds_down_to(&srv, base, WAIT_MS) > base)
+        fail_msg("sleep_demo kept the connections of clients that left");
+    child_alive(&srv);
     /* A keep-alive client's next request in the socket, unread, when
      * SIGTERM comes: /demo/syncsleep-handler/ holds the loop for a second
      * meanwhile, so the signal and the request are seen together.  The
@@ -1863,9 +1888,10 @@ static void test_shutdown_under_load(void **state)
             fail_msg("sleeper %d: %d answers, %d unanswered, %d cut short", i,
                      ls[i].ok, ls[i].unanswered, ls[i].truncated);
     assert_int_equal(LOAD_SUM(&ld, truncated), 0);
-    printf("   shutdown of sleep_demo: all %d requests waiting on the timer "
-           "answered after SIGTERM; %d other answers; exit status 0\n",
-           sleepers, LOAD_SUM(&ld, ok) - sleepers);
+    printf("   sleep_demo: %d clients reset while their request waited on the "
+           "timer: freed; all %d requests waiting on the timer when SIGTERM "
+           "came answered; %d other answers; exit status 0\n",
+           sleepers, sleepers, LOAD_SUM(&ld, ok) - sleepers);
     free(ls);
 }
 
