@@ -38,6 +38,10 @@ EDDY_HIDDEN extern const int eddy__backend_max_fd;
 EDDY_HIDDEN extern const char eddy__backend_name[];
 /* 1 when fired[].gen reports the generation of the kernel registration. */
 EDDY_HIDDEN extern const int eddy__backend_has_gen;
+/* 1 when closing an fd removes it from the poller (epoll, BSD kqueue), so
+ * that the loop need not delete it first; 0 when del must still run (the
+ * poll and select arrays, libkqueue). */
+EDDY_HIDDEN extern const int eddy__backend_close_drops;
 
 /* Creates the poller and its wakeup mechanism. */
 EDDY_HIDDEN int eddy__backend_new(eddy__backend **out);

@@ -43,6 +43,7 @@
 const int eddy__backend_max_fd = INT_MAX;
 const char eddy__backend_name[] = "epoll";
 const int eddy__backend_has_gen = 1;
+const int eddy__backend_close_drops = 1;
 
 /* The data of the wakeup fd's registration: no real fd has this value. */
 #define WAKE_DATA UINT64_MAX

@@ -55,6 +55,11 @@
 const int eddy__backend_max_fd = INT_MAX;
 const char eddy__backend_name[] = "kqueue";
 const int eddy__backend_has_gen = 1;
+#ifdef LIBKQUEUE
+const int eddy__backend_close_drops = 0; /* its knotes outlive close() */
+#else
+const int eddy__backend_close_drops = 1;
+#endif
 
 struct eddy__backend {
     atomic_int kq;     /* read by wake on any thread; reset stores a new one */

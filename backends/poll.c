@@ -34,6 +34,7 @@
 const int eddy__backend_max_fd = INT_MAX;
 const char eddy__backend_name[] = "poll";
 const int eddy__backend_has_gen = 0;
+const int eddy__backend_close_drops = 0;
 
 struct eddy__backend {
     struct pollfd *pfds; /* pfds[0] is the wakeup fd */

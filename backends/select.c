@@ -37,6 +37,7 @@
 const int eddy__backend_max_fd = FD_SETSIZE;
 const char eddy__backend_name[] = "select";
 const int eddy__backend_has_gen = 0;
+const int eddy__backend_close_drops = 0;
 
 struct eddy__backend {
     fd_set rset, wset;   /* the master sets: what is watched */

@@ -266,6 +266,18 @@ int eddy_loop_remove_handler(eddy_loop *loop, int fd)
     return 0;
 }
 
+int eddy_loop_close_fd(eddy_loop *loop, int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (fd < loop->nfds) {
+        eddy_loop_remove_handler(loop, fd);
+        if (eddy__backend_close_drops)
+            loop->fds[fd].flags &= (uint8_t)~EDDY__FD_KERNEL;
+    }
+    return close(fd) == 0 ? 0 : -errno;
+}
+
 /* Applies the removals that no add took back. */
 static void flush_removals(eddy_loop *loop)
 {

@@ -33,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -223,11 +222,8 @@ static void close_with(eddy_stream *s, int err)
     for (int i = 0; i < 2; i++) {
         int fd = i ? s->wfd : s->rfd;
 
-        if (fd < 0 || (i && s->wfd == s->rfd))
-            continue;
-        if (!(fd == s->rfd && (s->flags & S_DETACHED)))
-            eddy_loop_remove_handler(s->loop, fd);
-        close(fd);
+        if (fd >= 0 && !(i && s->wfd == s->rfd))
+            eddy_loop_close_fd(s->loop, fd);
     }
     s->rfd = s->wfd = -1;
     schedule(s);
@@ -237,8 +233,7 @@ static int open_stream(eddy_loop *loop, int rfd, int wfd,
                        const eddy_stream_options *opts, eddy_stream **out)
 {
     eddy_stream *s = calloc(1, sizeof *s);
-    struct stat st;
-    int err = 0;
+    int err = 0, flags;
 
     if (s == NULL) {
         err = -ENOMEM;
@@ -262,15 +257,18 @@ static int open_stream(eddy_loop *loop, int rfd, int wfd,
 
         if (fd < 0 || (i && wfd == rfd))
             continue;
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+        /* An accepted socket usually is non-blocking already. */
+        if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+            (!(flags & O_NONBLOCK) &&
+             fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0))
             err = -errno;
         else
             err = eddy_loop_add_handler(loop, fd, 0, on_io, s);
         if (err != 0)
             break;
         if (i == 1 || wfd == rfd) {
-            if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
-                s->flags |= S_SOCKET;
+            /* Taken for a socket until sendmsg says ENOTSOCK (flush). */
+            s->flags |= S_SOCKET;
 #ifdef SO_NOSIGPIPE
             int one = 1;
             setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
@@ -696,6 +694,10 @@ static int flush(eddy_stream *s)
         if (w < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == ENOTSOCK && (s->flags & S_SOCKET)) {
+                s->flags &= ~(unsigned)S_SOCKET; /* a pipe: writev */
+                continue;
+            }
             if (errno != EAGAIN && errno != EWOULDBLOCK)
                 return -errno;
             s->flags |= S_WBLOCKED;
@@ -967,11 +969,11 @@ static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
             s->flags |= S_HUP;
         if ((events & (EDDY_ERROR | EDDY_HUP)) && fd != s->rfd)
             close_with(s, -EPIPE); /* the reader of our pipe went away */
-        else if ((events & EDDY_ERROR) && (s->flags & S_SOCKET)) {
-            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-                err = errno;
+        else if ((events & EDDY_ERROR) && (s->flags & S_SOCKET) &&
+                 (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ||
+                  (err = errno) != ENOTSOCK)) /* a pipe reads its error */
             close_with(s, err != 0 ? -err : -ECONNRESET); /* as above */
-        } else if (fd == s->rfd && !(s->flags & S_EOF) &&
+        else if (fd == s->rfd && !(s->flags & S_EOF) &&
                  (events & (EDDY_READ | EDDY_ERROR | EDDY_HUP)))
             read_more(s);
     }

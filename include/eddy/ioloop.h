@@ -162,6 +162,16 @@ EDDY_API int eddy_loop_remove_handler(eddy_loop *loop, int fd);
  *  @{ */
 
 /**
+ * Removes fd's handler, if it has one, and closes fd: what
+ * eddy_loop_remove_handler() and close() do, minus the system call that
+ * would tell epoll or kqueue (closing the fd tells them).  For an fd shared
+ * with a dup() or a child, which closing does not remove from epoll, the
+ * loop notices the orphaned registration and recovers.  Errors: -EBADF,
+ * or close()'s errno (the fd is closed all the same).
+ */
+EDDY_API int eddy_loop_close_fd(eddy_loop *loop, int fd);
+
+/**
  * Runs cb(loop, arg) on the loop thread in the next iteration, after the
  * callbacks queued before it (FIFO).  Any thread; wakes the loop if it is
  * sleeping.  Not async-signal-safe (use eddy_loop_add_signal).
