@@ -976,16 +976,21 @@ static void idle_after_write(struct eddy__conn *c)
         set_deadline(c, c->srv->opt.idle_timeout_ms);
 }
 
-/* Whether the next request has begun to arrive: bytes the stream holds, or
- * bytes waiting in the socket.  The loop handles a signal before the fds
- * that became readable with it, so at SIGTERM a keep-alive client's next
- * request may be there, unread: closing would reset it unanswered. */
+/* Whether the next request may have begun to arrive: bytes waiting in the
+ * socket, or in the stream (which can read ahead while no read of ours is
+ * pending: when held, or between a response and the next run), or answers
+ * held back with requests behind them.  The loop handles a signal before
+ * the fds that became readable with it, so at SIGTERM a keep-alive
+ * client's next request may be there, unread: closing would reset it
+ * unanswered.  (While run() is on the stack, a handler of this very
+ * connection is shutting the server down; the bytes in the stream are
+ * the ones it is handling.) */
 static int input_waiting(struct eddy__conn *c)
 {
     int fd = eddy_stream_fd(c->s);
     char byte;
 
-    return eddy_stream_read_buffered(c->s) > 0 ||
+    return c->held || (!c->in_run && eddy_stream_read_buffered(c->s) > 0) ||
            (fd >= 0 && recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0);
 }
 
