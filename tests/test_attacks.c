@@ -46,6 +46,18 @@ static int scale(int native, int valgrind)
     return tu_valgrind() ? valgrind : native;
 }
 
+/* Every waiting loop is bounded in time, by its deadline, and in rounds:
+ * ROUNDS in all per test, a guard against a loop that never waits. */
+#define ROUNDS 20000000L
+static long rounds_left;
+
+static int before(uint64_t deadline_ms)
+{
+    if (--rounds_left < 0)
+        fail_msg("more than %ld rounds of waiting in one test", ROUNDS);
+    return tu_now_ms() < deadline_ms;
+}
+
 /* --- the server child -------------------------------------------------------- */
 
 #define MAX_CHILDREN 4
@@ -177,7 +189,7 @@ static int child_fds_down_to(const child *c, int want, int ms)
     uint64_t end = tu_now_ms() + (uint64_t)ms;
     int n;
 
-    while ((n = child_fds(c)) > want && tu_now_ms() < end)
+    while ((n = child_fds(c)) > want && before(end))
         poll(NULL, 0, 5);
     return n;
 }
@@ -245,8 +257,14 @@ static int attack_teardown(void **state)
     return tu_fd_teardown(state);
 }
 
+static int attack_setup(void **state)
+{
+    rounds_left = ROUNDS;
+    return tu_fd_setup(state);
+}
+
 #define attack_test(f)                                                        \
-    cmocka_unit_test_setup_teardown(f, tu_fd_setup, attack_teardown)
+    cmocka_unit_test_setup_teardown(f, attack_setup, attack_teardown)
 
 /* --- clients ------------------------------------------------------------------- */
 
@@ -443,7 +461,7 @@ static int conn_send(conn *c, const void *p, size_t n)
         } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             struct pollfd pf = {c->fd, POLLOUT, 0};
 
-            if (tu_now_ms() >= end)
+            if (!before(end))
                 fail_msg("could not send for %d ms", WAIT_MS);
             poll(&pf, 1, SLICE_MS);
         } else if (k < 0 && errno != EINTR) {
@@ -505,7 +523,7 @@ static int conn_wait_eof(conn *c, int ms)
 {
     uint64_t end = tu_now_ms() + (uint64_t)ms;
 
-    while (!c->eof && tu_now_ms() < end)
+    while (!c->eof && before(end))
         conns_poll(c, 1, SLICE_MS);
     return c->eof;
 }
@@ -533,7 +551,7 @@ static int conn_wait_response(conn *c, resp *r, int ms)
     uint64_t end = tu_now_ms() + (uint64_t)ms;
 
     while (!conn_response(c, r)) {
-        if (c->eof || tu_now_ms() >= end)
+        if (c->eof || !before(end))
             return 0;
         conns_poll(c, 1, SLICE_MS);
     }
@@ -1032,7 +1050,7 @@ static void test_slowloris(void **state)
      * there.  Then a byte every TICK_MS. */
     t0 = tu_now_ms();
     end = t0 + HEADER_TIMEOUT + LATE_MS + WAIT_MS;
-    for (int tick = 0; tu_now_ms() < end; tick++) {
+    for (int tick = 0; before(end); tick++) {
         uint64_t next = tu_now_ms() + TICK_MS;
 
         open_now = 0;
@@ -1053,7 +1071,7 @@ static void test_slowloris(void **state)
                 held = child_fds(&srv) - base;
             lat[nlat++] = timed_get(srv.port);
         }
-        while (tu_now_ms() < next)
+        while (before(next))
             conns_poll(cs, n, (int)(next - tu_now_ms()));
     }
     if (held < n)
@@ -1125,7 +1143,7 @@ static void test_idle_reaped(void **state)
     }
     assert_int_equal(conn_open(&busy, srv.port), 0);
     t0 = next = tu_now_ms();
-    while (tu_now_ms() < t0 + IDLE + LATE_MS + WAIT_MS) {
+    while (before(t0 + IDLE + LATE_MS + WAIT_MS)) {
         resp r = {0};
         int done = 1;
 
@@ -1223,7 +1241,7 @@ static void phase_done(const child *srv, int base, const char *what)
     if (fds > base)
         fail_msg("%s: the server has %d fds open, %d before", what, fds, base);
     while ((conns = stat_value(srv->port, "connections")) != 1 &&
-           tu_now_ms() < end)
+           before(end))
         poll(NULL, 0, 5);
     if (conns != 1)
         fail_msg("%s: the server counts %ld connections", what, conns);
@@ -1238,7 +1256,7 @@ static void open_accepted(const child *srv, int base, conn *cs, int n)
 
     for (int i = 0; i < n; i++)
         assert_int_equal(conn_open(&cs[i], srv->port), 0);
-    while (child_fds(srv) < base + n && tu_now_ms() < end)
+    while (child_fds(srv) < base + n && before(end))
         poll(NULL, 0, 2);
     assert_true(child_fds(srv) >= base + n);
 }
@@ -1256,7 +1274,7 @@ static void sinks_wait(conn *cs, int n, uint64_t at_least)
 {
     uint64_t end = tu_now_ms() + WAIT_MS;
 
-    while (!sinks_got(cs, n, at_least) && tu_now_ms() < end)
+    while (!sinks_got(cs, n, at_least) && before(end))
         conns_poll(cs, n, SLICE_MS);
     for (int i = 0; i < n; i++) {
         if (cs[i].eof || cs[i].got < at_least || cs[i].bad)
@@ -1462,7 +1480,7 @@ static void test_pipeline_flood(void **state)
     assert_int_equal(conn_open_rcvbuf(&c, srv.port, 65536), 0);
     assert_true(conn_wait_connected(&c, WAIT_MS));
     last_progress = tu_now_ms();
-    while (sent < len && tu_now_ms() < last_progress + 300) {
+    while (sent < len && before(last_progress + 300)) {
         ssize_t k = send(c.fd, reqs + sent, len - sent, MSG_NOSIGNAL);
 
         if (k > 0) {
@@ -1475,7 +1493,7 @@ static void test_pipeline_flood(void **state)
     }
     /* Until the server stops answering (each /stats is a request too). */
     done = -1;
-    for (long prev = -2, k = 1; done != prev && tu_now_ms() < end; k++) {
+    for (long prev = -2, k = 1; done != prev && before(end); k++) {
         prev = done;
         poll(NULL, 0, 200);
         done = stat_value(srv.port, "requests") - done0 - k;
@@ -1497,7 +1515,7 @@ static void test_pipeline_flood(void **state)
     timed_get(srv.port); /* and others are served meanwhile */
     /* Then it reads: every request gets its answer, in order. */
     end = tu_now_ms() + 4 * WAIT_MS;
-    while (got < (uint64_t)n * first_len && tu_now_ms() < end) {
+    while (got < (uint64_t)n * first_len && before(end)) {
         struct pollfd p = {c.fd, POLLIN | (sent < len ? POLLOUT : 0), 0};
         ssize_t k;
 
@@ -1571,7 +1589,7 @@ static int exhaust(const char *what, long nofile, int n, int wall)
         conn_open(&cs[i], srv.port);
     end = tu_now_ms() + 2 * WAIT_MS;
     last_change = tu_now_ms();
-    while (tu_now_ms() < end &&
+    while (before(end) &&
            (tu_now_ms() < last_change + 300 || child_fds(&srv) < wall)) {
         resp r = {0};
 
@@ -1599,7 +1617,7 @@ static int exhaust(const char *what, long nofile, int n, int wall)
     /* Out of fds, with the listening socket readable: the server waits,
      * it does not spin (nor does it close what it cannot serve). */
     t1 = child_cpu_ticks(&srv);
-    for (uint64_t stop = tu_now_ms() + 500; tu_now_ms() < stop;)
+    for (uint64_t stop = tu_now_ms() + 500; before(stop);)
         conns_poll(cs, n, SLICE_MS);
     t2 = child_cpu_ticks(&srv);
     for (int i = 0; i < n; i++)
@@ -1612,7 +1630,7 @@ static int exhaust(const char *what, long nofile, int n, int wall)
     /* Clients that were served leave, and the others are served as fds
      * free up: every client the kernel accepted gets its response. */
     end = tu_now_ms() + 4 * WAIT_MS;
-    while (nserved < n && tu_now_ms() < end) {
+    while (nserved < n && before(end)) {
         resp r = {0};
 
         for (int i = 0; i < n; i++)
@@ -1764,7 +1782,7 @@ static void load_run(load *ld, int ms)
 {
     uint64_t end = tu_now_ms() + (uint64_t)ms;
 
-    while (tu_now_ms() < end) {
+    while (before(end)) {
         int done = 1;
 
         for (int i = 0; i < ld->n; i++) {
@@ -1806,7 +1824,7 @@ static void test_shutdown_under_load(void **state)
     loader *ls = calloc((size_t)(keep + fresh + sleepers + busy), sizeof *ls);
     load ld = {ls, keep + fresh, 0};
     uint64_t t_term, end;
-    int before, base;
+    int ok_before, base;
     child srv;
 
     (void)state;
@@ -1822,8 +1840,8 @@ static void test_shutdown_under_load(void **state)
         loader_init(&ls[i], i < keep ? KEEP_REQ("/") : CLOSE_REQ("/"), HELLO,
                     i < keep, 0);
     load_run(&ld, 300);
-    before = LOAD_SUM(&ld, ok);
-    assert_true(before > 0);
+    ok_before = LOAD_SUM(&ld, ok);
+    assert_true(ok_before > 0);
     assert_int_equal(kill(srv.pid, SIGTERM), 0);
     load_run(&ld, WAIT_MS);
     if (!load_done(&ld))
@@ -1835,7 +1853,7 @@ static void test_shutdown_under_load(void **state)
     printf("   shutdown of hello under load: %d answers whole (%d before "
            "SIGTERM), none cut short; %d requests unread when their "
            "connection closed; exit status 0\n",
-           LOAD_SUM(&ld, ok), before, LOAD_SUM(&ld, unanswered));
+           LOAD_SUM(&ld, ok), ok_before, LOAD_SUM(&ld, unanswered));
 
     /* sleep_demo: requests waiting on its 1 s timer when SIGTERM comes are
      * answered, whole, before it exits. */
@@ -1855,7 +1873,7 @@ static void test_shutdown_under_load(void **state)
         conn_send_str(&ls[i].c, KEEP_REQ("/demo/sleep-handler/"));
     }
     end = tu_now_ms() + WAIT_MS;
-    while (child_fds(&srv) < base + sleepers && tu_now_ms() < end)
+    while (child_fds(&srv) < base + sleepers && before(end))
         poll(NULL, 0, 2);
     poll(NULL, 0, 50);
     for (int i = 0; i < sleepers; i++)
@@ -1907,7 +1925,7 @@ static void test_shutdown_under_load(void **state)
                                          : KEEP_REQ("/demo/justnow"),
                     HELLO, 1, i < sleepers);
     end = tu_now_ms() + WAIT_MS;
-    while (child_fds(&srv) < base + ld.n && tu_now_ms() < end)
+    while (child_fds(&srv) < base + ld.n && before(end))
         load_run(&ld, 10);
     load_run(&ld, 100);
     for (int i = 0; i < sleepers; i++)
@@ -1963,7 +1981,7 @@ static void test_worker_killed_under_load(void **state)
     failed0 = LOAD_SUM(&ld, unanswered) + LOAD_SUM(&ld, truncated);
     assert_int_equal(kill(gone, SIGKILL), 0);
     end = tu_now_ms() + WAIT_MS;
-    while (!restarted && tu_now_ms() < end) {
+    while (!restarted && before(end)) {
         int got = children_of(srv.pid, w2, 8);
 
         restarted = got == 2;
