@@ -141,6 +141,13 @@ typedef struct client {
     uint64_t eof_ms;
 } client;
 
+/* The bytes not taken by a response yet ("" before any arrived, or after
+ * cl_close: NULL + 0 is undefined). */
+static const char *cl_rest(const client *c)
+{
+    return c->buf != NULL ? c->buf + c->off : "";
+}
+
 static void cl_on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
 {
     client *c = arg;
@@ -257,7 +264,7 @@ static int cl_has_response(void *arg)
 {
     client *c = arg;
     resp r = {0};
-    long n = parse_response(c->buf + c->off, c->len - c->off, c->is_head,
+    long n = parse_response(cl_rest(c), c->len - c->off, c->is_head,
                             c->eof, &r);
 
     resp_free(&r);
@@ -273,11 +280,11 @@ static int cl_response_as(client *c, resp *r, int is_head)
     c->is_head = is_head;
     if (!tu_run_until(c->t->loop, cl_has_response, c, RUN_ITER, RUN_MS))
         fail_msg("no response in %d ms; got [%.*s]", RUN_MS,
-                 (int)(c->len - c->off), c->buf + c->off);
-    n = parse_response(c->buf + c->off, c->len - c->off, is_head, c->eof, r);
+                 (int)(c->len - c->off), cl_rest(c));
+    n = parse_response(cl_rest(c), c->len - c->off, is_head, c->eof, r);
     if (n < 0)
         fail_msg("malformed response: [%.*s]", (int)(c->len - c->off),
-                 c->buf + c->off);
+                 cl_rest(c));
     if (n == 0)
         return 0;
     c->off += (size_t)n;
@@ -318,7 +325,7 @@ static void cl_expect_closed(client *c)
     cl_wait_eof(c);
     if (c->len != c->off)
         fail_msg("unexpected bytes after the last response: [%.*s]",
-                 (int)(c->len - c->off), c->buf + c->off);
+                 (int)(c->len - c->off), cl_rest(c));
 }
 
 static int never(void *arg)

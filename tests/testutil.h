@@ -14,6 +14,17 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+
+/* TU_ASAN: built with AddressSanitizer (gcc says so with a macro, clang
+ * through __has_feature). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TU_ASAN 1
+#endif
+#endif
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
