@@ -9,9 +9,8 @@
  *   handler runs once, with READ|WRITE, as with epoll.
  *
  * - EV_ERROR is only reported for changelist entries.  Each change goes in
- *   alone and at once, kevent(kq, &change, 1, NULL, 0, NULL), failing with
- *   its errno like epoll_ctl (-EBADF for a closed fd); a half-done add or
- *   mod is undone.
+ *   alone and at once, failing with its errno like epoll_ctl (-EBADF for a
+ *   closed fd); a half-done add or mod is undone.
  *
  * - EV_EOF comes with data still to read: it is READ|HUP (WRITE|HUP on the
  *   write filter), never HUP alone, plus ERROR if fflags holds an error.
@@ -19,22 +18,18 @@
  * - Every change overwrites udata, so every EV_ADD passes the current
  *   generation.  NOTE_TRIGGER clobbers the wakeup's: its filter names it.
  *
- * - close() deletes the fd's knotes: the lazy removal of a closed fd fails
- *   (ignored) and nothing outlives its handler, so the generation check
- *   (has_gen 1) never fires on the BSDs.  It stays as a cheap net: a stray
- *   knote would spin the loop; with the check, the loop logs and rebuilds.
+ * - close() deletes the fd's knotes, so the generation check never fires
+ *   on the BSDs; it stays as a cheap net against a stray knote.
  *
  * - fork() does not pass a kqueue on, and the child may reuse its number:
  *   reset makes a new one; only the kqueue's own process closes it.
  *
- * - EV_CLEAR (edge-triggered) is never used on fds.  The wakeup is an
- *   EVFILT_USER with EV_CLEAR, set off by NOTE_TRIGGER: one system call,
- *   thread- and async-signal-safe.  Without EVFILT_USER, and on libkqueue
- *   (its kevent() takes a mutex), it is wake.c's pipe.
+ * - No EV_CLEAR on fds.  The wakeup is an EVFILT_USER with EV_CLEAR, set
+ *   off by NOTE_TRIGGER (one system call, async-signal-safe); without
+ *   EVFILT_USER, and on libkqueue (its kevent() locks), it is wake.c's pipe.
  *
- * - add with stale_old >= 0 (an fd removed lazily, perhaps closed and
- *   reused since) is a plain EV_ADD, updating the knote still there or
- *   making one; if that fails (libkqueue), the old filters go first.
+ * - Re-adding an fd removed lazily is a plain EV_ADD (it updates or makes
+ *   the knote); if that fails (libkqueue), the old filters go first.
  */
 #define _GNU_SOURCE
 #include "backend.h"
