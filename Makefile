@@ -64,6 +64,10 @@ LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c))
+# bench/conns.c (idle connections, for bench/conns.sh) uses epoll.
+ifeq ($(UNAME),Linux)
+  BENCHES += $(B)/bench/conns
+endif
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
