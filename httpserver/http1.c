@@ -905,7 +905,7 @@ int eddy__conn_open(eddy_http_server *srv, int fd, const struct sockaddr *peer,
         close(fd);
         return -ENOMEM;
     }
-    err = eddy_stream_new(srv->loop, fd, NULL, &c->s);
+    err = eddy__stream_adopt(srv->loop, fd, &c->s);
     if (err != 0) {
         free(c);
         return err;

@@ -86,6 +86,12 @@ EDDY_HTTP_HIDDEN void eddy__conn_forget(struct eddy__conn *c);
 /* Closes c if no request is in progress; returns 1 if it did. */
 EDDY_HTTP_HIDDEN int eddy__conn_close_idle(struct eddy__conn *c);
 
+/* iostream/stream.c: a stream over fd, a connected non-blocking socket,
+ * whose handler is added with the first interest (eddy_stream_new checks
+ * the flags and adds one at once: two system calls more per client). */
+EDDY_HTTP_HIDDEN int eddy__stream_adopt(eddy_loop *loop, int fd,
+                                        eddy_stream **out);
+
 /* server.c */
 EDDY_HTTP_HIDDEN void eddy__server_conn_gone(eddy_http_server *srv);
 EDDY_HTTP_HIDDEN const struct eddy__route *

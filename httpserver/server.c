@@ -232,8 +232,10 @@ static void on_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
         fd = accept(lfd, (struct sockaddr *)&ss, &len);
-        if (fd >= 0)
+        if (fd >= 0) { /* the stream takes it as non-blocking */
             fcntl(fd, F_SETFD, FD_CLOEXEC);
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        }
 #endif
         if (fd >= eddy__backend_max_fd) {
             eddy_loop_log(srv->loop, EDDY_LOG_WARNING,

@@ -62,7 +62,7 @@ enum {
     S_SCHEDULED = 1 << 7,  /* drive() queued as a loop callback */
     S_WBLOCKED = 1 << 8,   /* the last write was short: wait for WRITE */
     S_HUP = 1 << 9,        /* the poller reports HUP on rfd until closed */
-    S_DETACHED = 1 << 10,  /* rfd's handler removed to silence that HUP */
+    S_DETACHED = 1 << 10,  /* rfd has no handler: after a HUP, or adopted */
     S_CLOSE_RAN = 1 << 11, /* the close callback ran, or is running */
 };
 
@@ -229,8 +229,11 @@ static void close_with(eddy_stream *s, int err)
     schedule(s);
 }
 
+/* adopt: fd is a non-blocking socket (the server's accepted one), and its
+ * handler waits for the first interest: two system calls fewer a client. */
 static int open_stream(eddy_loop *loop, int rfd, int wfd,
-                       const eddy_stream_options *opts, eddy_stream **out)
+                       const eddy_stream_options *opts, int adopt,
+                       eddy_stream **out)
 {
     eddy_stream *s = calloc(1, sizeof *s);
     int err = 0, flags;
@@ -258,9 +261,11 @@ static int open_stream(eddy_loop *loop, int rfd, int wfd,
         if (fd < 0 || (i && wfd == rfd))
             continue;
         /* An accepted socket usually is non-blocking already. */
-        if ((flags = fcntl(fd, F_GETFL)) < 0 ||
-            (!(flags & O_NONBLOCK) &&
-             fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0))
+        if (adopt)
+            s->flags |= S_DETACHED;
+        else if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+                 (!(flags & O_NONBLOCK) &&
+                  fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0))
             err = -errno;
         else
             err = eddy_loop_add_handler(loop, fd, 0, on_io, s);
@@ -298,7 +303,12 @@ int eddy_stream_new(eddy_loop *loop, int fd, const eddy_stream_options *opts,
 {
     if (fd < 0)
         return -EBADF;
-    return open_stream(loop, fd, fd, opts, out);
+    return open_stream(loop, fd, fd, opts, 0, out);
+}
+
+int eddy__stream_adopt(eddy_loop *loop, int fd, eddy_stream **out)
+{
+    return open_stream(loop, fd, fd, NULL, 1, out);
 }
 
 int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
@@ -306,7 +316,7 @@ int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
 {
     if ((rfd < 0 && wfd < 0) || rfd == wfd)
         return -EBADF;
-    return open_stream(loop, rfd, wfd, opts, out);
+    return open_stream(loop, rfd, wfd, opts, 0, out);
 }
 
 static void on_connect_timeout(eddy_loop *loop, void *arg)
@@ -340,7 +350,7 @@ int eddy_stream_connect(eddy_loop *loop, const char *host, uint16_t port,
             close(fd);
         return err;
     }
-    err = open_stream(loop, fd, fd, opts, &s);
+    err = open_stream(loop, fd, fd, opts, 0, &s);
     if (err != 0) {
         freeaddrinfo(ai);
         return err;
