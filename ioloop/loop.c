@@ -135,6 +135,7 @@ void eddy_loop_close(eddy_loop *loop, int all_fds)
     free(loop->fds);
     free(loop->pending);
     free(loop->fired);
+    free(loop->spare_buf);
     free(loop->queue.v);
     free(loop->running.v);
     free(loop->remote.v);

@@ -77,6 +77,7 @@ struct eddy_loop {
     int npending;
     eddy__fired *fired;
     int nfired_max;
+    void *spare_buf;     /* an empty stream read buffer (iostream/stream.c) */
     uint32_t round;      /* bumped after each poll */
     uint64_t nhandlers;
 
