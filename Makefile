@@ -75,6 +75,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
             --track-fds=no
 # The main example, started by `make run`.
 RUN_EXAMPLE := $(if $(wildcard examples/hello.c),hello,embed)
+RUN_ARGS ?= $(if $(filter hello,$(RUN_EXAMPLE)),--access-log)
 
 CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN)
 $(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" = "$(CONFIG)" ] || echo "$(CONFIG)" > $(B)/config.txt; })
@@ -185,8 +186,8 @@ check-install:
 # --- running, installing --------------------------------------------------
 
 run: all
-	@echo "== starting $(B)/examples/$(RUN_EXAMPLE) (Ctrl-C stops it)"
-	@exec $(B)/examples/$(RUN_EXAMPLE)
+	@echo "== starting $(B)/examples/$(RUN_EXAMPLE) $(RUN_ARGS) (Ctrl-C stops it)"
+	@exec $(B)/examples/$(RUN_EXAMPLE) $(RUN_ARGS)
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/include/eddy $(DESTDIR)$(PREFIX)/lib/pkgconfig \

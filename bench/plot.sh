@@ -12,8 +12,9 @@
 #   sleep.txt   the last line ("sleep async_total_s=...") of
 #               ../shared/bench/http/sleep.sh for eddy, then for Tornado,
 #               each prefixed by the server's name: "eddy sleep ..."
+#   soak-NAME.log  bench/soak.sh's samples for server NAME
 # and writes one PNG per input into -o DIR (default docs/img/): http.png,
-# loop.png, stream.png, sleep.png.  The recorded outputs are committed, so
+# loop.png, stream.png, sleep.png, soak.png.  The recorded outputs are committed, so
 # the charts can be redrawn, and checked against the figures they show.
 set -eu -o pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ while (($#)); do
     case $1 in
     -i) IN=${2:?}; shift ;;
     -o) OUT=${2:?}; shift ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "plot.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -160,9 +161,30 @@ EOF
     echo "plot.sh: $OUT/sleep.png"
 }
 
+# soak-NAME.log: bench/soak.sh's samples, "seconds VmRSS_KiB fds cpu_s".
+soak() {
+    local plots="" f name
+    for f in "$IN"/soak-*.log; do
+        name=${f##*/soak-}; name=${name%.log}
+        plots="$plots${plots:+, }\"$f\" using (\$1/60):(\$2/1024) with linespoints pt 7 ps 0.5 title \"$name\""
+    done
+    { style 900 420 "$OUT/soak.png"
+      cat <<EOF
+set title "wrk -c1000 for 10 minutes: the server's resident memory (MiB)" font "sans,12"
+set style data lines
+set xlabel "minutes"
+set yrange [0:*]
+set key bottom right
+plot $plots
+EOF
+    } | gnuplot
+    echo "plot.sh: $OUT/soak.png"
+}
+
 n=0
 [ -f "$IN/http.md" ] && { http; n=$((n + 1)); }
 [ -f "$IN/loop.txt" ] && { loop; n=$((n + 1)); }
 [ -f "$IN/stream.txt" ] && { stream; n=$((n + 1)); }
 [ -f "$IN/sleep.txt" ] && { sleep_chart; n=$((n + 1)); }
+ls "$IN"/soak-*.log >/dev/null 2>&1 && { soak; n=$((n + 1)); }
 [ $n -gt 0 ] || { echo "plot.sh: no results in $IN" >&2; exit 1; }
