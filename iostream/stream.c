@@ -900,11 +900,14 @@ static int step(eddy_stream *s)
     return 1;
 }
 
-/* An empty buffer goes, even with a read pending: a connection waiting
- * for its next request holds none (4 KiB each, 10,000 idle ones).  The
- * loop keeps one of the first size, which the next stream to read takes:
- * connections served one after another pass it on instead of calling
- * malloc and free for every request. */
+/* An empty buffer goes when no read is pending, and a first-size one
+ * even with a read pending: a connection waiting for its next request
+ * holds none (4 KiB each, 10,000 idle ones).  The loop keeps one of the
+ * first size, which the next stream to read takes: connections served one
+ * after another pass it on instead of calling malloc and free for every
+ * request.  A grown buffer stays while reads are pending: a flow would
+ * otherwise give it back to the system and fault it in again (64 KiB)
+ * at every event. */
 static void drop_buf(eddy_stream *s)
 {
     if (s->loop->spare_buf == NULL && s->cap == FIRST_READ)
@@ -939,7 +942,8 @@ static void drive(eddy_stream *s)
             free_stream(s);
         return;
     }
-    if (buffered(s) == 0 && s->buf != NULL)
+    if (buffered(s) == 0 && s->buf != NULL &&
+        (s->rd.kind == R_NONE || s->cap == FIRST_READ))
         drop_buf(s);
     update_interest(s);
 }
