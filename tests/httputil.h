@@ -299,23 +299,6 @@ static inline pid_t spawn(char *const argv[])
     return spawn_limited(argv, 0, -1);
 }
 
-/* Waits at most ms for our child pid to exit; returns its status or -1. */
-static inline int wait_exit(pid_t pid, int ms)
-{
-    uint64_t end = tu_now_ms() + (uint64_t)ms;
-    int status;
-
-    do {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-
-        if (r == pid)
-            return status;
-        assert_int_equal(r, 0);
-        poll(NULL, 0, 2); /* a child's exit has no fd to wait on */
-    } while (tu_now_ms() < end);
-    return -1;
-}
-
 /* A port that was free a moment ago. */
 static inline int free_port(void)
 {

@@ -151,7 +151,7 @@ static void child_alive(const child *c)
 /* Waits at most ms for the child, stopped by now, to exit 0. */
 static void child_reap(child *c, int ms)
 {
-    int status = wait_exit(c->pid, ms);
+    int status = tu_wait_exit(c->pid, ms);
 
     if (status == -1)
         fail_msg("%s did not exit within %d ms of SIGTERM", c->name, ms);
@@ -1946,7 +1946,7 @@ static void test_shutdown_under_load(void **state)
         assert_true(conn_wait_eof(&idle, WAIT_MS));
         conn_close(&idle);
         conn_close(&blocker);
-        status = wait_exit(srv.pid, WAIT_MS);
+        status = tu_wait_exit(srv.pid, WAIT_MS);
         check_exit(&srv, status);
     }
     if (!child_start(&srv, "sleep_demo", NULL, 0)) {

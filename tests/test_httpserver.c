@@ -3277,7 +3277,7 @@ static void test_hello_example(void **state)
     expect_hello(port);
     expect_hello(port);
     assert_int_equal(kill(pid, SIGTERM), 0);
-    status = wait_exit(pid, RUN_MS);
+    status = tu_wait_exit(pid, RUN_MS);
     if (status == -1) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
@@ -3314,7 +3314,7 @@ static void test_hello_processes(void **state)
         expect_hello(port);
     /* SIGTERM to the parent stops everyone gracefully. */
     assert_int_equal(kill(pid, SIGTERM), 0);
-    status = wait_exit(pid, RUN_MS);
+    status = tu_wait_exit(pid, RUN_MS);
     if (status == -1)
         goto fail;
     assert_true(WIFEXITED(status));
@@ -3378,7 +3378,7 @@ static int run_supervisor(int max_restarts, int fail1, int ids[2])
         }
     }
     close(p[0]);
-    status = wait_exit(pid, RUN_MS);
+    status = tu_wait_exit(pid, RUN_MS);
     if (status == -1) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);

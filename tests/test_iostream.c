@@ -2835,30 +2835,13 @@ static pid_t spawn(char *const argv[], int out, int err)
     return pid;
 }
 
-/* Waits at most ms for pid to exit; returns its status or -1. */
-static int wait_exit(pid_t pid, int ms)
-{
-    uint64_t end = tu_now_ms() + (uint64_t)ms;
-    int status;
-
-    do {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-
-        if (r == pid)
-            return status;
-        assert_int_equal(r, 0);
-        poll(NULL, 0, 2); /* a child's exit has no fd to wait on */
-    } while (tu_now_ms() < end);
-    return -1;
-}
-
 /* SIGTERM, a bounded wait, SIGKILL if that was not enough. */
 static int stop_child(pid_t pid)
 {
     int status;
 
     assert_int_equal(kill(pid, SIGTERM), 0);
-    status = wait_exit(pid, RUN_MS);
+    status = tu_wait_exit(pid, RUN_MS);
     if (status == -1) {
         kill(pid, SIGKILL);
         assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -3134,7 +3117,7 @@ static int run_client(eddy_loop *loop, char *argv[], sctx *out, sctx *err)
     assert_int_equal(issue(err), 0);
     run_until_closed(out);
     run_until_closed(err);
-    status = wait_exit(pid, RUN_MS);
+    status = tu_wait_exit(pid, RUN_MS);
     if (status == -1) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);

@@ -33,11 +33,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +90,23 @@ static inline void tu_busy_ms(uint64_t ms)
 
     while (tu_now_ns() < end)
         ;
+}
+
+/* Waits at most ms for our child pid to exit; returns its status or -1. */
+static inline int tu_wait_exit(pid_t pid, int ms)
+{
+    uint64_t end = tu_now_ms() + (uint64_t)ms;
+    int status;
+
+    do {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+
+        if (r == pid)
+            return status;
+        assert_int_equal(r, 0);
+        poll(NULL, 0, 2); /* a child's exit has no fd to wait on */
+    } while (tu_now_ms() < end);
+    return -1;
 }
 
 /* --- fds --------------------------------------------------------------- */
