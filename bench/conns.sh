@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2317,SC2012  # functions called indirectly; ls of /proc/PID/fd
+# shellcheck disable=SC2317  # functions called indirectly
 # bench/conns.sh - memory per idle keep-alive connection: examples/hello
 # beside nginx, each holding N connections opened by bench/conns.
 #
@@ -70,18 +70,11 @@ TMP=$(mktemp -d /tmp/eddy-conns.XXXXXX)
 SRV_PID=""
 CLI_PID=""
 
-# stop PID: SIGTERM, then SIGKILL after 10 s; only processes started here.
-stop() {
-    local pid=$1 _
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2> /dev/null
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2> /dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2> /dev/null
-    wait "$pid" 2> /dev/null
-}
+. bench/servers.sh
+# The servers, as bench/servers.sh starts them, sized for N connections.
+start_eddy_n() { start_eddy "$1" --max-connections $((N + 2000)) --idle-timeout-ms 600000; }
+start_nginx_n() { start_nginx "$1" $((N + 2000)) "keepalive_timeout 300s"; }
+
 cleanup() {
     stop "$CLI_PID"; CLI_PID=""
     stop "$SRV_PID"; SRV_PID=""
@@ -90,68 +83,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
 
-port_busy() { [ -n "$(ss -Hant "sport = :$1" 2> /dev/null | head -n1)" ]; }
-free_port() {
-    local p=$1
-    while port_busy "$p" && [ "$p" -lt $(($1 + 200)) ]; do p=$((p + 1)); done
-    echo "$p"
-}
-rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status" 2> /dev/null; }
-nfds() { ls "/proc/$1/fd" 2> /dev/null | wc -l; }
-
-# start_eddy PORT / start_nginx PORT: start the server pinned, set SRV_PID
-# (taskset execs the server, so $! is the server itself).
-start_eddy() {
-    taskset -c "$SERVER_CPU" build/examples/hello --port "$1" \
-        --max-connections $((N + 2000)) --idle-timeout-ms 600000 \
-        < /dev/null > "$TMP/eddy.log" 2>&1 &
-    SRV_PID=$!
-}
-start_nginx() {
-    local d="$TMP/nginx"
-    mkdir -p "$d/conf" "$d/logs"
-    cat > "$d/conf/nginx.conf" << CONF
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile $NOFILE;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections $((N + 2000)); }
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_timeout 300s;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$1;
-        location / { return 200 "Hello, World"; }
-    }
-}
-CONF
-    taskset -c "$SERVER_CPU" nginx -p "$d/" -e logs/error.log -c conf/nginx.conf \
-        < /dev/null > "$TMP/nginx.log" 2>&1 &
-    SRV_PID=$!
-}
-
-# wait_listening PORT: until something listens on 127.0.0.1:PORT (10 s)
-wait_listening() {
-    local _
-    for _ in $(seq 100); do
-        kill -0 "$SRV_PID" 2> /dev/null || return 1
-        [ -n "$(ss -Hltn "sport = :$1" 2> /dev/null | head -n1)" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 RESULTS=()
 FAILED=0
 run_one() { # run_one ROUND SERVER INDEX
     local round=$1 srv=$2 port before held after cout="$TMP/conns-$2-r$1.out" cerr="$TMP/conns-$2-r$1.err"
     local _ rc hline sline served errors per fds
     port=$(free_port $((BASE_PORT + 10 * round + $3)))
-    "start_$srv" "$port"
+    "start_${srv}_n" "$port"
     if ! wait_listening "$port"; then
         log "$srv: not listening on $port within 10 s:"; tail -n 5 "$TMP/$srv.log" >&2
         stop "$SRV_PID"; SRV_PID=""; FAILED=1; return

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2012  # ls of /proc/PID/fd counts fds
 # bench/soak.sh - a long wrk run against examples/hello (or nginx), with the
 # server's memory sampled throughout: does it stay flat?
 #
@@ -68,17 +67,7 @@ LOG=${LOG:-/tmp/eddy-soak-$SERVER-$(date +%Y%m%d-%H%M%S).log}
 SRV_PID=""
 WRK_PID=""
 
-stop() { # stop PID: SIGTERM, SIGKILL after 10 s; only what we started
-    local pid=$1 _
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2> /dev/null
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2> /dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2> /dev/null
-    wait "$pid" 2> /dev/null
-}
+. bench/servers.sh
 cleanup() {
     stop "$WRK_PID"; WRK_PID=""
     stop "$SRV_PID"; SRV_PID=""
@@ -87,53 +76,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
 
-port_busy() { [ -n "$(ss -Hant "sport = :$1" 2> /dev/null | head -n1)" ]; }
-PORT=$BASE_PORT
-while port_busy "$PORT" && [ "$PORT" -lt $((BASE_PORT + 200)) ]; do PORT=$((PORT + 1)); done
-
+PORT=$(free_port "$BASE_PORT")
 if [ "$SERVER" = eddy ]; then
-    taskset -c "$SERVER_CPU" build/examples/hello --port "$PORT" \
-        < /dev/null > "$TMP/server.log" 2>&1 &
-    SRV_PID=$!
+    start_eddy "$PORT"
 else
-    mkdir -p "$TMP/nginx/conf" "$TMP/nginx/logs"
-    cat > "$TMP/nginx/conf/nginx.conf" << CONF
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile $NOFILE;
-error_log logs/error.log warn;
-pid logs/nginx.pid;
-events { worker_connections $((CONNS + 3096)); }
-http {
-    access_log off;
-    default_type text/plain;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$PORT;
-        location / { return 200 "Hello, World"; }
-    }
-}
-CONF
-    taskset -c "$SERVER_CPU" nginx -p "$TMP/nginx/" -e logs/error.log -c conf/nginx.conf \
-        < /dev/null > "$TMP/server.log" 2>&1 &
-    SRV_PID=$!
+    start_nginx "$PORT" $((CONNS + 3096))
 fi
-for _ in $(seq 100); do
-    kill -0 "$SRV_PID" 2> /dev/null || break
-    [ -n "$(ss -Hltn "sport = :$PORT" 2> /dev/null | head -n1)" ] && break
-    sleep 0.1
-done
-if [ -z "$(ss -Hltn "sport = :$PORT" 2> /dev/null | head -n1)" ]; then
-    log "$SERVER does not listen on port $PORT:"; tail -n 5 "$TMP/server.log" >&2
+if ! wait_listening "$PORT"; then
+    log "$SERVER does not listen on port $PORT:"; tail -n 5 "$TMP/$SERVER.log" >&2
     exit 1
 fi
 
 # sample SECONDS: "seconds VmRSS_KiB fds cpu_seconds" of the server
 sample() {
     local rss fds st
-    rss=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/$SRV_PID/status" 2> /dev/null)
-    fds=$(ls "/proc/$SRV_PID/fd" 2> /dev/null | wc -l)
+    rss=$(rss "$SRV_PID")
+    fds=$(nfds "$SRV_PID")
     st=$(cat "/proc/$SRV_PID/stat" 2> /dev/null)
     st=${st##*) }
     echo "$1 ${rss:-0} $fds $(echo "$st" | awk -v hz="$CLK_TCK" '{ printf "%.2f", ($12 + $13) / hz }')"
@@ -207,6 +165,6 @@ if [ -n "$FIRST" ] && [ -n "$END_RSS" ] && [ "$FIRST" -gt 0 ]; then
     awk -v r="$RATIO" 'BEGIN { exit !(r >= 0.95 && r <= 1.05) }' && VERDICT=PASS
 fi
 echo "ratio end/${AT}s: $RATIO $VERDICT"
-[ "$ALIVE" = 1 ] || { echo "the server exited during the run:"; tail -n 5 "$TMP/server.log"; }
+[ "$ALIVE" = 1 ] || { echo "the server exited during the run:"; tail -n 5 "$TMP/$SERVER.log"; }
 [ "$VERDICT" = PASS ] && [ "$WRK_RC" = 0 ] && [ "$ALIVE" = 1 ] && [ -n "$REQS" ] &&
     [ $((CONNECT + READ + WRITE + TIMEOUT + NON2XX)) -eq 0 ]
