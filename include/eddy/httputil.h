@@ -98,8 +98,9 @@ enum {
  * Errors (*out is NULL then, and nothing is to be freed): -EINVAL (a bad
  * '%' escape; out NULL; unknown flags), -EILSEQ (EDDY_ARGS_UTF8 and a name
  * or value that is not UTF-8), -E2BIG (more than lim->max_args pairs),
- * -EMSGSIZE (n over lim->max_size), -ENOMEM.  A server answers the first
- * four with 400 (413 for -EMSGSIZE).  lim may be NULL: the defaults.
+ * -EMSGSIZE (n over lim->max_size), -ENOMEM.  A server answers -EINVAL,
+ * -EILSEQ and -E2BIG with 400, -EMSGSIZE with 413.  lim may be NULL: the
+ * defaults.
  */
 EDDY_API int eddy_args_parse(const char *p, size_t n, unsigned flags,
                              const eddy_args_limits *lim, eddy_args **out);
@@ -109,8 +110,9 @@ EDDY_API int eddy_args_parse(const char *p, size_t n, unsigned flags,
  * Content-Type value, ct[0, ctlen).  application/x-www-form-urlencoded
  * goes to eddy_args_parse(); multipart/form-data (RFC 7578) is parsed
  * whole with eddy_multipart_feed() and its non-file parts (those without a
- * filename) become pairs, in order, their bytes as sent; file parts are
- * skipped: stream bodies with files through eddy_multipart_new() instead.
+ * filename) become pairs, in order, their bytes as sent (of the flags,
+ * only EDDY_ARGS_UTF8 applies to them); file parts are skipped: stream
+ * bodies with files through eddy_multipart_new() instead.
  * For small bodies: len over lim->max_size is refused at once.  Errors:
  * those of eddy_args_parse(), -ENOTSUP (another media type, or ct NULL:
  * nothing to parse, *out NULL), and for multipart the errors of
@@ -310,7 +312,8 @@ typedef struct eddy_multipart_part {
 typedef struct eddy_multipart_callbacks {
     /** A part begins. */
     int (*begin)(const eddy_multipart_part *part, void *arg);
-    /** A piece of the part's bytes, len > 0. */
+    /** A piece of the part's bytes, len > 0, valid during the call only
+     *  (it points into the bytes fed, or into the parser). */
     int (*data)(const char *p, size_t len, void *arg);
     /** The part has ended (its closing delimiter arrived). */
     int (*end)(void *arg);
@@ -430,6 +433,8 @@ EDDY_API int eddy_http_etag_match(const char *list, size_t len,
  * application/octet-stream then).
  */
 EDDY_API const char *eddy_http_mime_type(const char *path, size_t len);
+
+/** @} */
 
 /** @} */
 
