@@ -9,7 +9,7 @@
  */
 #include "testutil.h"
 
-#include "../ioloop/loop_internal.h"
+#include "../ioloop/loop_state.h"
 
 #include <poll.h>
 #include <pthread.h>
