@@ -60,7 +60,7 @@ else
 endif
 
 LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
-             $(wildcard iostream/*.c) $(wildcard httpserver/*.c))
+             $(wildcard iostream/*.c) $(wildcard tcp/*.c) $(wildcard httpserver/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c))
@@ -220,7 +220,7 @@ macos-check:
 	    --prefix $(MACOS_DIR) $(MACOS_PKG) >/dev/null
 	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
 	    for f in $(wildcard ioloop/*.c) backends/kqueue.c backends/wake.c \
-	             $(wildcard iostream/*.c) $(wildcard httpserver/*.c); do \
+	             $(wildcard iostream/*.c tcp/*.c httpserver/*.c); do \
 	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
 	            $(WARNINGS) -Iinclude -fsyntax-only $$f || exit 1; \
 	    done; echo "== macos-check: $$t ok"; \
@@ -228,7 +228,7 @@ macos-check:
 
 format:
 	clang-format -i include/eddy/*.h ioloop/*.[ch] backends/*.[ch] \
-	    $(wildcard iostream/*.[ch] httpserver/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
+	    $(wildcard common/*.h iostream/*.[ch] tcp/*.[ch] httpserver/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf build
