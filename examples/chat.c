@@ -18,7 +18,8 @@
  * order, and a stuck one costs the others stall-ms once.
  *
  * Lines longer than 16 KiB close their sender.  SIGINT or SIGTERM stop
- * the server; it then prints how many lines it relayed to stderr.
+ * the server; it then prints to stderr how many lines it relayed and the
+ * most bytes it held queued at once.
  */
 #define _GNU_SOURCE
 #include <eddy/eddy.h>
@@ -45,6 +46,7 @@ struct chat {
     size_t high, low, limit;
     uint64_t stall_ms;
     unsigned long long lines, dropped;
+    size_t peak; /* the most bytes queued for all clients at once */
 };
 
 static void on_line(eddy_stream *s, int status, const char *data, size_t len,
@@ -81,6 +83,7 @@ static void broadcast(struct chat *chat, struct client *from, const char *line,
                       size_t len)
 {
     int was_over = chat->over;
+    size_t queued = 0;
 
     for (struct client *c = chat->clients.next; c != &chat->clients;
          c = c->next) {
@@ -92,8 +95,11 @@ static void broadcast(struct chat *chat, struct client *from, const char *line,
             c->over_since = eddy_loop_now(chat->loop);
             chat->over++;
         }
+        queued += eddy_stream_write_buffered(c->s);
     }
     chat->lines++;
+    if (queued > chat->peak)
+        chat->peak = queued;
     if (was_over == 0 && chat->over > 0)
         set_paused(chat, 1);
 }
@@ -249,8 +255,10 @@ int main(int argc, char **argv)
            eddy_tcp_server_port(chat.srv));
     fflush(stdout);
     err = eddy_loop_run(chat.loop);
-    fprintf(stderr, "chat: relayed %llu lines, dropped %llu clients\n",
-            chat.lines, chat.dropped);
+    fprintf(stderr,
+            "chat: relayed %llu lines, dropped %llu clients, at most %zu "
+            "bytes queued\n",
+            chat.lines, chat.dropped, chat.peak);
     eddy_tcp_server_free(chat.srv);
     eddy_loop_close(chat.loop, 0);
     return err == 0 ? 0 : 1;

@@ -137,6 +137,9 @@ static void start_next(eddy_tcp_connector *c)
             &c->opt.stream, on_attempt, a, &a->s);
         if (err == 0) {
             c->live++;
+            /* From now, not from the loop's cached time, which is as old
+             * as this iteration: the next address must not start early. */
+            eddy_loop_update_time(c->loop);
             if (c->next < c->naddrs)
                 eddy_loop_call_later(c->loop, c->opt.attempt_delay_ms,
                                      on_delay, c, &c->delay);
@@ -273,9 +276,11 @@ int eddy_tcp_connect(eddy_loop *loop, eddy_resolver *resolver,
     }
     if (err == 0)
         err = begin(c, host, port);
-    if (err == 0 && c->opt.timeout_ms != 0)
+    if (err == 0 && c->opt.timeout_ms != 0) {
+        eddy_loop_update_time(loop); /* as in eddy_stream_connect() */
         err = eddy_loop_call_later(loop, c->opt.timeout_ms, on_deadline, c,
                                    &c->deadline);
+    }
     if (err != 0) {
         c->ended = 1;
         cancel_timer(c, &c->delay);
