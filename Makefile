@@ -125,7 +125,12 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libeddy.a
 tests: $(TESTS)
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(CMOCKA_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(TEST_FLAGS) $(CMOCKA_LIBS) $(LIBS)
+
+# tests/test_glib.c hosts a loop in GLib's main loop; without GLib (no
+# pkg-config glib-2.0) its tests are skipped.  CI installs libglib2.0-dev.
+GLIB_FLAGS := $(shell pkg-config --cflags --libs glib-2.0 2>/dev/null)
+$(B)/tests/test_glib: TEST_FLAGS = $(if $(GLIB_FLAGS),-DTU_HAVE_GLIB $(GLIB_FLAGS))
 
 -include $(LIB_OBJ:.o=.d)
 
