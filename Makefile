@@ -81,7 +81,7 @@ CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN)
 $(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" = "$(CONFIG)" ] || echo "$(CONFIG)" > $(B)/config.txt; })
 
 .PHONY: all lib examples bench tests check check-one check-valgrind \
-        check-exports check-install run install uninstall macos-check clean help format
+        check-exports check-install check-layers run install uninstall macos-check clean help format
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -93,6 +93,7 @@ help:
 	@echo "  all (default)  libeddy.a, libeddy.so and the examples into $(B)/"
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
+	@echo "  check-layers   that every include points down the layers (part of check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into build/docs/html/; checks the man pages"
@@ -156,8 +157,13 @@ check-exports: $(B)/$(SO)
 
 bdir = $(if $(filter $(1),$(DEFAULT_BACKEND)),build,build/$(1))
 
+# Includes point down the layers only (docs/architecture.md).
+check-layers:
+	@scripts/check_layers.sh
+
 check:
 	@scripts/need.sh cmocka valgrind
+	@scripts/check_layers.sh
 	@set -e; for b in $(CHECK_BACKENDS); do \
 	    $(MAKE) --no-print-directory check-one BACKEND=$$b B=$(call bdir,$$b); \
 	done

@@ -68,15 +68,17 @@ typedef struct eddy_stream eddy_stream;
 
 /** The peer closed the stream (read returned 0). */
 #define EDDY_EOF (-4095)
+/* eddy's own codes share one namespace below EDDY_EOF, all known to
+ * eddy_strerror(); the tcp layer's are -4080 to -4089. */
 /** Name resolution: the host name does not exist, or has no address of
  *  the family asked for (EAI_NONAME, EAI_NODATA, a name under .invalid). */
-#define EDDY_ENOTFOUND (-4094)
+#define EDDY_ENOTFOUND (-4080)
 /** Name resolution: a temporary failure, such as an unreachable name
  *  server (EAI_AGAIN); trying again later may work. */
-#define EDDY_ETRYAGAIN (-4093)
+#define EDDY_ETRYAGAIN (-4081)
 /** Name resolution failed for good in some other way (EAI_FAIL, and any
  *  EAI_ code without a closer errno). */
-#define EDDY_ERESOLVE (-4092)
+#define EDDY_ERESOLVE (-4082)
 /** Status of a streaming read's pieces: more will follow. */
 #define EDDY_MORE 1
 /** The longest delimiter eddy_stream_read_until() accepts. */
