@@ -241,12 +241,12 @@ int main(int argc, char **argv)
         (err = eddy_tcp_server_new(chat.loop, &o, on_connection, &chat,
                                    &chat.srv)) != 0 ||
         (err = eddy_tcp_server_listen(chat.srv, port, address)) != 0 ||
-        (err = eddy_loop_call_every(chat.loop, chat.stall_ms / 4 + 1,
-                                    on_check, &chat, NULL)) != 0 ||
-        (err = eddy_loop_add_signal(chat.loop, SIGINT, on_signal,
-                                    chat.srv)) != 0 ||
-        (err = eddy_loop_add_signal(chat.loop, SIGTERM, on_signal,
-                                    chat.srv)) != 0) {
+        (err = eddy_loop_call_every(chat.loop, chat.stall_ms / 4 + 1, on_check,
+                                    &chat, NULL)) != 0 ||
+        (err = eddy_loop_add_signal(chat.loop, SIGINT, on_signal, chat.srv)) !=
+            0 ||
+        (err = eddy_loop_add_signal(chat.loop, SIGTERM, on_signal, chat.srv)) !=
+            0) {
         fprintf(stderr, "chat: cannot start on %s:%d: %s\n", address, port,
                 eddy_strerror(err));
         return 1;

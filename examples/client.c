@@ -30,9 +30,9 @@ typedef struct fetch {
     size_t request_len;
     eddy_tcp_connector *connecting; /* until the connect ends */
     eddy_stream *s;                 /* connected, until closed */
-    eddy_timer_id timer; /* the whole fetch's deadline */
-    int failed;          /* a message was printed already */
-    int got_response;    /* read_until_close completed */
+    eddy_timer_id timer;            /* the whole fetch's deadline */
+    int failed;                     /* a message was printed already */
+    int got_response;               /* read_until_close completed */
 } fetch;
 
 static void fail(fetch *f, const char *what, int err)
@@ -43,7 +43,6 @@ static void fail(fetch *f, const char *what, int err)
     fprintf(stderr, "client: %s %s:%u: %s\n", what, f->host, f->port,
             eddy_strerror(err));
 }
-
 
 static void on_response(eddy_stream *s, int status, const char *data,
                         size_t len, void *arg)
@@ -91,8 +90,8 @@ static void on_connect(eddy_stream *s, int status, void *arg)
     }
     f->s = s;
     eddy_stream_set_close_callback(s, on_close, f);
-    if ((err = eddy_stream_write(s, f->request, f->request_len, NULL,
-                                 NULL)) != 0 ||
+    if ((err = eddy_stream_write(s, f->request, f->request_len, NULL, NULL)) !=
+            0 ||
         (err = eddy_stream_read_until_close(s, on_response, f)) != 0) {
         fail(f, "cannot talk to", err);
         eddy_stream_close(s);
@@ -172,8 +171,8 @@ int main(int argc, char **argv)
                                 on_connect, &f, &f.connecting)) != 0 ||
         (err = eddy_loop_call_later(f.loop, TOTAL_TIMEOUT_MS, on_timeout, &f,
                                     &f.timer)) != 0) {
-        fprintf(stderr, "client: cannot connect to %s:%u: %s\n", f.host,
-                f.port, eddy_strerror(err));
+        fprintf(stderr, "client: cannot connect to %s:%u: %s\n", f.host, f.port,
+                eddy_strerror(err));
         return 1;
     }
     err = eddy_loop_run(f.loop);

@@ -19,8 +19,8 @@
  * buffer pass max_buffer_size or the write queue max_write_buffer_size.
  */
 #define _GNU_SOURCE
-#include "eddy/iostream.h"
 #include "../ioloop/loop_internal.h"
+#include "eddy/iostream.h"
 #include "stream_internal.h"
 
 #include <arpa/inet.h>
@@ -65,7 +65,7 @@ enum {
     S_HUP = 1 << 9,        /* the poller reports HUP on rfd until closed */
     S_DETACHED = 1 << 10,  /* rfd has no handler: after a HUP, or adopted */
     S_CLOSE_RAN = 1 << 11, /* the close callback ran, or is running */
-    S_NEED_DRAIN = 1 << 12, /* queued bytes reached the high watermark */
+    S_DRAIN = 1 << 12,     /* the queue reached the high watermark */
     S_PAUSED = 1 << 13,    /* eddy_stream_pause_reading() */
 };
 
@@ -438,8 +438,8 @@ int eddy_stream_connect(eddy_loop *loop, const char *host, uint16_t port,
     snprintf(service, sizeof service, "%u", (unsigned)port);
     if (host == NULL || getaddrinfo(host, service, &hints, &ai) != 0)
         return -EINVAL;
-    err = eddy__stream_connect_addr(loop, ai->ai_addr, ai->ai_addrlen, NULL,
-                                    0, timeout_ms, opts, cb, arg, out);
+    err = eddy__stream_connect_addr(loop, ai->ai_addr, ai->ai_addrlen, NULL, 0,
+                                    timeout_ms, opts, cb, arg, out);
     freeaddrinfo(ai);
     return err;
 }
@@ -860,7 +860,7 @@ static int queue_write(eddy_stream *s, const void *data, size_t len, int copy,
     }
     s->queued += len;
     if (s->high != 0 && s->queued - s->sent >= s->high)
-        s->flags |= S_NEED_DRAIN;
+        s->flags |= S_DRAIN;
     if (cb != NULL) {
         s->done[s->ndone].end = s->queued;
         s->done[s->ndone].cb = cb;
@@ -945,8 +945,8 @@ static int step(eddy_stream *s)
         d.cb(s, 0, d.arg);
         return 1;
     }
-    if ((s->flags & S_NEED_DRAIN) && s->queued - s->sent <= s->low) {
-        s->flags &= ~(unsigned)S_NEED_DRAIN;
+    if ((s->flags & S_DRAIN) && s->queued - s->sent <= s->low) {
+        s->flags &= ~(unsigned)S_DRAIN;
         if ((cb = s->drain_cb) != NULL)
             cb(s, 0, s->drain_arg);
         return 1;
@@ -978,8 +978,7 @@ static int step(eddy_stream *s)
  * at every event. */
 static void drop_buf(eddy_stream *s)
 {
-    if (s->cap != FIRST_READ ||
-        eddy__loop_give_spare(s->loop, s->buf) != NULL)
+    if (s->cap != FIRST_READ || eddy__loop_give_spare(s->loop, s->buf) != NULL)
         free(s->buf);
     s->buf = NULL;
     s->cap = 0;
@@ -1107,11 +1106,11 @@ int eddy_stream_set_write_watermarks(eddy_stream *s, size_t high, size_t low)
     s->high = high;
     s->low = high != 0 ? low : 0;
     if (high == 0)
-        s->flags &= ~(unsigned)S_NEED_DRAIN;
+        s->flags &= ~(unsigned)S_DRAIN;
     else if (s->queued - s->sent >= high)
-        s->flags |= S_NEED_DRAIN;
+        s->flags |= S_DRAIN;
     /* A low watermark raised past what is queued: the drain is due. */
-    if ((s->flags & (S_NEED_DRAIN | S_CLOSED)) == S_NEED_DRAIN &&
+    if ((s->flags & (S_DRAIN | S_CLOSED)) == S_DRAIN &&
         s->queued - s->sent <= s->low)
         schedule(s);
     return 0;
@@ -1126,7 +1125,7 @@ void eddy_stream_set_drain_callback(eddy_stream *s, eddy_stream_cb cb,
 
 int eddy_stream_needs_drain(const eddy_stream *s)
 {
-    return (s->flags & S_NEED_DRAIN) != 0;
+    return (s->flags & S_DRAIN) != 0;
 }
 
 void eddy_stream_pause_reading(eddy_stream *s)

@@ -39,14 +39,12 @@ EDDY_HIDDEN int eddy__stream_adopt(eddy_loop *loop, int fd, eddy_stream **out);
  * family other than AF_INET and AF_INET6), -ENOMEM, socket(2)'s and
  * bind(2)'s (-EADDRNOTAVAIL, -EADDRINUSE).
  */
-EDDY_HIDDEN int eddy__stream_connect_addr(eddy_loop *loop,
-                                          const struct sockaddr *sa,
-                                          socklen_t len,
-                                          const struct sockaddr *bind_sa,
-                                          socklen_t bind_len, uint64_t timeout_ms,
-                                          const eddy_stream_options *opts,
-                                          eddy_stream_cb cb, void *arg,
-                                          eddy_stream **out);
+EDDY_HIDDEN int
+eddy__stream_connect_addr(eddy_loop *loop, const struct sockaddr *sa,
+                          socklen_t len, const struct sockaddr *bind_sa,
+                          socklen_t bind_len, uint64_t timeout_ms,
+                          const eddy_stream_options *opts, eddy_stream_cb cb,
+                          void *arg, eddy_stream **out);
 
 /*
  * Runs fn(arg) once, when the stream frees itself: after its close

@@ -40,14 +40,14 @@ struct eddy_tcp_connector {
     int has_source;
     eddy_tcp_connect_cb cb;
     void *arg;
-    eddy_lookup *lookup;  /* pending, or NULL */
+    eddy_lookup *lookup; /* pending, or NULL */
     eddy_resolver *resolver;
-    eddy_addr *addrs;     /* in the order to try them */
-    size_t naddrs, next;  /* next: the first not tried yet */
-    struct attempt *att;  /* one per address */
-    int live;             /* attempts whose callback has not run */
-    int ended;            /* the owner was called, or cancelled */
-    int first_err;        /* the first address's error */
+    eddy_addr *addrs;    /* in the order to try them */
+    size_t naddrs, next; /* next: the first not tried yet */
+    struct attempt *att; /* one per address */
+    int live;            /* attempts whose callback has not run */
+    int ended;           /* the owner was called, or cancelled */
+    int first_err;       /* the first address's error */
     eddy_timer_id delay, deadline;
 };
 
@@ -141,8 +141,8 @@ static void start_next(eddy_tcp_connector *c)
              * as this iteration: the next address must not start early. */
             eddy_loop_update_time(c->loop);
             if (c->next < c->naddrs)
-                eddy_loop_call_later(c->loop, c->opt.attempt_delay_ms,
-                                     on_delay, c, &c->delay);
+                eddy_loop_call_later(c->loop, c->opt.attempt_delay_ms, on_delay,
+                                     c, &c->delay);
             return;
         }
         a->s = NULL;
@@ -246,10 +246,10 @@ static int begin(eddy_tcp_connector *c, const char *host, uint16_t port)
     return eddy_loop_call_later(c->loop, 0, on_numeric, c, &c->delay);
 }
 
-int eddy_tcp_connect(eddy_loop *loop, eddy_resolver *resolver,
-                     const char *host, uint16_t port,
-                     const eddy_tcp_connect_options *opts,
-                     eddy_tcp_connect_cb cb, void *arg, eddy_tcp_connector **out)
+int eddy_tcp_connect(eddy_loop *loop, eddy_resolver *resolver, const char *host,
+                     uint16_t port, const eddy_tcp_connect_options *opts,
+                     eddy_tcp_connect_cb cb, void *arg,
+                     eddy_tcp_connector **out)
 {
     eddy_tcp_connector *c;
     int err = 0;

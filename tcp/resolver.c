@@ -164,11 +164,16 @@ static int map_eai(int rc, int sys_errno)
     case EAI_ADDRFAMILY:
 #endif
         return EDDY_ENOTFOUND;
-    case EAI_AGAIN: return EDDY_ETRYAGAIN;
-    case EAI_MEMORY: return -ENOMEM;
-    case EAI_FAMILY: return -EAFNOSUPPORT;
-    case EAI_SYSTEM: return sys_errno != 0 ? -sys_errno : EDDY_ERESOLVE;
-    default: return EDDY_ERESOLVE;
+    case EAI_AGAIN:
+        return EDDY_ETRYAGAIN;
+    case EAI_MEMORY:
+        return -ENOMEM;
+    case EAI_FAMILY:
+        return -EAFNOSUPPORT;
+    case EAI_SYSTEM:
+        return sys_errno != 0 ? -sys_errno : EDDY_ERESOLVE;
+    default:
+        return EDDY_ERESOLVE;
     }
 }
 
@@ -301,8 +306,8 @@ static eddy_lookup *next_locked(eddy_resolver *r)
     }
     while (!r->closed && r->queued.head == NULL && !timed_out) {
         r->idle++;
-        timed_out = pthread_cond_timedwait(&r->work, &r->lock, &until) ==
-                    ETIMEDOUT;
+        timed_out =
+            pthread_cond_timedwait(&r->work, &r->lock, &until) == ETIMEDOUT;
         r->idle--;
     }
     if (r->closed || r->queued.head == NULL)
@@ -368,7 +373,8 @@ int eddy_resolver_lookup(eddy_resolver *r, const char *host, uint16_t port,
         return -EINVAL;
     if (strlen(host) > MAX_HOST)
         return -ENAMETOOLONG;
-    if ((q = calloc(1, sizeof *q)) == NULL || (q->host = strdup(host)) == NULL) {
+    if ((q = calloc(1, sizeof *q)) == NULL ||
+        (q->host = strdup(host)) == NULL) {
         free(q);
         return -ENOMEM;
     }

@@ -51,8 +51,8 @@ struct eddy_tcp_server {
     eddy_timer_id resume; /* watches again after running out of fds */
     struct conn *conns;
     eddy_tcp_server_stats stats;
-    int depth;            /* entries from the loop in progress */
-    int freed;            /* eddy_tcp_server_free() ran: free at depth 0 */
+    int depth; /* entries from the loop in progress */
+    int freed; /* eddy_tcp_server_free() ran: free at depth 0 */
     int shutting_down;
     eddy_timer_id shutdown_timer;
     void (*done)(eddy_tcp_server *srv, void *arg);
@@ -131,8 +131,7 @@ static void pause_accepting(eddy_tcp_server *srv, uint64_t retry_ms)
         srv->stats.pauses++;
     watch_listeners(srv, 0);
     if (retry_ms != 0 && srv->resume == 0)
-        eddy_loop_call_later(srv->loop, retry_ms, on_resume, srv,
-                             &srv->resume);
+        eddy_loop_call_later(srv->loop, retry_ms, on_resume, srv, &srv->resume);
 }
 
 static void conn_gone(void *arg);
@@ -164,9 +163,9 @@ static int take(eddy_tcp_server *srv, int fd, const struct sockaddr *peer,
 {
     struct conn *c = malloc(sizeof *c);
     eddy_stream *s;
-    int err = c != NULL ? eddy__stream_accepted(srv->loop, fd,
-                                                &srv->opt.stream, &s)
-                        : -ENOMEM;
+    int err = c != NULL
+                  ? eddy__stream_accepted(srv->loop, fd, &srv->opt.stream, &s)
+                  : -ENOMEM;
 
     if (err == 0) {
         hand_out(srv, c, s, peer, len);
@@ -274,8 +273,7 @@ static void on_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
 
 /* --- listening ---------------------------------------------------------- */
 
-int eddy_tcp_server_add_sockets(eddy_tcp_server *srv, const int *fds,
-                                size_t n)
+int eddy_tcp_server_add_sockets(eddy_tcp_server *srv, const int *fds, size_t n)
 {
     int *l;
 

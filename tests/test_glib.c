@@ -111,8 +111,8 @@ static gboolean source_dispatch(GSource *g, GSourceFunc cb, gpointer data)
                                                : G_SOURCE_REMOVE;
 }
 
-static GSourceFuncs source_funcs = {source_prepare, source_check,
-                                    source_dispatch, NULL, NULL, NULL};
+static GSourceFuncs source_funcs = {
+    source_prepare, source_check, source_dispatch, NULL, NULL, NULL};
 
 static eddy_source *source_new(eddy_loop *loop, GMainContext *ctx)
 {
@@ -150,8 +150,7 @@ static void on_server_line(eddy_stream *s, int status, const char *data,
 }
 
 static void on_connection(eddy_tcp_server *srv, eddy_stream *s,
-                          const struct sockaddr *peer, socklen_t len,
-                          void *arg)
+                          const struct sockaddr *peer, socklen_t len, void *arg)
 {
     scene *sc = arg;
 
@@ -159,8 +158,7 @@ static void on_connection(eddy_tcp_server *srv, eddy_stream *s,
     (void)peer;
     (void)len;
     sc->server_side = s;
-    assert_int_equal(eddy_stream_read_until(s, "\n", 1, 0, on_server_line,
-                                            sc),
+    assert_int_equal(eddy_stream_read_until(s, "\n", 1, 0, on_server_line, sc),
                      0);
 }
 
@@ -224,9 +222,8 @@ static void test_glib_hosts_eddy(void **state)
     (void)state;
     sc.loop = tu_loop_new();
     sc.main = g_main_loop_new(ctx, FALSE);
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-                                sc.pair),
-                     0);
+    assert_int_equal(
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sc.pair), 0);
     src = source_new(sc.loop, ctx);
     watch = g_unix_fd_source_new(sc.pair[0], G_IO_IN);
     g_source_set_callback(watch, (GSourceFunc)(void (*)(void))on_glib_fd, &sc,

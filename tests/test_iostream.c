@@ -1402,8 +1402,7 @@ static void drain_attach(sctx *c, drain_rec *d, size_t high, size_t low)
 {
     memset(d, 0, sizeof *d);
     d->c = c;
-    assert_int_equal(API(eddy_stream_set_write_watermarks(c->s, high, low)),
-                     0);
+    assert_int_equal(API(eddy_stream_set_write_watermarks(c->s, high, low)), 0);
     API_V(eddy_stream_set_drain_callback(c->s, on_drain, d));
 }
 
@@ -1448,10 +1447,10 @@ static void test_drain_after_high_watermark(void **state)
     spin(loop);
     assert_int_equal(d.calls, 0);
     /* The peer reads it all: the drain ran once, at low or under. */
-    assert_int_equal(peer_read(loop, peer, sink, sizeof sink,
-                               64 * sizeof chunk - 4096) +
-                         4096,
-                     64 * sizeof chunk);
+    assert_int_equal(
+        peer_read(loop, peer, sink, sizeof sink, 64 * sizeof chunk - 4096) +
+            4096,
+        64 * sizeof chunk);
     spin(loop);
     assert_int_equal(d.calls, 1);
     assert_true(d.queued_at <= 16384);
@@ -1463,8 +1462,7 @@ static void test_drain_after_high_watermark(void **state)
     assert_int_equal(d.calls, 1);
     write_n(&c, chunk, sizeof chunk, 8);
     assert_true(eddy_stream_needs_drain(c.s));
-    assert_int_equal(peer_read(loop, peer, sink, sizeof sink,
-                               8 * sizeof chunk),
+    assert_int_equal(peer_read(loop, peer, sink, sizeof sink, 8 * sizeof chunk),
                      8 * sizeof chunk);
     spin(loop);
     assert_int_equal(d.calls, 2);
@@ -1519,9 +1517,8 @@ static void test_watermark_raised_low(void **state)
     write_n(&c, chunk, sizeof chunk, 32);
     spin(loop);
     assert_true(eddy_stream_needs_drain(c.s));
-    assert_int_equal(API(eddy_stream_set_write_watermarks(c.s, 64 << 20,
-                                                          32 << 20)),
-                     0);
+    assert_int_equal(
+        API(eddy_stream_set_write_watermarks(c.s, 64 << 20, 32 << 20)), 0);
     assert_int_equal(d.calls, 0);
     spin(loop);
     assert_int_equal(d.calls, 1);
@@ -1617,8 +1614,7 @@ static void test_pause_keeps_read_pending(void **state)
 
 /* Paused from a read callback: the next line stays pending although it
  * is already buffered. */
-static void pause_after_first(sctx *c, int status, const char *data,
-                              size_t len)
+static void pause_after_first(sctx *c, int status, const char *data, size_t len)
 {
     (void)data;
     (void)len;
@@ -1815,7 +1811,6 @@ static void test_pause_in_a_flow(void **state)
     ctx_finish(&c);
     loop_finish(loop);
 }
-
 
 typedef struct bulk {
     sctx w, r;

@@ -45,7 +45,7 @@ typedef struct srv_ctx {
     struct sockaddr_storage peer[MAX_CONNS];
     socklen_t peer_len[MAX_CONNS];
     int handed, closed;
-    int lines;                 /* lines echoed */
+    int lines; /* lines echoed */
     int free_in_cb, stop_in_cb;
     int done_calls;
 } srv_ctx;
@@ -76,8 +76,7 @@ static void on_echo_line(eddy_stream *s, int status, const char *data,
         return;
     r->c->lines++;
     assert_int_equal(eddy_stream_write(s, data, len, NULL, NULL), 0);
-    assert_int_equal(eddy_stream_read_until(s, "\n", 1, 0, on_echo_line, r),
-                     0);
+    assert_int_equal(eddy_stream_read_until(s, "\n", 1, 0, on_echo_line, r), 0);
 }
 
 static void on_conn(eddy_tcp_server *srv, eddy_stream *s,
@@ -97,9 +96,8 @@ static void on_conn(eddy_tcp_server *srv, eddy_stream *s,
     refs[i].c = c;
     refs[i].i = i;
     eddy_stream_set_close_callback(s, on_closed, &refs[i]);
-    assert_int_equal(eddy_stream_read_until(s, "\n", 1, 0, on_echo_line,
-                                            &refs[i]),
-                     0);
+    assert_int_equal(
+        eddy_stream_read_until(s, "\n", 1, 0, on_echo_line, &refs[i]), 0);
     if (c->stop_in_cb)
         eddy_tcp_server_stop(srv);
     if (c->free_in_cb) {
@@ -359,8 +357,7 @@ static void test_server_max_connections(void **state)
             socklen_t len = sizeof local;
 
             getsockname(fds[k], (struct sockaddr *)&local, &len);
-            if (local.sin_port ==
-                ((struct sockaddr_in *)&c.peer[i])->sin_port)
+            if (local.sin_port == ((struct sockaddr_in *)&c.peer[i])->sin_port)
                 break;
         }
         assert_true(k < 5);
@@ -685,8 +682,7 @@ static void test_server_shutdown_waits(void **state)
     eddy_tcp_server_shutdown(c.srv, 60000, on_done, &c);
     eddy_tcp_server_shutdown(c.srv, 0, NULL, NULL); /* a second: nothing */
     assert_int_equal(tcp_connect(port), -ECONNREFUSED);
-    assert_int_equal(eddy_tcp_server_listen(c.srv, 0, "127.0.0.1"),
-                     -ESHUTDOWN);
+    assert_int_equal(eddy_tcp_server_listen(c.srv, 0, "127.0.0.1"), -ESHUTDOWN);
     assert_int_equal(eddy_tcp_server_add_sockets(c.srv, fds, 1), -ESHUTDOWN);
     echo_check(&c, fds[0], "finishing\n");
     eddy_stream_close(c.s[0]);
@@ -1003,8 +999,8 @@ static void test_resolver_no_thread(void **state)
             (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (1u << 20);
         if (setrlimit(RLIMIT_AS, &rl) != 0)
             _exit(3);
-        err = eddy_resolver_lookup(r, "localhost", 80, AF_UNSPEC, on_answer,
-                                   &a, NULL);
+        err = eddy_resolver_lookup(r, "localhost", 80, AF_UNSPEC, on_answer, &a,
+                                   NULL);
         if (err != -EAGAIN)
             _exit(4);
         /* Then: a numeric address still works without a thread. */
@@ -1033,11 +1029,10 @@ static void test_resolver_cancel(void **state)
     (void)state;
     memset(a, 0, sizeof a);
     for (int i = 0; i < 16; i++)
-        assert_int_equal(eddy_resolver_lookup(r, i % 2 ? "localhost"
-                                                       : "127.0.0.1",
-                                              80, AF_UNSPEC, on_answer, &a[i],
-                                              &h[i]),
-                         0);
+        assert_int_equal(
+            eddy_resolver_lookup(r, i % 2 ? "localhost" : "127.0.0.1", 80,
+                                 AF_UNSPEC, on_answer, &a[i], &h[i]),
+            0);
     for (int i = 0; i < 16; i += 3)
         eddy_resolver_cancel(r, h[i]);
     for (int i = 0; i < 16; i++) {
@@ -1130,11 +1125,10 @@ static void test_resolver_free_pending(void **state)
     (void)state;
     memset(a, 0, sizeof a);
     for (int i = 0; i < 50; i++)
-        assert_int_equal(eddy_resolver_lookup(r, i % 5 ? "localhost"
-                                                       : "x.invalid",
-                                              80, AF_UNSPEC, on_answer, &a[i],
-                                              NULL),
-                         0);
+        assert_int_equal(
+            eddy_resolver_lookup(r, i % 5 ? "localhost" : "x.invalid", 80,
+                                 AF_UNSPEC, on_answer, &a[i], NULL),
+            0);
     eddy_resolver_free(r);
     /* The loop goes too, before the threads are done. */
     assert_int_equal(eddy_loop_run_once(loop, 0), 0);
@@ -1441,9 +1435,9 @@ static void test_connect_errors(void **state)
     int lfd = listen_on("127.0.0.1", 0, 4), afd;
 
     (void)state;
-    assert_int_equal(eddy_tcp_connect(loop, NULL, NULL, 80, NULL, on_connected,
-                                      &res, NULL),
-                     -EINVAL);
+    assert_int_equal(
+        eddy_tcp_connect(loop, NULL, NULL, 80, NULL, on_connected, &res, NULL),
+        -EINVAL);
     assert_int_equal(
         eddy_tcp_connect(loop, NULL, "127.0.0.1", 80, NULL, NULL, &res, NULL),
         -EINVAL);
@@ -1689,8 +1683,8 @@ static void chat_line(int i, char *out)
 static void chat_read(chat_reader *r)
 {
     char want[CHAT_LINE_LEN];
-    ssize_t n = recv(r->fd, r->buf + r->len, sizeof r->buf - r->len,
-                     MSG_DONTWAIT);
+    ssize_t n =
+        recv(r->fd, r->buf + r->len, sizeof r->buf - r->len, MSG_DONTWAIT);
     size_t off = 0;
 
     if (n <= 0)
@@ -1725,8 +1719,8 @@ static long vm_kib(pid_t pid, const char *field)
 
 static void test_chat_example(void **state)
 {
-    const char *extra[] = {"--high", "65536", "--low", "16384", "--limit",
-                           "1048576", "--stall-ms", "1000", NULL};
+    const char *extra[] = {"--high",  "65536",      "--low", "16384", "--limit",
+                           "1048576", "--stall-ms", "1000",  NULL};
     char path[4096], err[1024], line[CHAT_LINE_LEN];
     chat_reader rd[2];
     int p[2], port, stuck, sender, sent = 0, status;
@@ -1764,8 +1758,8 @@ static void test_chat_example(void **state)
             if (pf[i].revents & POLLIN)
                 chat_read(&rd[i]);
         while ((pf[2].revents & POLLOUT) && sent < CHAT_LINES) {
-            ssize_t n = send(sender, line + off, CHAT_LINE_LEN - off,
-                             MSG_NOSIGNAL);
+            ssize_t n =
+                send(sender, line + off, CHAT_LINE_LEN - off, MSG_NOSIGNAL);
 
             if (n < 0)
                 break;

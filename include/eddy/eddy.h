@@ -2,8 +2,8 @@
  * @file
  * @brief Everything: the loop, streams, TCP and the HTTP server.
  *
- * It includes version.h, ioloop.h, iostream.h, tcp.h and httpserver.h: one line,
- * `#include <eddy/eddy.h>`, gives a program the whole library.
+ * It includes version.h, ioloop.h, iostream.h, tcp.h and httpserver.h:
+ * one line, `#include <eddy/eddy.h>`, gives a program the whole library.
  */
 #ifndef EDDY_EDDY_H
 #define EDDY_EDDY_H

@@ -141,11 +141,10 @@ EDDY_API void eddy_tcp_server_stop(eddy_tcp_server *srv);
  * A second call does nothing.  eddy_tcp_server_free() before done runs
  * cancels it.
  */
-EDDY_API void eddy_tcp_server_shutdown(eddy_tcp_server *srv,
-                                       uint64_t deadline_ms,
-                                       void (*done)(eddy_tcp_server *srv,
-                                                    void *arg),
-                                       void *arg);
+EDDY_API void
+eddy_tcp_server_shutdown(eddy_tcp_server *srv, uint64_t deadline_ms,
+                         void (*done)(eddy_tcp_server *srv, void *arg),
+                         void *arg);
 
 /**
  * Stops listening and frees the server.  The connections it handed out
