@@ -29,6 +29,14 @@ static _Thread_local eddy_loop *tls_current;
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;
 static eddy_loop *default_loop;
 
+uint64_t eddy__clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void eddy_loop_log(const eddy_loop *loop, int level, const char *fmt, ...)
 {
     char msg[256];
