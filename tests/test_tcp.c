@@ -283,6 +283,17 @@ static void test_server_add_sockets_errors(void **state)
     close(bad[1]);
     assert_int_equal(eddy_tcp_server_add_sockets(c.srv, bad, 2), -EBADF);
     assert_int_equal(eddy_tcp_server_port(c.srv), -ENOENT);
+    /* -ERANGE: select cannot watch a listening socket past FD_SETSIZE;
+     * the caller still owns it. */
+    if (tu_backend_is("select") &&
+        tu_raise_nofile(FD_SETSIZE + 64) >= FD_SETSIZE + 16) {
+        int high = dup2(fds[1], FD_SETSIZE + 8);
+
+        assert_int_equal(high, FD_SETSIZE + 8);
+        assert_int_equal(eddy_tcp_server_add_sockets(c.srv, &high, 1),
+                         -ERANGE);
+        assert_int_equal(close(high), 0);
+    }
     /* -EEXIST: the fd has a handler already. */
     assert_int_equal(eddy_tcp_server_add_sockets(c.srv, &fds[0], 1), 0);
     assert_int_equal(eddy_tcp_server_add_sockets(c.srv, &fds[0], 1), -EEXIST);
