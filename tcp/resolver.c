@@ -177,26 +177,28 @@ static int map_eai(int rc, int sys_errno)
     }
 }
 
+/* Appends sa with q's port, unless it is there already (the system's
+ * answer may repeat a loopback address added for localhost). */
 static int add_addr(eddy_lookup *q, const struct sockaddr *sa, socklen_t len)
 {
-    eddy_addr *a;
+    eddy_addr t, *a;
 
-    if (len > sizeof a->u)
+    if (len > sizeof t.u)
         return 0;
+    memset(&t, 0, sizeof t);
+    memcpy(&t.u, sa, len);
+    t.len = len;
+    if (sa->sa_family == AF_INET)
+        t.u.in4.sin_port = htons(q->port);
+    else
+        t.u.in6.sin6_port = htons(q->port);
     for (size_t i = 0; i < q->n; i++)
-        if (q->addrs[i].len == len && memcmp(&q->addrs[i].u, sa, len) == 0)
+        if (q->addrs[i].len == len && memcmp(&q->addrs[i].u, &t.u, len) == 0)
             return 0;
     if ((a = realloc(q->addrs, (q->n + 1) * sizeof *a)) == NULL)
         return -ENOMEM;
     q->addrs = a;
-    a += q->n++;
-    memset(a, 0, sizeof *a);
-    memcpy(&a->u, sa, len);
-    a->len = len;
-    if (sa->sa_family == AF_INET)
-        a->u.in4.sin_port = htons(q->port);
-    else
-        a->u.in6.sin6_port = htons(q->port);
+    q->addrs[q->n++] = t;
     return 0;
 }
 

@@ -866,6 +866,12 @@ static void test_resolver_localhost(void **state)
     assert_true(a.n >= 2);
     assert_true(is_v6_loopback(&a.addrs[0]));
     assert_true(is_v4_loopback(&a.addrs[1]));
+    /* The system's 127.0.0.1 (from /etc/hosts) is not listed twice. */
+    for (size_t i = 0; i < a.n && i < 8; i++)
+        for (size_t k = i + 1; k < a.n && k < 8; k++)
+            assert_false(a.addrs[i].len == a.addrs[k].len &&
+                         memcmp(&a.addrs[i].u, &a.addrs[k].u,
+                                a.addrs[i].len) == 0);
     lookup(loop, r, "LocalHost.", AF_INET, &a);
     assert_int_equal(a.status, 0);
     for (size_t i = 0; i < a.n; i++)
