@@ -60,7 +60,7 @@ else
 endif
 
 LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
-             $(wildcard iostream/*.c) $(wildcard httputil/*.c) \
+             $(wildcard iostream/*.c) $(wildcard tcp/*.c) $(wildcard httputil/*.c) \
              $(wildcard httpserver/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
@@ -82,7 +82,7 @@ CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN)
 $(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" = "$(CONFIG)" ] || echo "$(CONFIG)" > $(B)/config.txt; })
 
 .PHONY: all lib examples bench tests check check-one check-valgrind \
-        check-exports check-install run install uninstall macos-check clean help format
+        check-exports check-install check-layers run install uninstall macos-check clean help format
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -94,6 +94,7 @@ help:
 	@echo "  all (default)  libeddy.a, libeddy.so and the examples into $(B)/"
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
+	@echo "  check-layers   that every include points down the layers (part of check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into build/docs/html/; checks the man pages"
@@ -126,7 +127,12 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libeddy.a
 tests: $(TESTS)
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(CMOCKA_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(TEST_FLAGS) $(CMOCKA_LIBS) $(LIBS)
+
+# tests/test_glib.c hosts a loop in GLib's main loop; without GLib (no
+# pkg-config glib-2.0) its tests are skipped.  CI installs libglib2.0-dev.
+GLIB_FLAGS := $(shell pkg-config --cflags --libs glib-2.0 2>/dev/null)
+$(B)/tests/test_glib: TEST_FLAGS = $(if $(GLIB_FLAGS),-DTU_HAVE_GLIB $(GLIB_FLAGS))
 
 -include $(LIB_OBJ:.o=.d)
 
@@ -152,8 +158,13 @@ check-exports: $(B)/$(SO)
 
 bdir = $(if $(filter $(1),$(DEFAULT_BACKEND)),build,build/$(1))
 
+# Includes point down the layers only (docs/architecture.md).
+check-layers:
+	@scripts/check_layers.sh
+
 check:
 	@scripts/need.sh cmocka valgrind
+	@scripts/check_layers.sh
 	@set -e; for b in $(CHECK_BACKENDS); do \
 	    $(MAKE) --no-print-directory check-one BACKEND=$$b B=$(call bdir,$$b); \
 	done
@@ -221,8 +232,7 @@ macos-check:
 	    --prefix $(MACOS_DIR) $(MACOS_PKG) >/dev/null
 	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
 	    for f in $(wildcard ioloop/*.c) backends/kqueue.c backends/wake.c \
-	             $(wildcard iostream/*.c) $(wildcard httputil/*.c) \
-	             $(wildcard httpserver/*.c); do \
+	             $(wildcard iostream/*.c tcp/*.c httputil/*.c httpserver/*.c); do \
 	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
 	            $(WARNINGS) -Iinclude -fsyntax-only $$f || exit 1; \
 	    done; echo "== macos-check: $$t ok"; \
@@ -230,8 +240,8 @@ macos-check:
 
 format:
 	clang-format -i include/eddy/*.h ioloop/*.[ch] backends/*.[ch] \
-	    $(wildcard iostream/*.[ch] httputil/*.[ch] httpserver/*.[ch] examples/*.c \
-	               tests/*.[ch] bench/*.[ch])
+	    $(wildcard common/*.h iostream/*.[ch] tcp/*.[ch] httputil/*.[ch] httpserver/*.[ch] \
+	               examples/*.c tests/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf build

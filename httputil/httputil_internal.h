@@ -8,12 +8,11 @@
 #ifndef EDDY_HTTPUTIL_INTERNAL_H
 #define EDDY_HTTPUTIL_INTERNAL_H
 
+#include "../common/internal.h"
 #include "eddy/httputil.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-#define EDDY_HU_HIDDEN __attribute__((visibility("hidden")))
 
 /* --- characters (chars.c) ------------------------------------------------ */
 
@@ -23,7 +22,7 @@
 #define EDDY__HU_BCHAR 8  /* bchars but SP (RFC 2046 5.1.1) */
 #define EDDY__HU_HEX 16   /* a hex digit */
 
-EDDY_HU_HIDDEN extern const unsigned char eddy__hu_cls[256];
+EDDY_HIDDEN extern const unsigned char eddy__hu_cls[256];
 
 static inline int eddy__hu_is(unsigned char ch, unsigned cls)
 {
@@ -31,23 +30,23 @@ static inline int eddy__hu_is(unsigned char ch, unsigned cls)
 }
 
 /* Whether p[0, n) is a non-empty token. */
-EDDY_HU_HIDDEN int eddy__hu_token(const char *p, size_t n);
+EDDY_HIDDEN int eddy__hu_token(const char *p, size_t n);
 
 /* Case-insensitive compare of p[0, n) and the lowercase C string lower
  * (which must be exactly n long to match). */
-EDDY_HU_HIDDEN int eddy__hu_ieq(const char *p, size_t n, const char *lower);
+EDDY_HIDDEN int eddy__hu_ieq(const char *p, size_t n, const char *lower);
 
 /* Whether p[0, n) is valid UTF-8 (no overlong forms, no surrogates, at
  * most U+10FFFF). */
-EDDY_HU_HIDDEN int eddy__hu_utf8(const char *p, size_t n);
+EDDY_HIDDEN int eddy__hu_utf8(const char *p, size_t n);
 
 /* --- percent-decoding (args.c) ------------------------------------------- */
 
 /* Decodes p[0, n) into out (room for n; out may be p) by EDDY_ARGS_*
  * flags ('+' and bad escapes; not UTF-8): the decoded length, or -EINVAL
  * for a bad escape. */
-EDDY_HU_HIDDEN long eddy__hu_unescape(const char *p, size_t n, unsigned flags,
-                                      char *out);
+EDDY_HIDDEN long eddy__hu_unescape(const char *p, size_t n, unsigned flags,
+                                   char *out);
 
 /* --- building an eddy_args (args.c) -------------------------------------- *
  *
@@ -67,22 +66,21 @@ EDDY_HU_HIDDEN long eddy__hu_unescape(const char *p, size_t n, unsigned flags,
 /* Appends the pairs of a query string or urlencoded form p[0, n), as
  * eddy_args_parse() does (its errors too): the server puts a request's
  * query and body arguments in one set, as Tornado's request.arguments. */
-EDDY_HU_HIDDEN int eddy__args_append(eddy_args **a, const char *p, size_t n,
-                                     unsigned flags,
-                                     const eddy_args_limits *lim);
+EDDY_HIDDEN int eddy__args_append(eddy_args **a, const char *p, size_t n,
+                                  unsigned flags, const eddy_args_limits *lim);
 
 /* Adds a pair with name[0, nlen) and an empty value.  Errors: -E2BIG,
  * -EMSGSIZE, -ENOMEM. */
-EDDY_HU_HIDDEN int eddy__args_add(eddy_args **a, const char *name, size_t nlen,
-                                  const eddy_args_limits *lim);
+EDDY_HIDDEN int eddy__args_add(eddy_args **a, const char *name, size_t nlen,
+                               const eddy_args_limits *lim);
 
 /* Appends p[0, n) to the last pair's value.  Errors: -EMSGSIZE, -ENOMEM,
  * -EINVAL (no pair yet). */
-EDDY_HU_HIDDEN int eddy__args_extend(eddy_args **a, const char *p, size_t n,
-                                     const eddy_args_limits *lim);
+EDDY_HIDDEN int eddy__args_extend(eddy_args **a, const char *p, size_t n,
+                                  const eddy_args_limits *lim);
 
 /* Whether pairs from i on are UTF-8: 0, or -EILSEQ. */
-EDDY_HU_HIDDEN int eddy__args_check_utf8(const eddy_args *a, size_t i);
+EDDY_HIDDEN int eddy__args_check_utf8(const eddy_args *a, size_t i);
 
 /* --- route patterns (pattern.c) ------------------------------------------ *
  *
@@ -108,34 +106,32 @@ typedef struct eddy__path_param {
  * other than around a whole segment's parameter; a bad or repeated
  * parameter name; `{name*}` not last; a "." or ".." segment, which no
  * decoded path has; p or out NULL), -ENOMEM. */
-EDDY_HU_HIDDEN int eddy__pattern_compile(const char *p, size_t n,
-                                         eddy__pattern **out);
+EDDY_HIDDEN int eddy__pattern_compile(const char *p, size_t n,
+                                      eddy__pattern **out);
 
 /* The number of parameters, in the order they appear. */
-EDDY_HU_HIDDEN size_t eddy__pattern_nparams(const eddy__pattern *pt);
+EDDY_HIDDEN size_t eddy__pattern_nparams(const eddy__pattern *pt);
 
 /* Matches path[0, len): 0 and params[0, nparams) filled, or -ENOENT.
  * params may be NULL when the pattern has none. */
-EDDY_HU_HIDDEN int eddy__pattern_match(const eddy__pattern *pt,
-                                       const char *path, size_t len,
-                                       eddy__path_param *params);
+EDDY_HIDDEN int eddy__pattern_match(const eddy__pattern *pt, const char *path,
+                                    size_t len, eddy__path_param *params);
 
 /* The value of the parameter called name among params[0, n): 0, or
  * -ENOENT. */
-EDDY_HU_HIDDEN int eddy__path_param_get(const eddy__path_param *params,
-                                        size_t n, const char *name,
-                                        eddy_str *value);
+EDDY_HIDDEN int eddy__path_param_get(const eddy__path_param *params, size_t n,
+                                     const char *name, eddy_str *value);
 
-EDDY_HU_HIDDEN void eddy__pattern_free(eddy__pattern *pt);
+EDDY_HIDDEN void eddy__pattern_free(eddy__pattern *pt);
 
 /* --- dates (date.c), media types (mime.c) -------------------------------- */
 
 /* eddy_http_date_parse() with the current time given, for the two-digit
  * years of RFC 850 dates. */
-EDDY_HU_HIDDEN int eddy__http_date_parse_at(const char *p, size_t len,
-                                            int64_t now, int64_t *t);
+EDDY_HIDDEN int eddy__http_date_parse_at(const char *p, size_t len, int64_t now,
+                                         int64_t *t);
 
 /* Entry i of the media type table (for the tests): 0, or -ERANGE. */
-EDDY_HU_HIDDEN int eddy__mime_at(size_t i, const char **ext, const char **type);
+EDDY_HIDDEN int eddy__mime_at(size_t i, const char **ext, const char **type);
 
 #endif
