@@ -282,10 +282,12 @@ int eddy__ws_inflate(eddy__ws_inflater *f, const void *in, size_t n, int fin,
             *used += avail;
         *made += room;
         f->total += room;
-        if (ret < 0)
-            return ret;
+        /* The limit first: zlib may find an error further on in the same
+         * call, after the output that passed the limit. */
         if (f->total > f->max)
             return -EDDY_WS_MESSAGE_TOO_BIG;
+        if (ret < 0)
+            return ret;
         f->pending = *made == cap && !f->ended;
         if (avail == 0 && room == 0 && !f->pending) {
             /* No progress: fine when only pending output was asked for;
