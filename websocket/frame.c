@@ -129,12 +129,11 @@ static int read_header(eddy__ws_reader *r, const uint8_t *p, size_t n,
         }
     }
     /* A header cut by the end of the buffer: keep its bytes.  h.size
-     * grows once the second byte is known, hence the loop. */
+     * (always more than hlen here) grows once the second byte is known,
+     * hence the loop. */
     while (*used < n) {
         size_t take = r->h.size - r->hlen;
 
-        if (take == 0)
-            take = 1; /* n was 0 on the first try: h.size is 2 */
         if (take > n - *used)
             take = n - *used;
         memcpy(r->hdr + r->hlen, p + *used, take);
