@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EDDY_WS_HIDDEN __attribute__((visibility("hidden")))
+#include "../common/internal.h"
 
 enum { EDDY_WS_SERVER = 0, EDDY_WS_CLIENT = 1 };
 
@@ -49,7 +49,7 @@ enum { EDDY_UTF8_ACCEPT = 0, EDDY_UTF8_REJECT = 1 };
  * then EDDY_UTF8_REJECT, and stays so.  A text is valid when it ends in
  * state ACCEPT.
  */
-EDDY_WS_HIDDEN size_t eddy__utf8_valid(unsigned *state, const uint8_t *p,
+EDDY_HIDDEN size_t eddy__utf8_valid(unsigned *state, const uint8_t *p,
                                        size_t n);
 
 /* --- frames (frame.c) --------------------------------------------------- */
@@ -78,7 +78,7 @@ typedef struct eddy__ws_header {
  * over 125 bytes (second); a 64-bit length with its top bit set (third).
  * Lengths need not be encoded in the fewest bytes (docs/architecture.md).
  */
-EDDY_WS_HIDDEN int eddy__ws_parse_header(const uint8_t *p, size_t n, int role,
+EDDY_HIDDEN int eddy__ws_parse_header(const uint8_t *p, size_t n, int role,
                                          unsigned rsv_ok, eddy__ws_header *h);
 
 /* What eddy__ws_read() found. */
@@ -123,7 +123,7 @@ typedef struct eddy__ws_reader {
 
 /* A reader for role with the given message limit (literal: 0 allows only
  * empty messages) and no RSV bit allowed. */
-EDDY_WS_HIDDEN void eddy__ws_reader_init(eddy__ws_reader *r, int role,
+EDDY_HIDDEN void eddy__ws_reader_init(eddy__ws_reader *r, int role,
                                          uint64_t max_message);
 
 /*
@@ -147,12 +147,12 @@ EDDY_WS_HIDDEN void eddy__ws_reader_init(eddy__ws_reader *r, int role,
  * Compressed text is not validated here: validate what it inflates to.
  * After an error the reader is spent.
  */
-EDDY_WS_HIDDEN int eddy__ws_read(eddy__ws_reader *r, uint8_t *buf, size_t len,
+EDDY_HIDDEN int eddy__ws_read(eddy__ws_reader *r, uint8_t *buf, size_t len,
                                  size_t *used, eddy__ws_event *ev);
 
 /* The bytes the reader needs next to make progress: what is missing of
  * the header under way, or the payload left of the frame (at least 1). */
-EDDY_WS_HIDDEN uint64_t eddy__ws_need(const eddy__ws_reader *r);
+EDDY_HIDDEN uint64_t eddy__ws_need(const eddy__ws_reader *r);
 
 /*
  * Writes a frame header into out (EDDY_WS_MAX_HEADER bytes) and returns
@@ -160,21 +160,21 @@ EDDY_WS_HIDDEN uint64_t eddy__ws_need(const eddy__ws_reader *r);
  * is NULL.  The payload follows it separately (masked by the client with
  * eddy__ws_mask_copy(), sent by reference by the server).
  */
-EDDY_WS_HIDDEN size_t eddy__ws_write_header(uint8_t *out, unsigned opcode,
+EDDY_HIDDEN size_t eddy__ws_write_header(uint8_t *out, unsigned opcode,
                                             int fin, int rsv1, uint64_t len,
                                             const uint8_t *mask);
 
 /* XORs p[0, n) with mask, as bytes pos.. of a payload (8 bytes at a time;
  * any alignment).  Masking and unmasking are the same. */
-EDDY_WS_HIDDEN void eddy__ws_mask(uint8_t *p, size_t n, const uint8_t *mask,
+EDDY_HIDDEN void eddy__ws_mask(uint8_t *p, size_t n, const uint8_t *mask,
                                   uint64_t pos);
 /* The same from src into dst (which may be src). */
-EDDY_WS_HIDDEN void eddy__ws_mask_copy(uint8_t *dst, const uint8_t *src,
+EDDY_HIDDEN void eddy__ws_mask_copy(uint8_t *dst, const uint8_t *src,
                                        size_t n, const uint8_t *mask,
                                        uint64_t pos);
 
 /* Whether a Close frame may carry code: 1000-1003, 1007-1014, 3000-4999. */
-EDDY_WS_HIDDEN int eddy__ws_close_code_ok(unsigned code);
+EDDY_HIDDEN int eddy__ws_close_code_ok(unsigned code);
 
 /*
  * Builds a Close frame's payload in out (EDDY_WS_MAX_CONTROL bytes): code
@@ -182,13 +182,13 @@ EDDY_WS_HIDDEN int eddy__ws_close_code_ok(unsigned code);
  * or -EINVAL for a code that may not be sent, a reason longer than 123
  * bytes or not UTF-8.
  */
-EDDY_WS_HIDDEN int eddy__ws_close_payload(uint8_t *out, unsigned code,
+EDDY_HIDDEN int eddy__ws_close_payload(uint8_t *out, unsigned code,
                                           const char *reason, size_t len);
 
 /* --- masks and keys from the kernel's random source (random.c) --------- */
 
 /* Fills buf with n unpredictable bytes (getentropy).  0 or -errno. */
-EDDY_WS_HIDDEN int eddy__ws_random(void *buf, size_t n);
+EDDY_HIDDEN int eddy__ws_random(void *buf, size_t n);
 
 /*
  * A client's masking keys.  RFC 6455 10.3 wants them unpredictable, which
@@ -201,7 +201,7 @@ typedef struct eddy__ws_masks {
 } eddy__ws_masks;
 
 /* The next masking key into mask.  0 or -errno (getentropy failed). */
-EDDY_WS_HIDDEN int eddy__ws_mask_next(eddy__ws_masks *m, uint8_t *mask);
+EDDY_HIDDEN int eddy__ws_mask_next(eddy__ws_masks *m, uint8_t *mask);
 
 /* --- SHA-1 and base64 (sha1.c) ----------------------------------------- */
 
@@ -211,33 +211,33 @@ typedef struct eddy__sha1 {
     uint8_t buf[64];
 } eddy__sha1;
 
-EDDY_WS_HIDDEN void eddy__sha1_init(eddy__sha1 *c);
-EDDY_WS_HIDDEN void eddy__sha1_update(eddy__sha1 *c, const void *data,
+EDDY_HIDDEN void eddy__sha1_init(eddy__sha1 *c);
+EDDY_HIDDEN void eddy__sha1_update(eddy__sha1 *c, const void *data,
                                       size_t n);
-EDDY_WS_HIDDEN void eddy__sha1_final(eddy__sha1 *c, uint8_t *out /* 20 */);
+EDDY_HIDDEN void eddy__sha1_final(eddy__sha1 *c, uint8_t *out /* 20 */);
 
 /* Writes base64 of in[0, n) (with padding, no NUL) to out, which holds
  * 4 * ((n + 2) / 3) bytes; returns that count. */
-EDDY_WS_HIDDEN size_t eddy__base64_encode(const uint8_t *in, size_t n,
+EDDY_HIDDEN size_t eddy__base64_encode(const uint8_t *in, size_t n,
                                           char *out);
 /* Decodes strict base64 (RFC 4648: padded, no whitespace, no bits set in
  * the padding) into out[0, cap).  Returns the bytes, or -EINVAL (not such
  * base64), -ENOSPC (cap too small). */
-EDDY_WS_HIDDEN long eddy__base64_decode(const char *in, size_t n, uint8_t *out,
+EDDY_HIDDEN long eddy__base64_decode(const char *in, size_t n, uint8_t *out,
                                         size_t cap);
 
 /* --- the opening handshake (handshake.c) -------------------------------- */
 
 /* Whether key is a Sec-WebSocket-Key: base64 of 16 bytes. */
-EDDY_WS_HIDDEN int eddy__ws_key_ok(const char *key, size_t len);
+EDDY_HIDDEN int eddy__ws_key_ok(const char *key, size_t len);
 
 /* Sec-WebSocket-Accept for key: base64(SHA-1(key GUID)), NUL-terminated,
  * into out (EDDY_WS_ACCEPT_LEN + 1 bytes). */
-EDDY_WS_HIDDEN void eddy__ws_accept(const char *key, size_t len, char *out);
+EDDY_HIDDEN void eddy__ws_accept(const char *key, size_t len, char *out);
 
 /* A new random Sec-WebSocket-Key, NUL-terminated, into out
  * (EDDY_WS_KEY_LEN + 1 bytes).  0 or -errno. */
-EDDY_WS_HIDDEN int eddy__ws_client_key(char *out);
+EDDY_HIDDEN int eddy__ws_client_key(char *out);
 
 /*
  * The next element of a comma-separated header list (RFC 9110 5.6.1) at
@@ -245,7 +245,7 @@ EDDY_WS_HIDDEN int eddy__ws_client_key(char *out);
  * trimmed.  Returns 1 with *item, *len set and *pos moved past it, or 0 at
  * the end.  Elements are not checked: see eddy__ws_list_has().
  */
-EDDY_WS_HIDDEN int eddy__ws_list_next(const char **pos, const char *end,
+EDDY_HIDDEN int eddy__ws_list_next(const char **pos, const char *end,
                                       const char **item, size_t *len);
 
 /*
@@ -254,12 +254,12 @@ EDDY_WS_HIDDEN int eddy__ws_list_next(const char **pos, const char *end,
  * element is not a token.  For Connection (upgrade), Upgrade (websocket)
  * and a client's check of Sec-WebSocket-Protocol.
  */
-EDDY_WS_HIDDEN int eddy__ws_list_has(const char *value, size_t len,
+EDDY_HIDDEN int eddy__ws_list_has(const char *value, size_t len,
                                      const char *token, int nocase);
 
 /* Whether Sec-WebSocket-Version says 13 (else: 426 with
  * "Sec-WebSocket-Version: 13"). */
-EDDY_WS_HIDDEN int eddy__ws_version_ok(const char *value, size_t len);
+EDDY_HIDDEN int eddy__ws_version_ok(const char *value, size_t len);
 
 /*
  * Picks a subprotocol: the first of ours (NULL-terminated, in the
@@ -268,7 +268,7 @@ EDDY_WS_HIDDEN int eddy__ws_version_ok(const char *value, size_t len);
  * -ENOENT when there is none in common (answer without the header), or
  * -EINVAL when a line is not a list of tokens (400).
  */
-EDDY_WS_HIDDEN int eddy__ws_select_protocol(const eddy_str *lines, size_t n,
+EDDY_HIDDEN int eddy__ws_select_protocol(const eddy_str *lines, size_t n,
                                             const char *const *ours);
 
 /* --- permessage-deflate: negotiation (extension.c) ---------------------- */
@@ -283,7 +283,7 @@ typedef struct eddy__ws_pmd {
 
 /* Whether options are valid: window bits 0 or 8 to 15, level 0 to 9,
  * mem_level 0 to 9.  0 or -EINVAL. */
-EDDY_WS_HIDDEN int eddy__ws_pmd_check_options(const eddy_ws_deflate_options *o);
+EDDY_HIDDEN int eddy__ws_pmd_check_options(const eddy_ws_deflate_options *o);
 
 /*
  * Server: takes the first offer of permessage-deflate in the client's
@@ -295,14 +295,14 @@ EDDY_WS_HIDDEN int eddy__ws_pmd_check_options(const eddy_ws_deflate_options *o);
  * off or not built in): answer without the header; -EINVAL when a line is
  * not a valid extension list (400, RFC 6455 4.2.1); -ENOSPC (cap).
  */
-EDDY_WS_HIDDEN int eddy__ws_pmd_accept(const eddy_ws_deflate_options *o,
+EDDY_HIDDEN int eddy__ws_pmd_accept(const eddy_ws_deflate_options *o,
                                        const eddy_str *lines, size_t n,
                                        eddy__ws_pmd *agreed, char *resp,
                                        size_t cap);
 
 /* Client: the offer for options, NUL-terminated, into out.  Returns its
  * length, -ENOTSUP (off, or not built in: send no offer), -ENOSPC. */
-EDDY_WS_HIDDEN int eddy__ws_pmd_offer(const eddy_ws_deflate_options *o,
+EDDY_HIDDEN int eddy__ws_pmd_offer(const eddy_ws_deflate_options *o,
                                       char *out, size_t cap);
 
 /*
@@ -314,7 +314,7 @@ EDDY_WS_HIDDEN int eddy__ws_pmd_offer(const eddy_ws_deflate_options *o,
  * of range or beyond what was offered, a parameter offered that must
  * come back and did not.  RFC 6455 4.1: fail the connection then.
  */
-EDDY_WS_HIDDEN int eddy__ws_pmd_check(const eddy_ws_deflate_options *o,
+EDDY_HIDDEN int eddy__ws_pmd_check(const eddy_ws_deflate_options *o,
                                       const eddy_str *lines, size_t n,
                                       eddy__ws_pmd *agreed);
 
@@ -348,25 +348,25 @@ typedef struct eddy__ws_inflater {
 } eddy__ws_inflater;
 
 /* Whether permessage-deflate is built in (zlib). */
-EDDY_WS_HIDDEN int eddy__ws_deflate_available(void);
+EDDY_HIDDEN int eddy__ws_deflate_available(void);
 
 /* Sets up a deflater: our compressor's window (8 turns it off), whether
  * it starts afresh with each message, level and mem_level (0: 6 and 8).
  * Allocates nothing. */
-EDDY_WS_HIDDEN void eddy__ws_deflater_init(eddy__ws_deflater *d,
+EDDY_HIDDEN void eddy__ws_deflater_init(eddy__ws_deflater *d,
                                            int window_bits, int no_context,
                                            int level, int mem_level);
 
 /* Sets up an inflater: the peer compressor's window, whether it starts
  * afresh with each message, and the limit of a message's size.
  * Allocates nothing. */
-EDDY_WS_HIDDEN void eddy__ws_inflater_init(eddy__ws_inflater *i,
+EDDY_HIDDEN void eddy__ws_inflater_init(eddy__ws_inflater *i,
                                            int window_bits, int no_context,
                                            uint64_t max);
 
 /* Both, for role, from what was agreed, options' level and mem_level
  * (o may be NULL) and the message limit. */
-EDDY_WS_HIDDEN void eddy__ws_pmd_setup(const eddy__ws_pmd *agreed, int role,
+EDDY_HIDDEN void eddy__ws_pmd_setup(const eddy__ws_pmd *agreed, int role,
                                        const eddy_ws_deflate_options *o,
                                        uint64_t max_message,
                                        eddy__ws_deflater *d,
@@ -380,7 +380,7 @@ EDDY_WS_HIDDEN void eddy__ws_pmd_setup(const eddy__ws_pmd *agreed, int role,
  * frame with RSV1 or several.  Returns 0, -ENOMEM, or -ENOTSUP (off, or
  * not built in: send the message uncompressed).
  */
-EDDY_WS_HIDDEN int eddy__ws_deflate(eddy__ws_deflater *d, const void *in,
+EDDY_HIDDEN int eddy__ws_deflate(eddy__ws_deflater *d, const void *in,
                                     size_t n, int fin, eddy__ws_buf *out);
 
 /*
@@ -395,14 +395,14 @@ EDDY_WS_HIDDEN int eddy__ws_deflate(eddy__ws_deflater *d, const void *in,
  * stream that ends (BFINAL, RFC 7692 7.2.3.3) may go on with a new one:
  * up to 4 times per message, keeping the window.
  */
-EDDY_WS_HIDDEN int eddy__ws_inflate(eddy__ws_inflater *i, const void *in,
+EDDY_HIDDEN int eddy__ws_inflate(eddy__ws_inflater *i, const void *in,
                                     size_t n, int fin, void *out, size_t cap,
                                     size_t *used, size_t *made);
 
 /* Free zlib's state; the struct stays set up and makes a new state on
  * next use.  Between messages without context takeover this keeps an
  * idle connection small; with it, only when the connection ends. */
-EDDY_WS_HIDDEN void eddy__ws_deflater_free(eddy__ws_deflater *d);
-EDDY_WS_HIDDEN void eddy__ws_inflater_free(eddy__ws_inflater *i);
+EDDY_HIDDEN void eddy__ws_deflater_free(eddy__ws_deflater *d);
+EDDY_HIDDEN void eddy__ws_inflater_free(eddy__ws_inflater *i);
 
 #endif
