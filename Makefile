@@ -44,6 +44,17 @@ ifneq ($(SAN),)
                    -fno-omit-frame-pointer
   LIBS += -fsanitize=address,undefined
 endif
+# permessage-deflate needs zlib: ZLIB=zlib when pkg-config finds it, else
+# none; `make ZLIB=none` builds without it (WebSocket never compresses).
+ifeq ($(origin ZLIB),undefined)
+  ZLIB := $(if $(shell pkg-config --exists zlib 2>/dev/null && echo y),zlib,none)
+endif
+ifeq ($(ZLIB),zlib)
+  CONFIG_CFLAGS += -DEDDY_ZLIB $(shell pkg-config --cflags zlib 2>/dev/null)
+  LIBS += $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+else ifneq ($(ZLIB),none)
+  $(error ZLIB must be zlib or none, not '$(ZLIB)')
+endif
 # kqueue off the BSDs and macOS means libkqueue (docs/porting.md).
 ifeq ($(BACKEND)-$(DEFAULT_BACKEND),kqueue-epoll)
   CONFIG_CFLAGS += $(shell pkg-config --cflags libkqueue 2>/dev/null) -DEDDY_LIBKQUEUE
@@ -61,7 +72,7 @@ endif
 
 LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
              $(wildcard iostream/*.c) $(wildcard tcp/*.c) $(wildcard httputil/*.c) \
-             $(wildcard httpserver/*.c))
+             $(wildcard httpserver/*.c) $(wildcard websocket/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c))
@@ -90,7 +101,7 @@ all: lib examples
 lib: $(B)/libeddy.a $(B)/$(SO)
 
 help:
-	@echo "make [BACKEND=epoll|kqueue|poll|select] [CC=clang] [B=dir]"
+	@echo "make [BACKEND=epoll|kqueue|poll|select] [ZLIB=zlib|none] [CC=clang] [B=dir]"
 	@echo "  all (default)  libeddy.a, libeddy.so and the examples into $(B)/"
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
@@ -165,6 +176,8 @@ check-layers:
 check:
 	@scripts/need.sh cmocka valgrind
 	@scripts/check_layers.sh
+	@$(if $(filter command,$(origin ZLIB)),:,scripts/need.sh zlib 2>/dev/null || \
+	    echo "== no zlib here: the suites run without permessage-deflate (ZLIB=none)")
 	@set -e; for b in $(CHECK_BACKENDS); do \
 	    $(MAKE) --no-print-directory check-one BACKEND=$$b B=$(call bdir,$$b); \
 	done
@@ -232,7 +245,8 @@ macos-check:
 	    --prefix $(MACOS_DIR) $(MACOS_PKG) >/dev/null
 	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
 	    for f in $(wildcard ioloop/*.c) backends/kqueue.c backends/wake.c \
-	             $(wildcard iostream/*.c tcp/*.c httputil/*.c httpserver/*.c); do \
+	             $(wildcard iostream/*.c tcp/*.c httputil/*.c httpserver/*.c \
+	                        websocket/*.c); do \
 	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
 	            $(WARNINGS) -Iinclude -fsyntax-only $$f || exit 1; \
 	    done; echo "== macos-check: $$t ok"; \
@@ -241,7 +255,7 @@ macos-check:
 format:
 	clang-format -i include/eddy/*.h ioloop/*.[ch] backends/*.[ch] \
 	    $(wildcard common/*.h iostream/*.[ch] tcp/*.[ch] httputil/*.[ch] httpserver/*.[ch] \
-	               examples/*.c tests/*.[ch] bench/*.[ch])
+	               websocket/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf build

@@ -51,6 +51,14 @@
 #include "../fuzz/multipart.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_ws_frame
+#include "../fuzz/ws_frame.c"
+#undef FUZZ_ENTRY
+
+#define FUZZ_ENTRY fuzz_ws_inflate
+#include "../fuzz/ws_inflate.c"
+#undef FUZZ_ENTRY
+
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
@@ -180,6 +188,18 @@ static void test_multipart(void **state)
     replay("multipart", fuzz_multipart);
 }
 
+static void test_ws_frame(void **state)
+{
+    (void)state;
+    replay("ws_frame", fuzz_ws_frame);
+}
+
+static void test_ws_inflate(void **state)
+{
+    (void)state;
+    replay("ws_inflate", fuzz_ws_inflate);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +210,8 @@ int main(void)
         cmocka_unit_test(test_args),
         cmocka_unit_test(test_cookie),
         cmocka_unit_test(test_multipart),
+        cmocka_unit_test(test_ws_frame),
+        cmocka_unit_test(test_ws_inflate),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
