@@ -28,6 +28,7 @@
 #ifndef EDDY_HTTPSERVER_H
 #define EDDY_HTTPSERVER_H
 
+#include "eddy/httputil.h"
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
 #include "eddy/tcp.h"
@@ -42,26 +43,6 @@ extern "C" {
 
 /** @addtogroup http
  *  @{ */
-
-/** A byte string that is not NUL-terminated. */
-typedef struct eddy_str {
-    const char *p; /**< the first byte */
-    size_t len;    /**< the number of bytes */
-} eddy_str;
-
-/** A header field.  For responses, EDDY_HEADER("Name", "value") builds one
- *  from two string literals. */
-typedef struct eddy_http_header {
-    const char *name;  /**< the field name, not NUL-terminated */
-    size_t name_len;   /**< its length in bytes */
-    const char *value; /**< the field value, not NUL-terminated */
-    size_t value_len;  /**< its length in bytes */
-} eddy_http_header;
-
-/** An initializer for an eddy_http_header from two string literals, e.g.
- *  `eddy_http_header h[] = { EDDY_HEADER("Content-Type", "text/plain") };` */
-#define EDDY_HEADER(name, value)                                              \
-    { (name), sizeof(name) - 1, (value), sizeof(value) - 1 }
 
 /** An HTTP server.  Opaque; create with eddy_http_server_new(), free with
  *  eddy_http_server_free(). */
