@@ -64,6 +64,7 @@ enum {
     S_HUP = 1 << 9,        /* the poller reports HUP on rfd until closed */
     S_DETACHED = 1 << 10,  /* rfd has no handler: after a HUP, or adopted */
     S_CLOSE_RAN = 1 << 11, /* the close callback ran, or is running */
+    S_HALF_OPEN = 1 << 12, /* EOF with no read pending leaves it open */
 };
 
 struct wseg {
@@ -126,6 +127,10 @@ const char *eddy_strerror(int err)
     case -ENOBUFS: return "read buffer full (max_buffer_size)";
     case -EMSGSIZE: return "delimiter not found within max_bytes";
     case -ENOSPC: return "write buffer full (max_write_buffer_size)";
+    /* eddy's own codes count down from EDDY_EOF, one namespace for every
+     * layer: this is httpserver.h's EDDY_HTTP_TOO_LARGE. */
+    case EDDY_EOF + 1:
+        return "request body larger than max_body_size";
     default: return strerror(err < 0 ? -err : err);
     }
 }
@@ -309,6 +314,13 @@ int eddy_stream_new(eddy_loop *loop, int fd, const eddy_stream_options *opts,
 int eddy__stream_adopt(eddy_loop *loop, int fd, eddy_stream **out)
 {
     return open_stream(loop, fd, fd, NULL, 1, out);
+}
+
+/* The server's streams: a client that half-closed after its request
+ * still gets the answer a handler gives later (http_internal.h). */
+void eddy__stream_half_open(eddy_stream *s)
+{
+    s->flags |= S_HALF_OPEN;
 }
 
 int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
@@ -891,7 +903,8 @@ static int step(eddy_stream *s)
     } else if (s->rd.kind != R_NONE) {
         s->flags |= S_EOF_FAILED;
         end_read(s, EDDY_EOF);
-    } else if ((buffered(s) == 0 || (s->flags & S_EOF_FAILED)) &&
+    } else if (((buffered(s) == 0 && !(s->flags & S_HALF_OPEN)) ||
+                (s->flags & S_EOF_FAILED)) &&
                s->seg0 == s->nsegs) {
         close_with(s, EDDY_EOF);
     } else {

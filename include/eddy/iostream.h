@@ -204,10 +204,18 @@ EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
                                              void *arg);
 
 /**
- * Closes the stream: the fd at once, then pending callbacks with
- * -ECANCELED, then the close callback.  Queued writes are dropped (wait for
- * the last write's callback first to send them).  Calling it again, or on
- * a stream that is closing, does nothing.
+ * Closes the stream: its fd(s) at once; queued writes are dropped (wait
+ * for the last write's callback first to send them).  No callback runs
+ * inside this call.  The pending ones run next: right after the stream's
+ * own callback that called this returns, or, called from anywhere else,
+ * from a loop callback (eddy_loop_add_callback()), so at the latest in the
+ * next loop iteration.  The connect callback first (0 if the connection
+ * was made and not reported yet, else -ECANCELED), then the pending read
+ * (with -ECANCELED and what was buffered), then each write callback (0 if
+ * its bytes had all gone to the kernel, else -ECANCELED), and last the
+ * close callback, with 0.  The stream is freed when that returns.  Calling
+ * it again, or on a stream that is closing (at EOF, after an error), does
+ * nothing: the callbacks then get that first error.
  */
 EDDY_API void eddy_stream_close(eddy_stream *s);
 
