@@ -58,8 +58,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "embed: %s\n", err ? eddy_strerror(err) : strerror(errno));
         return 1;
     }
-    eddy_loop_add_handler(loop, d.pair[0], EDDY_READ, on_ping, &d);
-    eddy_loop_call_every(loop, 100, on_tick, &d, NULL);
+    if ((err = eddy_loop_add_handler(loop, d.pair[0], EDDY_READ, on_ping,
+                                     &d)) != 0 ||
+        (err = eddy_loop_call_every(loop, 100, on_tick, &d, NULL)) != 0) {
+        fprintf(stderr, "embed: %s\n", eddy_strerror(err));
+        return 1;
+    }
     bfd = eddy_loop_backend_fd(loop);
     printf("host: poll() loop hosting eddy's %s backend (%s)\n",
            eddy_loop_backend(),
@@ -83,7 +87,11 @@ int main(int argc, char **argv)
             if (read(host[0], &c, 1) == 1)
                 printf("host: its own fd fired (%d)\n", ++host_events);
         }
-        eddy_loop_run_once(loop, 0); /* timers, callbacks, ready fds */
+        /* Timers, callbacks, ready fds. */
+        if ((err = eddy_loop_run_once(loop, 0)) != 0) {
+            fprintf(stderr, "embed: %s\n", eddy_strerror(err));
+            return 1;
+        }
     }
     printf("host: done, %d ticks and %d pings through eddy, %d host events\n",
            d.ticks, d.pings, host_events);
