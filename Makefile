@@ -51,6 +51,17 @@ ifneq ($(SAN),)
                    -fno-omit-frame-pointer
   LIBS += -fsanitize=address,undefined
 endif
+# permessage-deflate needs zlib: ZLIB=zlib when pkg-config finds it, else
+# none; `make ZLIB=none` builds without it (WebSocket never compresses).
+ifeq ($(origin ZLIB),undefined)
+  ZLIB := $(if $(shell pkg-config --exists zlib 2>/dev/null && echo y),zlib,none)
+endif
+ifeq ($(ZLIB),zlib)
+  CONFIG_CFLAGS += -DEDDY_ZLIB $(shell pkg-config --cflags zlib 2>/dev/null)
+  LIBS += $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+else ifneq ($(ZLIB),none)
+  $(error ZLIB must be zlib or none, not '$(ZLIB)')
+endif
 # kqueue off the BSDs and macOS means libkqueue (docs/porting.md).
 ifeq ($(BACKEND)-$(DEFAULT_BACKEND),kqueue-epoll)
   CONFIG_CFLAGS += $(shell pkg-config --cflags libkqueue 2>/dev/null) -DEDDY_LIBKQUEUE
@@ -67,7 +78,8 @@ else
 endif
 
 LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
-             $(wildcard iostream/*.c) $(wildcard httpserver/*.c))
+             $(wildcard iostream/*.c) $(wildcard tcp/*.c) $(wildcard httpserver/*.c) \
+             $(wildcard websocket/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c)) \
@@ -90,8 +102,8 @@ $(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" =
         { [ "$(B_BACKEND)" = "$(BACKEND)" ] && [ -f $(B)/backend ] || echo $(BACKEND) > $(B)/backend; })
 
 .PHONY: all lib examples bench tests check check-one check-valgrind \
-        check-exports check-install check-scripts run install uninstall \
-        macos-check clean help format
+        check-exports check-install check-layers check-scripts run install \
+        uninstall macos-check clean help format
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -99,11 +111,12 @@ all: lib examples
 lib: $(B)/libeddy.a $(B)/$(SO)
 
 help:
-	@echo "make [BACKEND=epoll|kqueue|poll|select] [CC=clang] [B=dir]"
+	@echo "make [BACKEND=epoll|kqueue|poll|select] [ZLIB=zlib|none] [CC=clang] [B=dir]"
 	@echo "  (the backend sticks to $(B)/, now $(BACKEND), until another is named)"
 	@echo "  all (default)  libeddy.a, libeddy.so and the examples into $(B)/"
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
+	@echo "  check-layers   that every include points down the layers (part of check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into $(B)/docs/html/; checks the man pages"
@@ -136,7 +149,12 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libeddy.a
 tests: $(TESTS)
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(CMOCKA_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(TEST_FLAGS) $(CMOCKA_LIBS) $(LIBS)
+
+# tests/test_glib.c hosts a loop in GLib's main loop; without GLib (no
+# pkg-config glib-2.0) its tests are skipped.  CI installs libglib2.0-dev.
+GLIB_FLAGS := $(shell pkg-config --cflags --libs glib-2.0 2>/dev/null)
+$(B)/tests/test_glib: TEST_FLAGS = $(if $(GLIB_FLAGS),-DTU_HAVE_GLIB $(GLIB_FLAGS))
 
 -include $(LIB_OBJ:.o=.d)
 
@@ -163,9 +181,17 @@ check-exports: $(B)/$(SO)
 # Where check builds backend $(1): $(B) for the backend $(B) has, so that
 # it is not built twice, and $(B)/NAME for the others.
 bdir = $(if $(filter $(1),$(B_BACKEND)),$(B),$(B)/$(1))
+
+# Includes point down the layers only (docs/architecture.md).
+check-layers:
+	@scripts/check_layers.sh
+
 # Each line runs one sub-make per backend, stopping at the first failure.
 check:
 	@scripts/need.sh cmocka valgrind
+	@scripts/check_layers.sh
+	@$(if $(filter command,$(origin ZLIB)),:,scripts/need.sh zlib 2>/dev/null || \
+	    echo "== no zlib here: the suites run without permessage-deflate (ZLIB=none)")
 	@$(foreach b,$(CHECK_BACKENDS),$(MAKE) --no-print-directory check-one \
 	    BACKEND=$(b) B=$(call bdir,$(b)) && ) true
 	@$(foreach b,$(CHECK_BACKENDS),$(MAKE) --no-print-directory check-valgrind \
@@ -215,7 +241,8 @@ install: lib
 # headers a page covers are named on its first line (include/eddy/NAME.h),
 # and every EDDY_API function declared in them gets a page of its own name
 # that sources p (.so, which man-db and mandoc follow).
-man_funcs = sed -n 's/^EDDY_API[^(]*[ *]\(eddy_[a-z0-9_]*\)(.*/\1/p'
+man_funcs = awk '/^EDDY_API/ { l = $$0; if (l !~ /\(/) { getline n; l = l " " n } \
+	    if (match(l, /eddy_[a-z0-9_]*\(/)) print substr(l, RSTART, RLENGTH - 1) }'
 man_links = for m in docs/man/*.3; do p=$${m\#\#*/}; \
 	    for f in `sed -n 1p $$m | grep -o 'include/eddy/[a-z_]*\.h' | \
 	              xargs $(man_funcs)`; do \
@@ -244,7 +271,7 @@ macos-check:
 	    --prefix $(MACOS_DIR) $(MACOS_PKG) >/dev/null
 	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
 	    for f in $(wildcard ioloop/*.c) backends/kqueue.c backends/wake.c \
-	             $(wildcard iostream/*.c) $(wildcard httpserver/*.c); do \
+	             $(wildcard iostream/*.c tcp/*.c httpserver/*.c websocket/*.c); do \
 	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
 	            $(WARNINGS) -Iinclude -fsyntax-only $$f || exit 1; \
 	    done; echo "== macos-check: $$t ok"; \
@@ -252,7 +279,7 @@ macos-check:
 
 format:
 	clang-format -i include/eddy/*.h ioloop/*.[ch] backends/*.[ch] \
-	    $(wildcard iostream/*.[ch] httpserver/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
+	    $(wildcard common/*.h iostream/*.[ch] tcp/*.[ch] httpserver/*.[ch] websocket/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf $(B)
@@ -354,5 +381,4 @@ docs:
 	    [ -z "`$(man_funcs) $$h`" ] || head -qn1 docs/man/*.3 | grep -qF "$$h" || \
 	        { echo "$$h: no page in docs/man/ names it on its first line"; exit 1; }; \
 	done
-	@echo "== man pages: `ls docs/man/*.3 | wc -l` in docs/man/, groff -ww clean, \
-	    every header covered"
+	@echo "== man pages: `ls docs/man/*.3 | wc -l` in docs/man/, groff -ww clean, every header covered"

@@ -178,3 +178,111 @@ STREAMS = {
 for i, (name, (cfg, ops, data)) in enumerate(sorted(STREAMS.items())):
     gaps = [(), (1, 1, 1, 1, 1, 1, 1), (10, 5), (3,), (16, 16, 16)][i % 5]
     write("stream_reads", name, bytes([cfg]) + ops + cuts(*gaps) + data)
+
+# ws_frame: settings byte (bit 0 client, else server; bit 1 RSV1 allowed;
+# bits 2-3 message limit 1 MiB/0/10/200; bit 4 byte at a time), cuts, the
+# bytes of frames.
+def frame(opcode, payload, fin=True, rsv1=False, mask=None, length=None):
+    """One frame; length forces the encoding (126 or 127)."""
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    m = 0x80 if mask is not None else 0
+    if length == 127 or (length is None and n > 0xffff):
+        head = bytes([b0, m | 127]) + n.to_bytes(8, "big")
+    elif length == 126 or (length is None and n > 125):
+        head = bytes([b0, m | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, m | n])
+    if mask is not None:
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+        head += bytes(mask)
+    return head + payload
+
+K = [0x37, 0xfa, 0x21, 0x3d]
+CLIENT, SERVER = 0x01, 0x00  # the reader's role
+FRAMES = {
+    "hello": (CLIENT, frame(1, b"Hello")),
+    "hello-masked": (SERVER, frame(1, b"Hello", mask=K)),
+    "fragments": (CLIENT, frame(1, b"Hel", fin=False) + frame(0, b"lo")),
+    "ping-between": (CLIENT, frame(1, b"Hel", fin=False) + frame(9, b"") +
+                     frame(0, b"lo")),
+    "masked-fragments": (SERVER, frame(2, b"\x00\xff", fin=False, mask=K) +
+                         frame(10, b"pong", mask=K) + frame(0, b"end", mask=K)),
+    "close": (CLIENT, frame(8, b"\x03\xe8bye")),
+    "close-empty": (SERVER, frame(8, b"", mask=K)),
+    "close-bad-code": (CLIENT, frame(8, b"\x03\xed")),
+    "close-bad-reason": (CLIENT, frame(8, b"\x03\xe8\xff")),
+    "len16": (CLIENT, frame(2, bytes(range(256)) * 2)),
+    "len64-small": (CLIENT, frame(1, b"abc", length=127)),
+    "utf8-split": (CLIENT, frame(1, "κόσμε €".encode(), fin=False) +
+                   frame(0, "𤭢".encode())),
+    "utf8-bad": (CLIENT, frame(1, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc"
+                               b"\xce\xb5\xed\xa0\x80edited")),
+    "utf8-cut": (CLIENT, frame(1, b"ab\xe2\x82")),
+    "compressed": (CLIENT | 0x02, frame(1, bytes.fromhex("f248cdc9c90700"),
+                                        rsv1=True)),
+    "compressed-fragments": (CLIENT | 0x02,
+                             frame(1, bytes.fromhex("f248cd"), fin=False,
+                                   rsv1=True) +
+                             frame(0, bytes.fromhex("c9c90700"))),
+    "unmasked-to-server": (SERVER, frame(1, b"x")),
+    "masked-to-client": (CLIENT, frame(1, b"x", mask=K)),
+    "rsv-bits": (CLIENT, bytes([0xf1, 0x00])),
+    "opcode-3": (CLIENT, bytes([0x83, 0x00])),
+    "long-ping": (CLIENT, bytes([0x89, 0x7e, 0x00, 0x7e]) + b"p" * 126),
+    "fragmented-ping": (CLIENT, bytes([0x09, 0x00])),
+    "continuation-first": (CLIENT, frame(0, b"x")),
+    "new-inside": (CLIENT, frame(1, b"a", fin=False) + frame(1, b"b")),
+    "top-bit": (CLIENT, bytes([0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0])),
+    "over-limit": (CLIENT | 0x08, frame(2, b"0123456789x")),
+    "over-limit-fragments": (CLIENT | 0x0c, frame(2, b"x" * 150, fin=False) +
+                             frame(0, b"y" * 60)),
+}
+for i, (name, (cfg, data)) in enumerate(sorted(FRAMES.items())):
+    gaps = [(), (1, 1, 1), (2, 5), (7,), (3, 3, 3, 3)][i % 5]
+    write("ws_frame", name, bytes([cfg | (0x10 if i % 2 else 0)]) +
+          cuts(*gaps) + data)
+
+# ws_inflate: two settings bytes (first: bits 0-2 window bits - 8, bit 3
+# no context takeover, bits 4-5 limit 64/1000/64 KiB/1 MiB, bits 6-7 room
+# 1/7/100/64 KiB; second: bits 0-1 input piece 1/3/64/all, bits 2-5 level,
+# bits 6-7 memLevel), cuts (where messages end), the bytes.
+import zlib
+
+def deflate_messages(msgs, bits=15, level=6):
+    c = zlib.compressobj(level, zlib.DEFLATED, -bits)
+    out = []
+    for m in msgs:
+        z = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
+        assert z.endswith(b"\x00\x00\xff\xff")
+        out.append(z[:-4])
+    return out
+
+def messages(parts):
+    """Cut bytes for messages laid end to end (each 1 to 256 long but the
+    last)."""
+    return cuts(*[len(p) for p in parts[:-1]]) + b"".join(parts)
+
+TEXT = b"the quick brown fox jumps over the lazy dog; " * 12
+INFLATE = {
+    "hello": (0x27, 0x03, [bytes.fromhex("f248cdc9c90700")]),
+    "hello-twice-takeover": (0x27, 0x03, [bytes.fromhex("f248cdc9c90700"),
+                                          bytes.fromhex("f200110000")]),
+    "hello-no-takeover": (0x2f, 0x02, [bytes.fromhex("f248cdc9c90700")] * 2),
+    "bfinal": (0x27, 0x01, [bytes.fromhex("f348cdc9c9070000")]),
+    "bfinal-short": (0x27, 0x01, [bytes.fromhex("f348cdc9c90700")]),
+    "two-blocks": (0x67, 0x00, [bytes.fromhex("f248050000" "00ffff"
+                                              "cac9c90700")]),
+    "stored": (0xa7, 0x01, [bytes.fromhex("000500faff48656c6c6f00")]),
+    "empty": (0x27, 0x03, [b"\x00"]),
+    "text-takeover": (0xa7, 0x02, deflate_messages([TEXT[:200], TEXT[100:300]])),
+    "text-window-9": (0x61, 0x12, deflate_messages([TEXT[:250]], bits=9)),
+    "bomb": (0x17, 0x3b, deflate_messages([b"\x00" * 100000], level=9)),
+    "bomb-small-room": (0x47, 0x03, deflate_messages([b"a" * 20000])),
+    "not-deflate": (0x27, 0x03, [b"\xff\xff\xff"]),
+    "bad-stored": (0x27, 0x03, [bytes.fromhex("000500fbff48656c6c6f")]),
+    "plain-text": (0x2f, 0x25, [TEXT[:200], b"x", TEXT[50:250]]),
+    "plain-bytes": (0x3b, 0x1a, [bytes(range(256))[:255]]),
+}
+for name, (s1, s2, parts) in sorted(INFLATE.items()):
+    write("ws_inflate", name, bytes([s1, s2]) + messages(parts))

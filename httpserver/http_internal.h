@@ -11,7 +11,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#define EDDY_HTTP_HIDDEN __attribute__((visibility("hidden")))
+#define EDDY_HTTP_HIDDEN EDDY_HIDDEN /* one attribute: common/internal.h */
 
 struct eddy__route {
     char *method; /* NULL: any */

@@ -16,7 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EDDY_HIDDEN_P __attribute__((visibility("hidden")))
+#include "../common/internal.h"
+#define EDDY_HIDDEN_P EDDY_HIDDEN /* one attribute, common/internal.h */
 
 enum { EDDY__CONN_CLOSE = 1, EDDY__CONN_KEEP_ALIVE = 2 };
 

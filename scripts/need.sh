@@ -3,6 +3,7 @@
 #
 #   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
 #                                      doxygen groff gnuplot musl-gcc libfuzzer
+#                                      zlib
 #
 # For each missing one it installs the package when it can (apt-get as root
 # on Debian and Ubuntu, pkg on FreeBSD, brew on macOS), printing the exact
@@ -21,6 +22,7 @@ have() {
             $CC -x c - $(pkg-config --cflags --libs cmocka 2>/dev/null || echo -lcmocka) \
                 -o /dev/null 2>/dev/null ;;
     ab) command -v ab >/dev/null 2>&1 ;;
+    zlib) pkg-config --exists zlib 2>/dev/null ;;
     libfuzzer)
         # clang's runtimes (libFuzzer, ASan, UBSan): on Debian 12 clang-14
         # only recommends them (libclang-rt-14-dev), so an install without
@@ -40,6 +42,7 @@ package() {
     apt:groff) echo groff-base ;;
     apt:libfuzzer) echo libclang-rt-dev ;;
     apt:musl-gcc) echo musl-tools ;;
+    apt:zlib) echo zlib1g-dev ;;
     apt:npm) echo npm ;;
     pkg:ab) echo apache24 ;;
     pkg:clang | pkg:libfuzzer) echo llvm ;;

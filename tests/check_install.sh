@@ -110,7 +110,10 @@ got=$(backend_of "$home/.local") || fail "a program against the install failed"
 # 3. A man page name for every public function.
 man=$home/.local/share/man
 funcs=0
-for f in $(sed -n 's/^EDDY_API[^(]*[ *]\(eddy_[a-z0-9_]*\)(.*/\1/p' include/eddy/*.h); do
+# (a declaration may put its name on the line after EDDY_API's)
+for f in $(awk '/^EDDY_API/ { l = $0; if (l !~ /\(/) { getline n; l = l " " n }
+                if (match(l, /eddy_[a-z0-9_]*\(/)) print substr(l, RSTART, RLENGTH - 1) }' \
+               include/eddy/*.h); do
     funcs=$((funcs + 1))
     page=$man/man3/$f.3
     [ -f "$page" ] || fail "no man page for $f"

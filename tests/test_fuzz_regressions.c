@@ -39,6 +39,14 @@
 #include "../fuzz/stream_reads.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_ws_frame
+#include "../fuzz/ws_frame.c"
+#undef FUZZ_ENTRY
+
+#define FUZZ_ENTRY fuzz_ws_inflate
+#include "../fuzz/ws_inflate.c"
+#undef FUZZ_ENTRY
+
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
@@ -150,6 +158,18 @@ static void test_stream_reads(void **state)
     replay("stream_reads", fuzz_stream_reads);
 }
 
+static void test_ws_frame(void **state)
+{
+    (void)state;
+    replay("ws_frame", fuzz_ws_frame);
+}
+
+static void test_ws_inflate(void **state)
+{
+    (void)state;
+    replay("ws_inflate", fuzz_ws_inflate);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +177,8 @@ int main(void)
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_connection),
         cmocka_unit_test(test_stream_reads),
+        cmocka_unit_test(test_ws_frame),
+        cmocka_unit_test(test_ws_inflate),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

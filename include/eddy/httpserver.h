@@ -1,13 +1,17 @@
 /**
  * @file
- * @brief A strict, fast HTTP/1.1 server, listening sockets and processes.
+ * @brief A strict, fast HTTP/1.1 server.
  *
  * Everything it declares is described under @ref http.
  */
 /**
  * @defgroup http The HTTP server (httpserver.h)
- * @brief A strict, fast HTTP/1.1 server: Tornado's HTTPServer,
- * HTTP1Connection, netutil and process modules in C.
+ * @brief A strict, fast HTTP/1.1 server: Tornado's HTTPServer and
+ * HTTP1Connection in C.
+ *
+ * Listening sockets and processes (eddy_bind_sockets(),
+ * eddy_fork_processes()) are declared in tcp.h, which this header
+ * includes.
  *
  * A handler is called once per request with the request head parsed and,
  * unless its route streams the body, the whole body read.  It answers in
@@ -26,6 +30,7 @@
 
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
+#include "eddy/tcp.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -66,8 +71,8 @@ typedef struct eddy_http_server eddy_http_server;
 typedef struct eddy_http_request eddy_http_request;
 
 /** The status a body callback receives when a streamed body grows past
- *  max_body_size: answer 413.  eddy's own codes count down from EDDY_EOF;
- *  eddy_strerror() names each. */
+ *  max_body_size: answer 413.  One of eddy's own codes (iostream.h), which
+ *  eddy_strerror() names. */
 #define EDDY_HTTP_TOO_LARGE (EDDY_EOF + 1)
 
 /** Called once per request; finish it now or later. */
@@ -383,71 +388,6 @@ EDDY_API int eddy_http_aborted(const eddy_http_request *req);
 /** The standard reason phrase of status ("Unknown" when there is none); a
  *  static string.  Any thread. */
 EDDY_API const char *eddy_http_reason(int status);
-
-/** @} */
-
-/** Flags of eddy_bind_sockets(). */
-enum {
-    EDDY_BIND_REUSEPORT = 1 /**< set SO_REUSEPORT, so that several processes
-                                 can bind the same port (-ENOTSUP where the
-                                 system has no SO_REUSEPORT) */
-};
-
-/** @name Listening sockets (Tornado's netutil)
- *  These need no loop and may be called from any thread.
- *  @{ */
-
-/**
- * Creates listening sockets for address:port (address NULL or "": every
- * interface; family AF_UNSPEC, AF_INET or AF_INET6), as getaddrinfo
- * resolves them: SO_REUSEADDR, IPV6_V6ONLY on IPv6, close-on-exec,
- * non-blocking, listen(backlog; 0: 1024).  Port 0 picks a free port (the
- * same for every family).  Up to max fds go to fds, their count to *n; the
- * caller owns them.  Errors: -EINVAL (port outside 0..65535, max 0),
- * -EADDRNOTAVAIL (address does not resolve to a usable address), or the
- * errno of socket(2), setsockopt(2), bind(2) or listen(2), such as
- * -EADDRINUSE; no socket is left open then.
- */
-EDDY_API int eddy_bind_sockets(int port, const char *address, int family,
-                               int backlog, unsigned flags, int *fds,
-                               size_t max, size_t *n);
-
-/** A listening Unix domain socket at path (an old socket file there is
- *  replaced), with the given file mode (0: 0666 masked by umask),
- *  close-on-exec and non-blocking, listen(backlog; 0: 1024).  The caller
- *  owns *fd.  Errors: -EINVAL (path NULL or too long), -EEXIST (path exists
- *  and is not a socket), or the errno of socket(2), bind(2), chmod(2) or
- *  listen(2). */
-EDDY_API int eddy_bind_unix_socket(const char *path, int mode, int backlog,
-                                   int *fd);
-
-/** The port a socket is bound to, or a negative errno: getsockname(2)'s,
- *  or -EAFNOSUPPORT for a socket that is neither IPv4 nor IPv6. */
-EDDY_API int eddy_socket_port(int fd);
-
-/** @} */
-/** @name Processes (Tornado's process module)
- *  @{ */
-
-/**
- * Forks n children (0: one per CPU) and returns in each child with its task
- * id (0 .. n-1) in *task_id.  The parent never returns: it restarts a
- * child that dies abnormally (at most max_restarts times in all; same task
- * id), forwards SIGTERM and SIGINT to the children, and exits when they
- * have all exited: 0 if they all exited 0.  Call it before creating loops
- * and threads: the children inherit only the calling thread.  Errors (in
- * the parent, which stops the children it started first): -EINVAL (n or
- * max_restarts negative, task_id NULL, or called in a child), -ENOMEM,
- * fork's errno.
- */
-EDDY_API int eddy_fork_processes(int n, int max_restarts, int *task_id);
-
-/** The task id of this process (-1 unless forked by eddy_fork_processes).
- *  Any thread. */
-EDDY_API int eddy_task_id(void);
-
-/** The number of CPUs online (at least 1).  Any thread. */
-EDDY_API int eddy_cpu_count(void);
 
 /** @} */
 
