@@ -522,8 +522,9 @@ eddy_http_request *eddy__request_orphan(eddy_http_request *req)
 }
 
 /* Counts a finished request and logs it, with the bytes that reached the
- * kernel: all of them, or, when the client went away, all but those
- * still queued then (the tail of the queue: this response's first). */
+ * kernel: all of them, or, when the client went away, all but those that
+ * were still queued then.  This response was the last thing queued, so
+ * those unsent bytes are its own first. */
 static void account(eddy_http_request *req)
 {
     eddy_http_server *srv = req->srv;
@@ -733,9 +734,9 @@ static void begin(struct eddy__conn *c, const char *base, size_t n,
         /* No handler will read the body: answer and close. */
         fail(c, status,
              status == 413 ? "Content-Length past max_body_size"
-                           : "no route for a request with a "
-                             "body past max_discard_size, "
-                             "chunked, or 100-continue");
+                           : "no route takes it, and its body (chunked, "
+                             "past max_discard_size, or behind "
+                             "100-continue) is not read");
         return;
     }
     if (status == 0 && !req->body_done && !(req->route->flags & EDDY_ROUTE_STREAM)) {
