@@ -5,7 +5,8 @@
  *
  * Both are incremental and allocation-free, and point into the caller's
  * bytes instead of copying them.  Errors are the negated HTTP status to
- * answer with: -400, -413, -414, -431, -501, -505.
+ * answer with: -400, -413, -414, -431, -501, -505; the rule that failed
+ * is then in the error field, for the log (never for the client).
  */
 #ifndef EDDY_HTTP_PARSER_H
 #define EDDY_HTTP_PARSER_H
@@ -32,6 +33,7 @@ typedef struct eddy__http_head {
     int connection;           /* EDDY__CONN_* tokens seen */
     int expect_continue;
     int host;                 /* index of the Host header, or -1 */
+    const char *error;        /* after an error: the rule that failed */
 } eddy__http_head;
 
 /* Resume state: zero it before the first call for a new request. */
@@ -65,6 +67,7 @@ typedef struct eddy__chunked {
     size_t line;    /* bytes in the current size line or trailer field */
     size_t trailer; /* trailer bytes so far */
     size_t max_trailer;
+    const char *error; /* after an error: the rule that failed */
 } eddy__chunked;
 
 /*
