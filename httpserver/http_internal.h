@@ -6,7 +6,8 @@
 #ifndef EDDY_HTTP_INTERNAL_H
 #define EDDY_HTTP_INTERNAL_H
 
-#include "parser.h"
+#include "eddy/httpserver.h"
+#include "../httputil/httputil_internal.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

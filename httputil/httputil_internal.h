@@ -2,14 +2,16 @@
  * httputil/httputil_internal.h - what the httputil files share, and what
  * the layers above (the HTTP server, the client) call that handlers do
  * not: the character classes, percent-decoding, building an eddy_args a
- * pair at a time, route patterns with parameters, and the HTTP-date parser
- * with its clock given.  Public headers never include this file.
+ * pair at a time, route patterns with parameters, the HTTP-date parser
+ * with its clock given, and the HTTP/1.1 message parser (parser.h).
+ * Public headers never include this file.
  */
 #ifndef EDDY_HTTPUTIL_INTERNAL_H
 #define EDDY_HTTPUTIL_INTERNAL_H
 
 #include "../common/internal.h"
 #include "eddy/httputil.h"
+#include "parser.h"
 
 #include <stddef.h>
 #include <stdint.h>

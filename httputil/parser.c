@@ -1,5 +1,5 @@
 /*
- * httpserver/parser.c - the request-head parser and the chunked decoder.
+ * httputil/parser.c - the request-head parser and the chunked decoder.
  *
  * Strict where RFC 9112 is strict, because a lenient parser behind or in
  * front of another one is how requests get smuggled: a line ends in CRLF
