@@ -396,3 +396,36 @@ INFLATE = {
 }
 for name, (s1, s2, parts) in sorted(INFLATE.items()):
     write("ws_inflate", name, bytes([s1, s2]) + messages(parts))
+
+# parse_response: settings byte (bits 0-1 max_head 64K/256/64/1024, 2-3
+# header slots 100/4/1/16, 4 byte at a time), cuts, what a server sends.
+SL = b"HTTP/1.1 200 OK\r\n"
+RESPONSES = {
+    "ok": SL + b"Content-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+    "http10": b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+    "chunked": SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "no-reason": b"HTTP/1.1 204\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+    "continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+    "nginx": b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+             b"Date: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Type: text/html\r\n"
+             b"Content-Length: 615\r\nLast-Modified: Tue, 11 Apr 2023 01:45:34 GMT\r\n"
+             b"Connection: keep-alive\r\nETag: \"6434bbbe-267\"\r\nAccept-Ranges: bytes\r\n\r\n",
+    "redirect": b"HTTP/1.1 302 Found\r\nLocation: /next?a=1\r\nContent-Length: 0\r\n\r\n",
+    "fold": SL + b"X-Long: a\r\n b\r\n\tc\r\nContent-Length:\r\n 2\r\n\r\nok",
+    "fold-bad": SL + b"Content-Length: 1\r\n 2\r\n\r\n",
+    "many": SL + b"".join(b"X-%d: %d\r\n" % (i, i) for i in range(20)) + b"\r\n",
+    "te-and-length": SL + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "two-lengths": SL + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\n",
+    "bare-cr": b"HTTP/1.1 200 O\rK\r\n\r\n",
+    "bare-lf": b"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+    "http2": b"HTTP/2 200\r\n\r\n",
+    "status-600": b"HTTP/1.1 600 Odd\r\n\r\n",
+    "lead-ws": SL + b" X: y\r\n\r\n",
+    "partial": SL + b"Content-Le",
+}
+for i, (name, data) in enumerate(sorted(RESPONSES.items())):
+    cfg = 0x10 if i % 2 == 0 else 0x00
+    if name == "many":
+        cfg |= 0x05
+    gaps = [(3, 7, 11), (1, 1, 1, 1), (16, 16), (), (5,)][i % 5]
+    write("parse_response", name, bytes([cfg]) + cuts(*gaps) + data)

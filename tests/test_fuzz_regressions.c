@@ -27,6 +27,10 @@
 #include "../fuzz/parse_head.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_parse_response
+#include "../fuzz/parse_response.c"
+#undef FUZZ_ENTRY
+
 #define FUZZ_ENTRY fuzz_chunked
 #include "../fuzz/chunked.c"
 #undef FUZZ_ENTRY
@@ -152,6 +156,12 @@ static void test_parse_head(void **state)
     replay("parse_head", fuzz_parse_head);
 }
 
+static void test_parse_response(void **state)
+{
+    (void)state;
+    replay("parse_response", fuzz_parse_response);
+}
+
 static void test_chunked(void **state)
 {
     (void)state;
@@ -204,6 +214,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_head),
+        cmocka_unit_test(test_parse_response),
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_connection),
         cmocka_unit_test(test_stream_reads),
