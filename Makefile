@@ -79,7 +79,8 @@ endif
 
 LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
              $(wildcard iostream/*.c) $(wildcard tcp/*.c) $(wildcard httputil/*.c) \
-             $(wildcard httpserver/*.c) $(wildcard websocket/*.c))
+             $(wildcard httpserver/*.c) $(wildcard httpclient/*.c) \
+             $(wildcard websocket/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c)) \
@@ -272,7 +273,7 @@ macos-check:
 	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
 	    for f in $(wildcard ioloop/*.c) backends/kqueue.c backends/wake.c \
 	             $(wildcard iostream/*.c tcp/*.c httputil/*.c httpserver/*.c \
-	                        websocket/*.c); do \
+	                        httpclient/*.c websocket/*.c); do \
 	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
 	            $(WARNINGS) -Iinclude -fsyntax-only $$f || exit 1; \
 	    done; echo "== macos-check: $$t ok"; \
@@ -281,7 +282,7 @@ macos-check:
 format:
 	clang-format -i include/eddy/*.h ioloop/*.[ch] backends/*.[ch] \
 	    $(wildcard common/*.h iostream/*.[ch] tcp/*.[ch] httputil/*.[ch] httpserver/*.[ch] \
-	               websocket/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
+	               httpclient/*.[ch] websocket/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf $(B)

@@ -139,6 +139,19 @@ const char *eddy_strerror(int err)
     /* eddy's own codes, one namespace for every layer: this is
      * httpserver.h's EDDY_HTTP_TOO_LARGE. */
     case EDDY_EOF + 1: return "request body larger than max_body_size";
+    /* httpclient.h's EDDY_HTTP_E*, -4060 to -4079. */
+    case -4060: return "malformed HTTP response";
+    case -4061: return "HTTP response cut short by the connection's end";
+    case -4062: return "server closed the connection without a response";
+    case -4063: return "response head larger than max_header_size";
+    case -4064: return "more response header fields than max_headers";
+    case -4065: return "response body larger than max_body_size";
+    case -4066: return "more redirects than max_redirects";
+    case -4067: return "redirect to a URL that cannot be fetched";
+    case -4068: return "response body does not inflate (gzip)";
+    case -4069: return "connect timeout (connect_timeout_ms)";
+    case -4070: return "request timeout (request_timeout_ms)";
+    case -4071: return "no byte from the server for idle_timeout_ms";
     default: return strerror(err < 0 ? -err : err);
     }
 }
