@@ -198,7 +198,8 @@ typedef struct srv {
     int port;
     int requests;
     char last[4096]; /* the last request: method, target, fields, body */
-    eddy_http_request *held; /* a request a handler keeps */
+    eddy_http_request *held[16]; /* requests /hold keeps */
+    int nheld;
 } srv;
 
 static void note(srv *sv, eddy_http_request *req)
@@ -281,7 +282,26 @@ static void h_hold(eddy_http_request *req, void *arg)
     srv *sv = arg;
 
     note(sv, req);
-    sv->held = req;
+    assert_true(sv->nheld < 16);
+    sv->held[sv->nheld++] = req;
+}
+
+/* Answers the oldest request /hold keeps. */
+static void release_one(srv *sv)
+{
+    assert_true(sv->nheld > 0);
+    eddy_http_respond(sv->held[0], 200, NULL, 0, "held", 4);
+    memmove(sv->held, sv->held + 1, (size_t)--sv->nheld * sizeof sv->held[0]);
+}
+
+/* The length of the body, as text. */
+static void h_count(eddy_http_request *req, void *arg)
+{
+    char n[32];
+
+    note(arg, req);
+    snprintf(n, sizeof n, "%zu", eddy_http_body(req).len);
+    eddy_http_respond(req, 200, NULL, 0, n, strlen(n));
 }
 
 static void srv_start(eddy_loop *loop, srv *sv)
@@ -308,6 +328,8 @@ static void srv_start(eddy_loop *loop, srv *sv)
                      0);
     assert_int_equal(
         eddy_http_server_route(sv->s, NULL, "/hold", 0, h_hold, sv), 0);
+    assert_int_equal(
+        eddy_http_server_route(sv->s, NULL, "/count", 0, h_count, sv), 0);
     assert_int_equal(
         eddy_bind_sockets(0, "127.0.0.1", AF_INET, 0, 0, &fd, 1, &n), 0);
     sv->port = eddy_socket_port(fd);
@@ -345,6 +367,7 @@ static void fetch_wait(eddy_loop *loop, eddy_http_client *c, const char *url,
 typedef struct script {
     int lfd, port;
     int fd;       /* the connection being served, or -1 */
+    int accepted;
     char req[8192]; /* what came on it */
     size_t req_len;
 } script;
@@ -376,13 +399,16 @@ __attribute__((unused)) static void sc_close(script *sc)
 static int accept_cond(void *arg)
 {
     script *sc = arg;
-    int fd = accept4(sc->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd;
 
-    if (fd < 0)
+    if (sc->accepted) /* (tu_run_until asks once more at the end) */
+        return 1;
+    if ((fd = accept4(sc->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
         return 0;
     sc_drop(sc);
     sc->fd = fd;
     sc->req_len = 0;
+    sc->accepted = 1;
     return 1;
 }
 
@@ -390,6 +416,7 @@ static int accept_cond(void *arg)
  * one served from now. */
 static void sc_accept(eddy_loop *loop, script *sc)
 {
+    sc->accepted = 0;
     assert_true(tu_run_until(loop, accept_cond, sc, ITER, WAIT_MS));
 }
 
@@ -685,6 +712,746 @@ static void test_pause_resume(void **state)
     finish(loop, c);
 }
 
+/* --- what servers must not send ------------------------------------------ */
+
+#define OKL "HTTP/1.1 200 OK\r\n"
+#define SIN(x) .bytes = (x), .len = sizeof(x) - 1
+#define GEN(n) .bytes = NULL, .len = (n)
+
+typedef struct bad_case {
+    const char *what;
+    const char *bytes;
+    size_t len;
+    int want;      /* the fetch's status */
+    int close;     /* the server closes after sending */
+    unsigned flags; /* of the fetch */
+    int in_body;   /* the error is in the body: streamed, what came
+                      before it was handed over */
+} bad_case;
+
+/* Limits for these: a head of 1 KiB and 10 fields, a body of 1000 bytes. */
+#define BAD_MAX_HEAD 1024
+#define BAD_MAX_HEADERS 10
+#define BAD_MAX_BODY 1000
+
+static const bad_case bad_cases[] = {
+    /* Framing that could smuggle a response. */
+    {"Content-Length with Transfer-Encoding",
+     SIN(OKL "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nhello"),
+     EDDY_HTTP_EMALFORMED},
+    {"Content-Lengths that differ",
+     SIN(OKL "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"),
+     EDDY_HTTP_EMALFORMED},
+    {"a Content-Length list", SIN(OKL "Content-Length: 5, 5\r\n\r\nhello"),
+     EDDY_HTTP_EMALFORMED},
+    {"a signed Content-Length", SIN(OKL "Content-Length: +5\r\n\r\nhello"),
+     EDDY_HTTP_EMALFORMED},
+    {"a hex Content-Length", SIN(OKL "Content-Length: 0x5\r\n\r\nhello"),
+     EDDY_HTTP_EMALFORMED},
+    {"a negative Content-Length", SIN(OKL "Content-Length: -1\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"a Content-Length past 2^63",
+     SIN(OKL "Content-Length: 99999999999999999999\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"Transfer-Encoding gzip", SIN(OKL "Transfer-Encoding: gzip\r\n\r\nxx"),
+     EDDY_HTTP_EMALFORMED},
+    {"Transfer-Encoding identity",
+     SIN(OKL "Transfer-Encoding: identity\r\n\r\nxx"), EDDY_HTTP_EMALFORMED},
+    {"gzip, chunked", SIN(OKL "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"chunked twice",
+     SIN(OKL "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"Transfer-Encoding on HTTP/1.0",
+     SIN("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    /* Chunked framing. */
+    {"a chunk size that is not hex",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED, .in_body = 1},
+    {"a chunk size past 2^63",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\n"),
+     EDDY_HTTP_EMALFORMED, .in_body = 1},
+    {"SP after a chunk size",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED, .in_body = 1},
+    {"chunk data longer than its size",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED, .in_body = 1},
+    {"bare LF in chunked framing",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n"),
+     EDDY_HTTP_EMALFORMED, .in_body = 1},
+    {"a malformed chunk extension",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n5;=x\r\nhello\r\n0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED, .in_body = 1},
+    {"a malformed trailer",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n0\r\nX Y\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED, .in_body = 1},
+    /* The head. */
+    {"a bare CR in the reason", SIN("HTTP/1.1 200 O\rK\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"a bare CR in a value", SIN(OKL "X: a\rb\r\nContent-Length: 0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"bare LF line ends", SIN("HTTP/1.1 200 OK\nContent-Length: 0\n\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"a bare CR ends the head", SIN(OKL "Content-Length: 0\r\n\rX\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"a NUL in a value", SIN(OKL "X: a\0b\r\nContent-Length: 0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"a control character in a value",
+     SIN(OKL "X: a\001b\r\nContent-Length: 0\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"SP before the colon", SIN(OKL "X : y\r\nContent-Length: 0\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"a name that is not a token",
+     SIN(OKL "X(y): z\r\nContent-Length: 0\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"whitespace before the first field",
+     SIN(OKL " X: y\r\nContent-Length: 0\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"a fold that breaks Content-Length",
+     SIN(OKL "Content-Length: 4\r\n 2\r\n\r\nabcd"), EDDY_HTTP_EMALFORMED},
+    {"a status that is not digits", SIN("HTTP/1.1 2xx OK\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    {"no status code", SIN("HTTP/1.1 OK\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"status 600", SIN("HTTP/1.1 600 Odd\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"status 099", SIN("HTTP/1.1 099 Odd\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"HTTP/2.0", SIN("HTTP/2.0 200 OK\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"HTTP/1.2", SIN("HTTP/1.2 200 OK\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"lowercase http", SIN("http/1.1 200 OK\r\n\r\n"), EDDY_HTTP_EMALFORMED},
+    {"not HTTP", SIN("SSH-2.0-OpenSSH_9.2\r\n"), EDDY_HTTP_EMALFORMED},
+    {"101 that no upgrade asked for",
+     SIN("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"),
+     EDDY_HTTP_EMALFORMED},
+    /* Limits. */
+    {"a head over max_header_size", GEN(0), EDDY_HTTP_EHEADSIZE},
+    {"more fields than max_headers",
+     SIN(OKL "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\n"
+             "H: 8\r\nI: 9\r\nJ: 10\r\nK: 11\r\n\r\n"),
+     EDDY_HTTP_EHEADERS},
+    {"a Content-Length over max_body_size",
+     SIN(OKL "Content-Length: 1001\r\n\r\n"), EDDY_HTTP_EBODYSIZE},
+    {"a chunked body over max_body_size", GEN(1), EDDY_HTTP_EBODYSIZE,
+     .in_body = 1},
+    {"a close-delimited body over max_body_size", GEN(2),
+     EDDY_HTTP_EBODYSIZE, 1, .in_body = 1},
+#ifdef EDDY_ZLIB
+    {"gzip inflating past max_body_size", GEN(3), EDDY_HTTP_EBODYSIZE, 0,
+     EDDY_FETCH_GZIP, 1},
+    {"a gzip body that is not gzip",
+     SIN(OKL "Content-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello"),
+     EDDY_HTTP_EDECODE, 0, EDDY_FETCH_GZIP},
+    {"a gzip body cut short", GEN(4), EDDY_HTTP_EDECODE, 0,
+     EDDY_FETCH_GZIP, 1},
+#endif
+    /* Cut short: the server closes. */
+    {"a close before a byte", SIN(""), EDDY_HTTP_ENORESPONSE, 1},
+    {"a close in the status line", SIN("HTTP/1.1 20"), EDDY_HTTP_ETRUNCATED,
+     1},
+    {"a close in the fields", SIN(OKL "Content-Le"), EDDY_HTTP_ETRUNCATED, 1},
+    {"a close after the head", SIN(OKL "Content-Length: 5\r\n\r\n"),
+     EDDY_HTTP_ETRUNCATED, 1},
+    {"a close in a Content-Length body",
+     SIN(OKL "Content-Length: 10\r\n\r\nhello"), EDDY_HTTP_ETRUNCATED, 1, .in_body = 1},
+    {"a close in a chunk",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n5\r\nhel"),
+     EDDY_HTTP_ETRUNCATED, 1, .in_body = 1},
+    {"a close before the last chunk",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"),
+     EDDY_HTTP_ETRUNCATED, 1, .in_body = 1},
+    {"a close in the trailer",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n"),
+     EDDY_HTTP_ETRUNCATED, 1, .in_body = 1},
+    {"a close after a 100 Continue", SIN("HTTP/1.1 100 Continue\r\n\r\n"),
+     EDDY_HTTP_ETRUNCATED, 1},
+};
+
+#define NBAD (sizeof bad_cases / sizeof bad_cases[0])
+
+#ifdef EDDY_ZLIB
+/* data gzip-compressed into a malloc'd buffer. */
+static char *gzip_of(const char *data, size_t len, size_t *out)
+{
+    z_stream z = {0};
+    size_t cap = len + 64;
+    char *b = malloc(cap);
+
+    assert_non_null(b);
+    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + 15, 8,
+                                  Z_DEFAULT_STRATEGY),
+                     Z_OK);
+    z.next_in = (unsigned char *)(uintptr_t)data;
+    z.avail_in = (unsigned)len;
+    z.next_out = (unsigned char *)b;
+    z.avail_out = (unsigned)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *out = z.total_out;
+    deflateEnd(&z);
+    return b;
+}
+#endif
+
+/* The bytes of a case (the generated ones made here); free them. */
+static char *bad_bytes(const bad_case *bc, size_t *n)
+{
+    char *b;
+    size_t o = 0;
+
+    if (bc->bytes != NULL) {
+        b = malloc(bc->len + 1);
+        memcpy(b, bc->bytes, bc->len);
+        *n = bc->len;
+        return b;
+    }
+    b = malloc(8192);
+    assert_non_null(b);
+    switch (bc->len) {
+    case 0: /* a head of 1 KiB + 1 */
+        o = (size_t)sprintf(b, OKL "X: ");
+        while (o < BAD_MAX_HEAD + 1)
+            b[o++] = 'x';
+        o += (size_t)sprintf(b + o, "\r\n\r\n");
+        break;
+    case 1: /* chunks of 300, four of them */
+        o = (size_t)sprintf(b, OKL "Transfer-Encoding: chunked\r\n\r\n");
+        for (int i = 0; i < 4; i++) {
+            o += (size_t)sprintf(b + o, "12c\r\n");
+            memset(b + o, 'c', 300);
+            o += 300;
+            o += (size_t)sprintf(b + o, "\r\n");
+        }
+        o += (size_t)sprintf(b + o, "0\r\n\r\n");
+        break;
+    case 2: /* until the close, 1001 bytes */
+        o = (size_t)sprintf(b, OKL "\r\n");
+        memset(b + o, 'd', 1001);
+        o += 1001;
+        break;
+#ifdef EDDY_ZLIB
+    case 3: case 4: { /* 4000 zeros gzipped; or 500, the gzip cut */
+        static char zeros[4000];
+        size_t zn;
+        char *z = gzip_of(zeros, bc->len == 3 ? sizeof zeros : 500, &zn);
+
+        if (bc->len == 4)
+            zn -= 6; /* the CRC and length lost */
+        o = (size_t)sprintf(b, OKL "Content-Encoding: gzip\r\n"
+                                   "Content-Length: %zu\r\n\r\n", zn);
+        memcpy(b + o, z, zn);
+        o += zn;
+        free(z);
+        break;
+    }
+#endif
+    default:
+        fail();
+    }
+    *n = o;
+    return b;
+}
+
+static eddy_http_client *bad_client(eddy_loop *loop)
+{
+    eddy_http_client_options o = {0};
+
+    o.max_header_size = BAD_MAX_HEAD;
+    o.max_headers = BAD_MAX_HEADERS;
+    o.max_body_size = BAD_MAX_BODY;
+    return client_new(loop, &o);
+}
+
+/* Each case whole and split at every byte (a few, under valgrind), the
+ * body whole and streamed: the same error every time, and nothing handed
+ * over as a body, but for a streamed body whose error lies in the body
+ * (what came before the error was streamed; the final callback says the
+ * body is bad). */
+static void test_malformed_responses(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = bad_client(loop);
+    eddy_http_fetch_options o = {0};
+    script sc;
+    result r;
+    size_t runs = 0;
+
+    (void)state;
+    sc_open(&sc);
+    for (size_t i = 0; i < NBAD; i++) {
+        const bad_case *bc = &bad_cases[i];
+        size_t n, step;
+        char *b = bad_bytes(bc, &n);
+
+        step = tu_valgrind() && n > 8 ? n / 7 : 1;
+        o.flags = bc->flags;
+        o.on_chunk = NULL;
+        for (size_t k = 0; k < (n > 0 ? n : 1); k += (k == 0 ? 1 : step)) {
+            for (int stream = 0; stream < 2; stream++) {
+                if (getenv("TU_TRACE") != NULL)
+                    fprintf(stderr, "case %zu '%s' k %zu stream %d\n", i,
+                            bc->what, k, stream);
+                o.on_chunk = stream ? on_chunk : NULL;
+                scripted(loop, c, &sc, &o, b, n, k, bc->close, &r);
+                if (r.status != bc->want ||
+                    (r.body_len != 0 && !(stream && bc->in_body)))
+                    fail_msg("'%s' split at %zu%s: status %d (%s), body %zu "
+                             "bytes; want %d",
+                             bc->what, k, stream ? ", streamed" : "", r.status,
+                             eddy_strerror(r.status), r.body_len, bc->want);
+                r_free(&r);
+                runs++;
+                sc_drop(&sc);
+            }
+        }
+        free(b);
+    }
+    /* Every one of them closed its connection. */
+    assert_int_equal(stats(c).connections_total, runs);
+    settle(loop);
+    assert_int_equal(stats(c).connections, 0);
+    if (getenv("TU_COUNT") != NULL)
+        fprintf(stderr, "%zu malformed or truncated responses, %zu runs\n",
+                NBAD, runs);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
+/* --- what servers may send ------------------------------------------------ */
+
+typedef struct good_case {
+    const char *what;
+    const char *bytes;
+    size_t len;
+    const char *method; /* NULL: GET */
+    int code;
+    const char *body;
+    const char *field; /* a line the head must have */
+    int keep;          /* the connection stays in the pool */
+    int close;         /* the server closes after sending */
+} good_case;
+
+static const good_case good_cases[] = {
+    {"Content-Length", SIN(OKL "Content-Length: 5\r\n\r\nhello"), NULL, 200,
+     "hello", "Content-Length: 5", 1},
+    {"chunked, with extensions and a trailer",
+     SIN(OKL "Transfer-Encoding: chunked\r\n\r\n"
+             "3;a=b\r\nhel\r\n2\r\nlo\r\n0\r\nX-Sum: 1\r\n\r\n"),
+     NULL, 200, "hello", "Transfer-Encoding: chunked", 1},
+    {"close-delimited, ended by a clean close", SIN(OKL "\r\nhello"), NULL,
+     200, "hello", NULL, 0, 1},
+    {"HTTP/1.0 close-delimited", SIN("HTTP/1.0 200 OK\r\n\r\nhello"), NULL,
+     200, "hello", NULL, 0, 1},
+    {"HTTP/1.0 keep-alive with a length",
+     SIN("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n"
+         "\r\nok"),
+     NULL, 200, "ok", NULL, 1},
+    {"HTTP/1.0 with a length and no keep-alive",
+     SIN("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"), NULL, 200, "ok",
+     NULL, 0},
+    {"Connection: close", SIN(OKL "Connection: close\r\nContent-Length: 2\r\n\r\nok"),
+     NULL, 200, "ok", NULL, 0},
+    {"1xx responses skipped",
+     SIN("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+         "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n" OKL
+         "Content-Length: 2\r\n\r\nok"),
+     NULL, 200, "ok", "Content-Length: 2", 1},
+    {"204 has no body, whatever it declares",
+     SIN("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"), NULL, 204,
+     "", "Content-Length: 5", 1},
+    {"304 has no body, whatever it declares",
+     SIN("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"),
+     NULL, 304, "", "Transfer-Encoding: chunked", 1},
+    {"HEAD has no body, whatever it declares",
+     SIN(OKL "Content-Length: 5\r\n\r\n"), "HEAD", 200, "",
+     "Content-Length: 5", 1},
+    {"an obs-fold is SPs", SIN(OKL "X-Fold: a\r\n b\r\n\tc\r\nContent-Length:"
+                               "\r\n 2\r\n\r\nok"),
+     NULL, 200, "ok", "X-Fold: a   b  \tc", 1},
+    {"no reason phrase", SIN("HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok"),
+     NULL, 200, "ok", NULL, 1},
+    {"a 500 is a response", SIN("HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\n!"),
+     NULL, 500, "!", "Oops", 1},
+    {"equal Content-Lengths", SIN(OKL "Content-Length: 2\r\nContent-Length: 2\r\n\r\nok"),
+     NULL, 200, "ok", NULL, 1},
+    {"bytes after the response: good, and the connection closes",
+     SIN(OKL "Content-Length: 2\r\n\r\nokEXTRA"), NULL, 200, "ok", NULL, 0},
+    {"a 3xx without Location is a response",
+     SIN("HTTP/1.1 302 Found\r\nContent-Length: 2\r\n\r\nok"), NULL, 302, "ok",
+     NULL, 1},
+};
+
+#define NGOOD (sizeof good_cases / sizeof good_cases[0])
+
+/* Each whole and split at every byte, whole and streamed: the same
+ * response, and the connection kept or closed as it should be. */
+static void test_valid_responses(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    script sc;
+    result r;
+
+    (void)state;
+    sc_open(&sc);
+    for (size_t i = 0; i < NGOOD; i++) {
+        const good_case *g = &good_cases[i];
+        size_t step = tu_valgrind() && g->len > 8 ? g->len / 5 : 1;
+
+        for (size_t k = 0; k < g->len; k += (k == 0 ? 1 : step)) {
+            for (int stream = 0; stream < 2; stream++) {
+                uint64_t total = stats(c).connections_total;
+
+                o.method = g->method;
+                o.on_chunk = stream ? on_chunk : NULL;
+                scripted(loop, c, &sc, &o, g->bytes, g->len, k, g->close, &r);
+                if (r.status != 0 || r.code != g->code ||
+                    strcmp(r.body, g->body) != 0 ||
+                    (g->field != NULL && !has(&r, g->field)))
+                    fail_msg("'%s' split at %zu%s: status %d (%s), code %d, "
+                             "body '%s', head '%s'",
+                             g->what, k, stream ? ", streamed" : "", r.status,
+                             eddy_strerror(r.status), r.code, r.body, r.head);
+                r_free(&r);
+                settle(loop);
+                if ((int)stats(c).idle != g->keep)
+                    fail_msg("'%s' split at %zu: %d idle, want %d", g->what,
+                             k, (int)stats(c).idle, g->keep);
+                /* A kept connection carries the next request. */
+                if (g->keep) {
+                    static const char next[] = OKL "Content-Length: 1\r\n\r\n1";
+
+                    scripted(loop, c, &sc, NULL, next, sizeof next - 1, 0, 0,
+                             &r);
+                    assert_int_equal(r.status, 0);
+                    assert_string_equal(r.body, "1");
+                    assert_int_equal(stats(c).connections_total, total + 1);
+                    r_free(&r);
+                }
+                sc_drop(&sc);
+                settle(loop);
+                assert_int_equal(stats(c).connections, 0);
+            }
+        }
+    }
+    sc_close(&sc);
+    finish(loop, c);
+}
+
+/* --- the pool ------------------------------------------------------------- */
+
+typedef struct counter {
+    int *n;
+    int want;
+} counter;
+
+static int count_cond(void *arg)
+{
+    counter *w = arg;
+
+    return *w->n >= w->want;
+}
+
+static void run_until_int(eddy_loop *loop, int *n, int want)
+{
+    counter w = {n, want};
+
+    assert_true(tu_run_until(loop, count_cond, &w, ITER, WAIT_MS));
+}
+
+static int all_done(result *r, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!r[i].done)
+            return 0;
+    return 1;
+}
+
+typedef struct results {
+    result *r;
+    int n;
+} results;
+
+static int all_done_cond(void *arg)
+{
+    results *rs = arg;
+
+    return all_done(rs->r, rs->n);
+}
+
+static void wait_all(eddy_loop *loop, result *r, int n)
+{
+    results rs = {r, n};
+
+    assert_true(tu_run_until(loop, all_done_cond, &rs, ITER, WAIT_MS));
+}
+
+/* max_per_host connections at most; the rest wait, in order. */
+static void test_pool_per_host_limit(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_client *c;
+    result r[5];
+    srv sv;
+
+    (void)state;
+    co.max_per_host = 2;
+    c = client_new(loop, &co);
+    srv_start(loop, &sv);
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/hold"),
+                                                NULL, on_done, &r[i], &r[i].f),
+                         0);
+    assert_int_equal(stats(c).fetches, 5);
+    run_until_int(loop, &sv.requests, 2);
+    settle(loop);
+    assert_int_equal(sv.requests, 2);
+    assert_int_equal(stats(c).connections, 2);
+    assert_int_equal(stats(c).waiting, 3);
+    for (int i = 0; i < 5; i++) {
+        release_one(&sv);
+        run_until_int(loop, &r[i].done, 1);
+        assert_int_equal(r[i].status, 0);
+        assert_string_equal(r[i].body, "held");
+        for (int j = i + 1; j < 5; j++) /* in order */
+            assert_int_equal(r[j].done, 0);
+        if (i < 3)
+            run_until_int(loop, &sv.requests, 3 + i);
+    }
+    assert_int_equal(stats(c).connections_total, 2);
+    assert_int_equal(stats(c).waiting, 0);
+    assert_int_equal(stats(c).fetches, 0);
+    assert_int_equal(stats(c).idle, 2);
+    for (int i = 0; i < 5; i++)
+        r_free(&r[i]);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+/* At max_connections, an idle connection to another host is closed to
+ * make room for a fetch that waits. */
+static void test_pool_total_limit(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_client *c;
+    result r[3];
+    srv a, b;
+
+    (void)state;
+    co.max_connections = 2;
+    co.max_per_host = 2;
+    c = client_new(loop, &co);
+    srv_start(loop, &a);
+    srv_start(loop, &b);
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(eddy_http_client_fetch(c, url_of(a.port, "/hold"),
+                                                NULL, on_done, &r[i], NULL),
+                         0);
+    run_until_int(loop, &a.requests, 2);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(b.port, "/"), NULL,
+                                            on_done, &r[2], NULL),
+                     0);
+    settle(loop);
+    assert_int_equal(stats(c).waiting, 1);
+    assert_int_equal(stats(c).connections, 2);
+    assert_int_equal(b.requests, 0);
+    release_one(&a);
+    wait_done(loop, &r[2]);
+    assert_int_equal(r[2].status, 0);
+    assert_string_equal(r[2].body, "Hello, World");
+    assert_int_equal(stats(c).connections_total, 3);
+    assert_true(stats(c).connections <= 2);
+    release_one(&a);
+    wait_all(loop, r, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r[i].status, 0);
+        r_free(&r[i]);
+    }
+    srv_stop(loop, &a);
+    srv_stop(loop, &b);
+    finish(loop, c);
+}
+
+static int idle_zero(void *arg)
+{
+    return stats(arg).idle == 0 && stats(arg).connections == 0;
+}
+
+static void test_pool_idle_expiry(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_client *c;
+    uint64_t t0;
+    srv sv;
+    result r;
+
+    (void)state;
+    co.pool_idle_ms = 50;
+    c = client_new(loop, &co);
+    srv_start(loop, &sv);
+    fetch_wait(loop, c, url_of(sv.port, "/"), NULL, &r);
+    r_free(&r);
+    t0 = tu_now_ms();
+    assert_int_equal(stats(c).idle, 1);
+    assert_true(tu_run_until(loop, idle_zero, c, ITER, WAIT_MS));
+    assert_true(tu_now_ms() - t0 >= 40);
+    /* and the next fetch makes a new one */
+    fetch_wait(loop, c, url_of(sv.port, "/"), NULL, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(stats(c).connections_total, 2);
+    r_free(&r);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+static const char ok1[] = OKL "Content-Length: 1\r\n\r\n1";
+
+/* A server that closes an idle connection: noticed while idle. */
+static void test_pool_server_closes_idle(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    script sc;
+    result r;
+
+    (void)state;
+    sc_open(&sc);
+    scripted(loop, c, &sc, NULL, ok1, sizeof ok1 - 1, 0, 0, &r);
+    assert_int_equal(r.status, 0);
+    r_free(&r);
+    assert_int_equal(stats(c).idle, 1);
+    sc_drop(&sc);
+    assert_true(tu_run_until(loop, idle_zero, c, ITER, WAIT_MS));
+    scripted(loop, c, &sc, NULL, ok1, sizeof ok1 - 1, 0, 0, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(stats(c).connections_total, 2);
+    assert_int_equal(stats(c).retries, 0);
+    r_free(&r);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
+/* One response on a kept connection, then the loop goes on a little, so
+ * that the connection is idle since an earlier iteration. */
+static void one_kept(eddy_loop *loop, eddy_http_client *c, script *sc)
+{
+    result r;
+
+    scripted(loop, c, sc, NULL, ok1, sizeof ok1 - 1, 0, 0, &r);
+    assert_int_equal(r.status, 0);
+    r_free(&r);
+    settle(loop);
+    assert_int_equal(stats(c).idle, 1);
+}
+
+/* The server closed the idle connection, and the loop has not seen it
+ * yet: the check before reuse (a peek) finds it; a new connection. */
+static void test_retry_alive_check(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    script sc;
+    result r;
+
+    (void)state;
+    sc_open(&sc);
+    one_kept(loop, c, &sc);
+    sc_drop(&sc); /* FIN, and no loop iteration before the fetch */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), NULL,
+                                            on_done, &r, NULL),
+                     0);
+    assert_int_equal(stats(c).idle, 0); /* closed at once */
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    sc_send(&sc, ok1, sizeof ok1 - 1);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(stats(c).connections_total, 2);
+    assert_int_equal(stats(c).retries, 0);
+    r_free(&r);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
+/* Without the check: a reset pooled connection fails the write, nothing
+ * of the request went out, GET is idempotent: retried, once, on a new
+ * connection; a POST is not; a request the server read is not; and a
+ * retry that fails too is not retried again. */
+static void test_retry_rules(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options post = {0};
+    script sc;
+    result r;
+
+    (void)state;
+    eddy__http_client_skip_alive_check(c, 1);
+    sc_open(&sc);
+
+    /* Retried. */
+    one_kept(loop, c, &sc);
+    sc_reset(&sc);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), NULL,
+                                            on_done, &r, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    sc_send(&sc, ok1, sizeof ok1 - 1);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.body, "1");
+    assert_int_equal(stats(c).retries, 1);
+    r_free(&r);
+    settle(loop);
+
+    /* POST: not idempotent, not retried. */
+    post.method = "POST";
+    post.body = "x";
+    post.body_len = 1;
+    sc_reset(&sc);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &post,
+                                            on_done, &r, NULL),
+                     0);
+    wait_done(loop, &r);
+    assert_true(r.status == -ECONNRESET || r.status == -EPIPE);
+    assert_int_equal(stats(c).retries, 1);
+
+    /* The server read the request and closed: it may have acted on it. */
+    one_kept(loop, c, &sc);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), NULL,
+                                            on_done, &r, NULL),
+                     0);
+    sc.req_len = 0;
+    sc_request(loop, &sc);
+    sc_drop(&sc);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, EDDY_HTTP_ENORESPONSE);
+    assert_int_equal(stats(c).retries, 1);
+
+    /* Retried once, and the retry fails too: that is the answer. */
+    one_kept(loop, c, &sc);
+    sc_reset(&sc);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), NULL,
+                                            on_done, &r, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    sc_drop(&sc);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, EDDY_HTTP_ENORESPONSE);
+    assert_int_equal(stats(c).retries, 2);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -693,6 +1460,14 @@ int main(void)
         tu_test(test_keepalive_reuse),
         tu_test(test_streaming),
         tu_test(test_pause_resume),
+        tu_test(test_malformed_responses),
+        tu_test(test_valid_responses),
+        tu_test(test_pool_per_host_limit),
+        tu_test(test_pool_total_limit),
+        tu_test(test_pool_idle_expiry),
+        tu_test(test_pool_server_closes_idle),
+        tu_test(test_retry_alive_check),
+        tu_test(test_retry_rules),
     };
 
     signal(SIGPIPE, SIG_IGN);
