@@ -199,7 +199,9 @@ void eddy__fetch_touch(eddy_http_fetch *f)
 {
     if (f->idle_ms != 0) {
         f->idle_deadline = eddy_loop_now(f->c->loop) + f->idle_ms;
-        if (f->timer == 0)
+        /* Later deadlines leave the timer alone (it re-arms itself when
+         * it fires early); an earlier one, the first, moves it. */
+        if (f->timer == 0 || f->idle_deadline < f->timer_at)
             arm(f);
     }
 }

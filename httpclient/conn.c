@@ -212,7 +212,8 @@ int eddy__hconn_alive(eddy__hconn *k)
     ssize_t r;
     char b;
 
-    if (eddy_stream_closed(k->s) || eddy_stream_read_buffered(k->s) > 0)
+    /* (Bytes of the read being handed over are the last response's.) */
+    if (eddy_stream_closed(k->s) || eddy_stream_read_buffered(k->s) > k->piece)
         return 0;
     /* Idle since this iteration began: the server just said it keeps the
      * connection, and the poll that would show a close has not run. */

@@ -298,13 +298,13 @@ void eddy__pool_connected(eddy__hconn *k, int status)
         }
         return;
     }
-    eddy__hconn_close(k); /* counts drop; k may be gone */
-    if (f != NULL) {
+    if (f != NULL) /* first: closing k serves the queue */
         eddy__pool_unqueue(f);
+    eddy__hconn_close(k); /* counts drop; k is gone */
+    if (f != NULL)
         eddy__fetch_finish(f, status == -ETIMEDOUT ? EDDY_HTTP_ECONNTIMEOUT
                                                    : status,
                            NULL);
-    }
     if (!c->freed)
         eddy__pool_dispatch(c);
 }

@@ -267,13 +267,16 @@ static void h_redirect(eddy_http_request *req, void *arg)
 
     note(arg, req);
     sscanf(path.p, "/r/%d/%d", &code, &n);
-    if (n > 1)
+    if (n > 1) {
         snprintf(loc, sizeof loc, "/r/%d/%d?%.*s", code, n - 1, (int)q.len,
                  q.p);
-    else
-        snprintf(loc, sizeof loc, "%.*s", q.len > 3 ? (int)q.len - 3 : 0,
-                 q.p + 3);
-    h.value_len = strlen(loc);
+        h.value_len = strlen(loc);
+    } else { /* to=, percent-decoded */
+        assert_int_equal(eddy_url_unescape(q.p + 3, q.len - 3,
+                                           EDDY_ARGS_PLUS_LITERAL, loc,
+                                           &h.value_len),
+                         0);
+    }
     eddy_http_respond(req, code, &h, 1, "moved", 5);
 }
 
@@ -344,11 +347,12 @@ static void srv_stop(eddy_loop *loop, srv *sv)
 
 static char *url_of(int port, const char *path)
 {
-    static char u[4][256];
+    static char u[4][512];
     static int i;
 
     i = (i + 1) % 4;
-    snprintf(u[i], sizeof u[i], "http://127.0.0.1:%d%s", port, path);
+    assert_true(strlen(path) < 400);
+    snprintf(u[i], sizeof u[i], "http://127.0.0.1:%d%.400s", port, path);
     return u[i];
 }
 
@@ -1452,6 +1456,368 @@ static void test_retry_rules(void **state)
     finish(loop, c);
 }
 
+/* --- redirects ------------------------------------------------------------ */
+
+/* The method and body a redirect of code sends, from one with method m. */
+static void redirect_case(eddy_loop *loop, eddy_http_client *c, srv *sv,
+                          int code, const char *m, const char *want_m,
+                          int keeps_body, int keeps_type)
+{
+    eddy_http_header h[] = {EDDY_HEADER("Content-Type", "text/plain"),
+                            EDDY_HEADER("X-Keep", "yes")};
+    eddy_http_fetch_options o = {0};
+    char path[64], line[64];
+    result r;
+
+    o.method = m;
+    o.headers = h;
+    o.nheaders = 2;
+    if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+        o.body = "the body";
+        o.body_len = 8;
+    }
+    snprintf(path, sizeof path, "/r/%d/1?to=/echo/x", code);
+    fetch_wait(loop, c, url_of(sv->port, path), &o, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.code, 200);
+    assert_int_equal(r.redirects, 1);
+    assert_string_equal(r.url, url_of(sv->port, "/echo/x"));
+    snprintf(line, sizeof line, "%s /echo/x\n", want_m);
+    if (strncmp(sv->last, line, strlen(line)) != 0)
+        fail_msg("%d from %s: the server saw '%.40s', want %s", code, m,
+                 sv->last, want_m);
+    assert_non_null(strstr(sv->last, "X-Keep: yes\n"));
+    if (keeps_body)
+        assert_non_null(strstr(sv->last, "\n\nthe body"));
+    else
+        assert_null(strstr(sv->last, "the body"));
+    if (keeps_type)
+        assert_non_null(strstr(sv->last, "Content-Type: text/plain\n"));
+    else
+        assert_null(strstr(sv->last, "Content-Type"));
+    r_free(&r);
+}
+
+static void test_redirect_methods(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    srv sv;
+
+    (void)state;
+    srv_start(loop, &sv);
+    /* (the body-describing fields go when the method becomes GET) */
+    redirect_case(loop, c, &sv, 301, "GET", "GET", 0, 1);
+    redirect_case(loop, c, &sv, 301, "POST", "GET", 0, 0);
+    redirect_case(loop, c, &sv, 302, "POST", "GET", 0, 0);
+    redirect_case(loop, c, &sv, 301, "PUT", "PUT", 1, 1);
+    redirect_case(loop, c, &sv, 302, "DELETE", "DELETE", 1, 1);
+    redirect_case(loop, c, &sv, 303, "POST", "GET", 0, 0);
+    redirect_case(loop, c, &sv, 303, "PUT", "GET", 0, 0);
+    redirect_case(loop, c, &sv, 307, "POST", "POST", 1, 1);
+    redirect_case(loop, c, &sv, 308, "PUT", "PUT", 1, 1);
+    redirect_case(loop, c, &sv, 307, "GET", "GET", 0, 1);
+    {   /* 303 keeps HEAD */
+        eddy_http_fetch_options o = {0};
+        result r;
+
+        o.method = "HEAD";
+        fetch_wait(loop, c, url_of(sv.port, "/r/303/1?to=/echo/h"), &o, &r);
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.body_len, 0);
+        assert_int_equal(strncmp(sv.last, "HEAD /echo/h\n", 13), 0);
+        r_free(&r);
+    }
+    /* One connection carried them all: the 3xx bodies were read. */
+    assert_int_equal(stats(c).connections_total, 1);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+static void test_redirect_chain_and_limit(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    srv sv;
+    result r;
+
+    (void)state;
+    srv_start(loop, &sv);
+    fetch_wait(loop, c, url_of(sv.port, "/r/302/5?to=/"), NULL, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.redirects, 5);
+    assert_string_equal(r.body, "Hello, World");
+    r_free(&r);
+    fetch_wait(loop, c, url_of(sv.port, "/r/302/6?to=/"), NULL, &r);
+    assert_int_equal(r.status, EDDY_HTTP_EREDIRECTS);
+    r_free(&r);
+    o.max_redirects = 1;
+    fetch_wait(loop, c, url_of(sv.port, "/r/307/2?to=/"), &o, &r);
+    assert_int_equal(r.status, EDDY_HTTP_EREDIRECTS);
+    r_free(&r);
+    /* Not followed: the 3xx is the response. */
+    o.flags = EDDY_FETCH_NO_REDIRECTS;
+    fetch_wait(loop, c, url_of(sv.port, "/r/301/1?to=/"), &o, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.code, 301);
+    assert_string_equal(r.body, "moved");
+    assert_true(has(&r, "Location: /\n"));
+    r_free(&r);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+/* Locations relative to the URL they answer (RFC 3986 5.2). */
+static void test_redirect_locations(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    char to[256], path[300];
+    srv sv;
+    result r;
+    static const struct {
+        const char *to, *lands;
+    } cases[] = {
+        {"../../echo/a", "/echo/a"},
+        {"../../echo/./b/../c%3Fq=1", "/echo/c?q=1"},
+        {"/echo/d%23fragment", "/echo/d"},
+        {"/echo/with%20space", "/echo/with%20space"},
+        {"/echo/caf%C3%A9", "/echo/caf%C3%A9"},
+    };
+
+    (void)state;
+    srv_start(loop, &sv);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(path, sizeof path, "/r/302/1?to=%s", cases[i].to);
+        fetch_wait(loop, c, url_of(sv.port, path), NULL, &r);
+        if (r.status != 0 || strcmp(r.url, url_of(sv.port, cases[i].lands)))
+            fail_msg("Location %s: status %d, at %s", cases[i].to, r.status,
+                     r.url);
+        r_free(&r);
+    }
+    /* scheme-relative, and absolute */
+    snprintf(to, sizeof to, "/r/302/1?to=//127.0.0.1:%d/echo/e", sv.port);
+    fetch_wait(loop, c, url_of(sv.port, to), NULL, &r);
+    assert_string_equal(r.url, url_of(sv.port, "/echo/e"));
+    r_free(&r);
+    snprintf(to, sizeof to, "/r/302/1?to=HTTP://127.0.0.1:%d/echo/f", sv.port);
+    fetch_wait(loop, c, url_of(sv.port, to), NULL, &r);
+    assert_string_equal(r.url, url_of(sv.port, "/echo/f"));
+    r_free(&r);
+    /* Where the client cannot go. */
+    fetch_wait(loop, c, url_of(sv.port, "/r/302/1?to=ftp://x/"), NULL, &r);
+    assert_int_equal(r.status, EDDY_HTTP_EBADREDIRECT);
+    assert_true(strlen(r.detail) > 0);
+    r_free(&r);
+    fetch_wait(loop, c, url_of(sv.port, "/r/302/1?to=http://a@b/"), NULL, &r);
+    assert_int_equal(r.status, EDDY_HTTP_EBADREDIRECT);
+    r_free(&r);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+/* Credentials go to the origin they were given for, and to no other. */
+static void test_redirect_credentials(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_header h[] = {EDDY_HEADER("Authorization", "Basic eDp5"),
+                            EDDY_HEADER("Cookie", "s=1"),
+                            EDDY_HEADER("Proxy-Authorization", "Basic eg=="),
+                            EDDY_HEADER("X-Other", "kept")};
+    eddy_http_fetch_options o = {0};
+    char path[256];
+    srv a, b;
+    result r;
+
+    (void)state;
+    srv_start(loop, &a);
+    srv_start(loop, &b);
+    o.headers = h;
+    o.nheaders = 4;
+    /* Same origin: kept. */
+    fetch_wait(loop, c, url_of(a.port, "/r/302/1?to=/echo/same"), &o, &r);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(a.last, "Authorization: Basic eDp5\n"));
+    assert_non_null(strstr(a.last, "Cookie: s=1\n"));
+    r_free(&r);
+    /* Another port is another origin: dropped, the rest kept. */
+    snprintf(path, sizeof path, "/r/307/1?to=http://127.0.0.1:%d/echo/other",
+             b.port);
+    fetch_wait(loop, c, url_of(a.port, path), &o, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(strncmp(b.last, "GET /echo/other\n", 16), 0);
+    assert_null(strstr(b.last, "Authorization"));
+    assert_null(strstr(b.last, "Cookie"));
+    assert_non_null(strstr(b.last, "X-Other: kept\n"));
+    assert_non_null(strstr(b.last, "Host: 127.0.0.1:"));
+    r_free(&r);
+    srv_stop(loop, &a);
+    srv_stop(loop, &b);
+    finish(loop, c);
+}
+
+/* --- timeouts -------------------------------------------------------------- */
+
+/* A listening socket whose backlog is full: Linux drops the SYNs of more
+ * clients, which then wait to connect, on loopback. */
+static int full_backlog(int *filler)
+{
+    int fd, port;
+    size_t n;
+
+    assert_int_equal(eddy_bind_sockets(0, "127.0.0.1", AF_INET, 1, 0, &fd, 1,
+                                       &n),
+                     0);
+    port = eddy_socket_port(fd);
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_in a = {0};
+
+        filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((uint16_t)port);
+        connect(filler[i], (struct sockaddr *)&a, sizeof a);
+    }
+    poll(NULL, 0, 20); /* (the handshakes complete in the kernel) */
+    filler[2] = fd;
+    return port;
+}
+
+static void test_connect_timeout(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    int filler[3], port = full_backlog(filler);
+    uint64_t t0 = tu_now_ms();
+    result r;
+
+    (void)state;
+    o.connect_timeout_ms = 150;
+    fetch_wait(loop, c, url_of(port, "/"), &o, &r);
+    assert_int_equal(r.status, EDDY_HTTP_ECONNTIMEOUT);
+    assert_true(tu_now_ms() - t0 >= 140);
+    settle(loop);
+    assert_int_equal(stats(c).connections, 0);
+    for (int i = 0; i < 3; i++)
+        close(filler[i]);
+    finish(loop, c);
+}
+
+static void test_request_timeout(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_client *c;
+    eddy_http_fetch_options o = {0};
+    uint64_t t0;
+    script sc;
+    result r, q;
+    srv sv;
+
+    (void)state;
+    co.max_per_host = 1;
+    c = client_new(loop, &co);
+    sc_open(&sc);
+    /* A server that never answers. */
+    o.request_timeout_ms = 100;
+    memset(&r, 0, sizeof r);
+    t0 = tu_now_ms();
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
+                                            on_done, &r, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, EDDY_HTTP_EREQTIMEOUT);
+    assert_true(tu_now_ms() - t0 >= 90);
+    settle(loop);
+    assert_int_equal(stats(c).connections, 0); /* closed */
+    sc_drop(&sc);
+    /* A fetch that waits in the queue the whole time. */
+    srv_start(loop, &sv);
+    memset(&r, 0, sizeof r);
+    memset(&q, 0, sizeof q);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/hold"), NULL,
+                                            on_done, &q, NULL),
+                     0);
+    run_until_int(loop, &sv.requests, 1);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/"), &o,
+                                            on_done, &r, NULL),
+                     0);
+    assert_int_equal(stats(c).waiting, 1);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, EDDY_HTTP_EREQTIMEOUT);
+    assert_int_equal(stats(c).waiting, 0);
+    release_one(&sv);
+    wait_done(loop, &q);
+    assert_int_equal(q.status, 0);
+    r_free(&q);
+    srv_stop(loop, &sv);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
+typedef struct dribble {
+    script *sc;
+    const char *p;
+    size_t at, len;
+} dribble;
+
+static void dribble_cb(eddy_loop *loop, void *arg)
+{
+    dribble *d = arg;
+
+    (void)loop;
+    if (d->at < d->len)
+        sc_send(d->sc, d->p + d->at++, 1);
+}
+
+static void test_idle_timeout(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    static const char slow[] = OKL "Content-Length: 100\r\n\r\n0123456789";
+    eddy_timer_id t;
+    dribble d;
+    script sc;
+    result r;
+
+    (void)state;
+    sc_open(&sc);
+    /* The head, part of the body, then silence. */
+    o.idle_timeout_ms = 100;
+    o.request_timeout_ms = 5000;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
+                                            on_done, &r, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    sc_send(&sc, slow, sizeof slow - 1);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, EDDY_HTTP_EIDLETIMEOUT);
+    /* A byte every 20 ms: never idle for 100, but over the request's 300. */
+    o.request_timeout_ms = 300;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
+                                            on_done, &r, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    d = (dribble){&sc, slow, 0, sizeof slow - 1};
+    assert_int_equal(eddy_loop_call_every(loop, 20, dribble_cb, &d, &t), 0);
+    wait_done(loop, &r);
+    eddy_loop_remove_timeout(loop, t);
+    assert_int_equal(r.status, EDDY_HTTP_EREQTIMEOUT);
+    assert_true(d.at > 5);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1468,6 +1834,13 @@ int main(void)
         tu_test(test_pool_server_closes_idle),
         tu_test(test_retry_alive_check),
         tu_test(test_retry_rules),
+        tu_test(test_redirect_methods),
+        tu_test(test_redirect_chain_and_limit),
+        tu_test(test_redirect_locations),
+        tu_test(test_redirect_credentials),
+        tu_test(test_connect_timeout),
+        tu_test(test_request_timeout),
+        tu_test(test_idle_timeout),
     };
 
     signal(SIGPIPE, SIG_IGN);
