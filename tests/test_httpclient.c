@@ -261,12 +261,13 @@ static void h_big(eddy_http_request *req, void *arg)
 static void h_redirect(eddy_http_request *req, void *arg)
 {
     eddy_str path = eddy_http_path(req), q = eddy_http_query(req);
-    char loc[512];
+    char loc[512], p[64];
     eddy_http_header h = {"Location", 8, loc, 0};
     int code = 0, n = 0;
 
     note(arg, req);
-    sscanf(path.p, "/r/%d/%d", &code, &n);
+    snprintf(p, sizeof p, "%.*s", (int)path.len, path.p); /* not NUL-ended */
+    sscanf(p, "/r/%d/%d", &code, &n);
     if (n > 1) {
         snprintf(loc, sizeof loc, "/r/%d/%d?%.*s", code, n - 1, (int)q.len,
                  q.p);
@@ -1818,6 +1819,369 @@ static void test_idle_timeout(void **state)
     finish(loop, c);
 }
 
+/* --- cancelling ------------------------------------------------------------ */
+
+/* Cancelled from on_headers and from on_chunk: no callback after, the
+ * connection closed (the response was not read to its end). */
+static void test_cancel_in_callbacks(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    srv sv;
+    result r;
+
+    (void)state;
+    srv_start(loop, &sv);
+    o.on_headers = on_headers;
+    o.on_chunk = on_chunk;
+    for (int where = 0; where < 2; where++) {
+        memset(&r, 0, sizeof r);
+        r.cancel_in_headers = where == 0;
+        r.cancel_in_chunk = where == 1 ? 2 : 0;
+        assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/big"), &o,
+                                                on_done, &r, &r.f),
+                         0);
+        run_until_int(loop, &r.headers_seen, 1);
+        if (where == 1)
+            run_until_int(loop, &r.chunks, 2);
+        settle(loop);
+        assert_int_equal(r.done, 0);
+        assert_int_equal(r.chunks, where == 1 ? 2 : 0);
+        assert_int_equal(stats(c).fetches, 0);
+        assert_int_equal(stats(c).connections, 0);
+        r_free(&r);
+    }
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+static void cancel_timer_cb(eddy_loop *loop, void *arg)
+{
+    (void)loop;
+    eddy_http_fetch_cancel(arg);
+}
+
+/* Cancelled while waiting for its connection, while it is made, while
+ * waiting for the answer, and from another fetch's final callback and a
+ * timer. */
+static void test_cancel_anywhere(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_client *c;
+    eddy_timer_id t;
+    result r[3];
+    script sc;
+    srv sv;
+
+    (void)state;
+    co.max_per_host = 1;
+    c = client_new(loop, &co);
+    srv_start(loop, &sv);
+    sc_open(&sc);
+    /* While the connection is made: it joins the pool all the same. */
+    memset(r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/"), NULL,
+                                            on_done, &r[0], &r[0].f),
+                     0);
+    eddy_http_fetch_cancel(r[0].f);
+    assert_int_equal(stats(c).fetches, 0);
+    for (int i = 0; i < 50 && stats(c).idle == 0; i++)
+        assert_int_equal(eddy_loop_run_once(loop, 10), 0);
+    assert_int_equal(stats(c).idle, 1);
+    assert_int_equal(r[0].done, 0);
+    /* In the queue, from another fetch's final callback. */
+    memset(r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/hold"), NULL,
+                                            on_done, &r[0], &r[0].f),
+                     0);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/"), NULL,
+                                            on_done, &r[1], &r[1].f),
+                     0);
+    r[0].cancel_other = r[1].f;
+    run_until_int(loop, &sv.requests, 1);
+    assert_int_equal(stats(c).waiting, 1);
+    release_one(&sv);
+    wait_done(loop, &r[0]);
+    settle(loop);
+    assert_int_equal(r[1].done, 0);
+    assert_int_equal(stats(c).waiting, 0);
+    assert_int_equal(sv.requests, 1);
+    r_free(&r[0]);
+    /* Waiting for the answer, from a timer: the connection closes. */
+    memset(r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), NULL,
+                                            on_done, &r[0], &r[0].f),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    assert_int_equal(eddy_loop_call_later(loop, 0, cancel_timer_cb, r[0].f, &t),
+                     0);
+    settle(loop);
+    assert_int_equal(r[0].done, 0);
+    {
+        char b;
+        struct pollfd pf = {sc.fd, POLLIN, 0};
+
+        assert_int_equal(poll(&pf, 1, WAIT_MS), 1);
+        assert_int_equal(recv(sc.fd, &b, 1, 0), 0); /* the client closed */
+    }
+    /* Cancelling at once, before anything. */
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), NULL,
+                                            on_done, &r[0], &r[0].f),
+                     0);
+    eddy_http_fetch_cancel(r[0].f);
+    eddy_http_fetch_cancel(NULL);
+    settle(loop);
+    assert_int_equal(r[0].done, 0);
+    srv_stop(loop, &sv);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
+typedef struct freeing {
+    eddy_http_client *c;
+    int chunks, done;
+} freeing;
+
+static void free_in_chunk(eddy_http_fetch *f, const char *p, size_t n,
+                          void *arg)
+{
+    freeing *fr = arg;
+
+    (void)f;
+    (void)p;
+    (void)n;
+    if (fr->chunks++ == 0)
+        eddy_http_client_free(fr->c);
+}
+
+static void free_done(eddy_http_fetch *f, int status,
+                      const eddy_http_response *rs, void *arg)
+{
+    freeing *fr = arg;
+
+    (void)f;
+    (void)status;
+    (void)rs;
+    fr->done++;
+}
+
+/* The client freed from a final callback, and from on_chunk, with other
+ * fetches under way: no callback runs after, nothing leaks. */
+static void test_free_client_inside(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    freeing fr = {0};
+    result r[3];
+    srv sv;
+
+    (void)state;
+    srv_start(loop, &sv);
+    memset(r, 0, sizeof r);
+    r[0].free_client = c;
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/"), NULL,
+                                            on_done, &r[0], NULL),
+                     0);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/hold"), NULL,
+                                            on_done, &r[1], NULL),
+                     0);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/big"), NULL,
+                                            on_done, &r[2], NULL),
+                     0);
+    wait_done(loop, &r[0]);
+    settle(loop);
+    assert_int_equal(r[1].done + r[2].done, 0);
+    r_free(&r[0]);
+    for (int i = 0; i < sv.nheld; i++) /* their client is gone */
+        eddy_http_respond(sv.held[i], 200, NULL, 0, "x", 1);
+    sv.nheld = 0;
+    settle(loop);
+    /* From on_chunk. */
+    c = client_new(loop, NULL);
+    fr.c = c;
+    o.on_chunk = free_in_chunk;
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/big"), &o,
+                                            free_done, &fr, NULL),
+                     0);
+    run_until_int(loop, &fr.chunks, 1);
+    settle(loop);
+    assert_int_equal(fr.chunks, 1);
+    assert_int_equal(fr.done, 0);
+    srv_stop(loop, &sv);
+    eddy_loop_close(loop, 0);
+}
+
+/* --- bodies from producers ------------------------------------------------- */
+
+/* The fetch's arg: its result first (on_done takes it), then the
+ * producer's state. */
+typedef struct upload {
+    result r;
+    int calls, pieces, async, cancel_at;
+    size_t piece_len, max_queued;
+    eddy_loop *loop;
+    eddy_http_fetch *f;
+    eddy_timer_id t;
+} upload;
+
+static void write_piece(upload *u)
+{
+    static char buf[65536];
+    eddy_stream *s = u->f->conn != NULL ? u->f->conn->s : NULL;
+
+    memset(buf, 'a' + u->pieces % 26, u->piece_len);
+    assert_int_equal(eddy_http_fetch_write(u->f, buf, u->piece_len), 0);
+    u->pieces++;
+    if (s != NULL && eddy_stream_write_buffered(s) > u->max_queued)
+        u->max_queued = eddy_stream_write_buffered(s);
+}
+
+static void produce_later(eddy_loop *loop, void *arg)
+{
+    upload *u = arg;
+
+    (void)loop;
+    u->t = 0;
+    write_piece(u);
+}
+
+static void produce_cb(eddy_http_fetch *f, void *arg)
+{
+    upload *u = arg;
+
+    u->f = f;
+    u->calls++;
+    if (u->cancel_at == u->calls) {
+        eddy_http_fetch_cancel(f);
+        return;
+    }
+    if (u->pieces == 64) {
+        assert_int_equal(eddy_http_fetch_end_body(f), 0);
+        assert_int_equal(eddy_http_fetch_end_body(f), -EALREADY);
+        assert_int_equal(eddy_http_fetch_write(f, "x", 1), -EALREADY);
+        return;
+    }
+    if (u->async) /* nothing now: a timer writes the piece */
+        assert_int_equal(
+            eddy_loop_call_later(u->loop, 0, produce_later, u, &u->t), 0);
+    else
+        write_piece(u);
+}
+
+/* 64 pieces of 64 KiB, chunked, or with a length, written in the
+ * producer or later from a timer: the server gets them all, and the
+ * client never queues more than a piece and a bit (the producer runs
+ * again only once what it wrote is out). */
+static void test_producer_bodies(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    upload u;
+    srv sv;
+
+    (void)state;
+    srv_start(loop, &sv);
+    o.method = "PUT";
+    o.body_producer = produce_cb;
+    for (int mode = 0; mode < 3; mode++) {
+        memset(&u, 0, sizeof u);
+        u.loop = loop;
+        u.piece_len = 65536;
+        u.async = mode == 1;
+        o.body_length = mode == 2 ? 64 * 65536 : 0;
+        assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/count"),
+                                                &o, on_done, &u, &u.f),
+                         0);
+        /* Before the connection: not yet. */
+        assert_int_equal(eddy_http_fetch_write(u.f, "x", 1), -EAGAIN);
+        assert_int_equal(eddy_http_fetch_end_body(u.f), mode == 2 ? -EINVAL
+                                                                  : -EAGAIN);
+        wait_done(loop, &u.r);
+        assert_int_equal(u.r.status, 0);
+        assert_string_equal(u.r.body, "4194304");
+        assert_int_equal(u.pieces, 64);
+        assert_int_equal(u.calls, u.async ? 65 : 65);
+        assert_true(u.max_queued <= 65536 + 64);
+        if (mode == 2)
+            assert_non_null(strstr(sv.last, "Content-Length: 4194304\n"));
+        else
+            assert_non_null(strstr(sv.last, "Transfer-Encoding: chunked\n"));
+        r_free(&u.r);
+    }
+    assert_int_equal(stats(c).connections_total, 1);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+static void short_producer(eddy_http_fetch *f, void *arg)
+{
+    upload *u = arg;
+
+    u->calls++;
+    if (u->calls == 1) {
+        assert_int_equal(eddy_http_fetch_write(f, "abc", 3), 0);
+        assert_int_equal(eddy_http_fetch_write(f, "defg", 4), -EINVAL);
+        assert_int_equal(eddy_http_fetch_end_body(f), -EINVAL); /* short */
+        assert_int_equal(eddy_http_fetch_write(f, "d", 1), 0);
+        assert_int_equal(eddy_http_fetch_write(f, NULL, 1), -EINVAL);
+        assert_int_equal(eddy_http_fetch_end_body(f), 0);
+    }
+}
+
+/* The errors of eddy_http_fetch_write() and _end_body(), each followed
+ * by what the header says may come next; a producer cancelled. */
+static void test_producer_errors(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    upload u;
+    srv sv;
+
+    (void)state;
+    srv_start(loop, &sv);
+    /* No producer. */
+    memset(&u, 0, sizeof u);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/"), NULL,
+                                            on_done, &u, &u.f),
+                     0);
+    assert_int_equal(eddy_http_fetch_write(u.f, "x", 1), -EINVAL);
+    assert_int_equal(eddy_http_fetch_end_body(u.f), -EINVAL);
+    wait_done(loop, &u.r);
+    r_free(&u.r);
+    /* Past the length, short of it. */
+    memset(&u, 0, sizeof u);
+    o.method = "POST";
+    o.body_producer = short_producer;
+    o.body_length = 4;
+    fetch_wait(loop, c, url_of(sv.port, "/count"), &o, &u.r);
+    assert_int_equal(u.r.status, 0);
+    assert_string_equal(u.r.body, "4");
+    r_free(&u.r);
+    /* Cancelled inside the producer: the connection closes. */
+    memset(&u, 0, sizeof u);
+    u.loop = loop;
+    u.piece_len = 10;
+    u.cancel_at = 2;
+    o.body_producer = produce_cb;
+    o.body_length = 0;
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/count"), &o,
+                                            on_done, &u, &u.f),
+                     0);
+    run_until_int(loop, &u.calls, 2);
+    settle(loop);
+    assert_int_equal(u.r.done, 0);
+    assert_int_equal(stats(c).fetches, 0);
+    assert_int_equal(stats(c).connections, 0);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1841,6 +2205,11 @@ int main(void)
         tu_test(test_connect_timeout),
         tu_test(test_request_timeout),
         tu_test(test_idle_timeout),
+        tu_test(test_cancel_in_callbacks),
+        tu_test(test_cancel_anywhere),
+        tu_test(test_free_client_inside),
+        tu_test(test_producer_bodies),
+        tu_test(test_producer_errors),
     };
 
     signal(SIGPIPE, SIG_IGN);
