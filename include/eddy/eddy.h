@@ -1,9 +1,11 @@
 /**
  * @file
- * @brief Everything: the loop, streams, TCP and the HTTP server.
+ * @brief Everything: the loop, streams, TCP, the HTTP server and
+ * WebSocket.
  *
- * It includes version.h, ioloop.h, iostream.h, tcp.h and httpserver.h:
- * one line, `#include <eddy/eddy.h>`, gives a program the whole library.
+ * It includes version.h, ioloop.h, iostream.h, tcp.h, httpserver.h and
+ * websocket.h: one line, `#include <eddy/eddy.h>`, gives a program the
+ * whole library.
  */
 #ifndef EDDY_EDDY_H
 #define EDDY_EDDY_H
@@ -13,5 +15,6 @@
 #include "eddy/iostream.h"
 #include "eddy/tcp.h"
 #include "eddy/httpserver.h"
+#include "eddy/websocket.h"
 
 #endif
