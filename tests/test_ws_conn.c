@@ -660,6 +660,10 @@ static void raw_end_failed(raw *t, unsigned code)
 {
     raw_expect_close(t, code);
     raw_expect_eof(t);
+    /* eddy only shut its side: it reads on until the peer's EOF. */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(eddy_loop_run_once(t->loop, 0), 0);
+    assert_int_equal(t->me.closed, 0);
     raw_close_fd(t);
     wait_closed(t->loop, &t->me);
     assert_int_equal(t->me.code, code);
@@ -845,9 +849,9 @@ static void run_raw_role(const raw_case *c, int role)
         run_step(&t, st);
     if (c->fn != NULL)
         c->fn(&t);
-    if (c->fail != 0) {
-        if (t.closes == 0)
-            raw_expect_close(&t, c->fail);
+    if (c->fail != 0 && t.closes == 0) {
+        raw_end_failed(&t, c->fail);
+    } else if (c->fail != 0) {
         raw_expect_eof(&t);
         raw_close_fd(&t);
         wait_closed(t.loop, &t.me);
@@ -2718,6 +2722,91 @@ static void over_pipes(void **state)
     loop_done(loop);
 }
 
+/* --- over TCP ----------------------------------------------------------- */
+
+#include <netinet/in.h>
+
+/* A connected TCP pair over loopback: fds[0] accepted, fds[1] the
+ * client; both non-blocking. */
+static void tcp_pair(int fds[2])
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(l >= 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(l, 1), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+    fds[1] = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fds[1] >= 0);
+    assert_int_equal(connect(fds[1], (struct sockaddr *)&sa, sizeof sa), 0);
+    fds[0] = accept(l, NULL, NULL);
+    assert_true(fds[0] >= 0);
+    close(l);
+    tu_nonblock(fds[0]);
+    tu_nonblock(fds[1]);
+}
+
+/*
+ * A peer that sends a bad frame and then a lot more without reading:
+ * closing a TCP socket with unread bytes resets the connection, and the
+ * reset can destroy what the peer has not read yet, the Close among it.
+ * eddy shuts its side and reads on until the peer's EOF instead, so the
+ * peer gets the Close whenever it reads.
+ */
+static void failure_over_tcp(void **state)
+{
+    static const uint8_t bad[] = {0x83, 0x80, 1, 2, 3, 4}; /* opcode 3 */
+    eddy_loop *loop = tu_loop_new();
+    uint8_t junk[4096], got[64];
+    eddy_stream *s = NULL;
+    size_t sent = 0;
+    side sd = {0};
+    int fds[2];
+    ssize_t r;
+
+    (void)state;
+    memset(junk, 0x82, sizeof junk);
+    tcp_pair(fds);
+    assert_int_equal(eddy_stream_new(loop, fds[0], NULL, &s), 0);
+    assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_SERVER, NULL, 0, NULL, NULL,
+                                       NULL, &whole_cbs, &sd, &sd.ws),
+                     0);
+    assert_int_equal(write(fds[1], bad, sizeof bad), (ssize_t)sizeof bad);
+    /* More bytes behind it, while eddy fails the connection. */
+    for (int i = 0; i < 64; i++) {
+        r = send(fds[1], junk, sizeof junk, MSG_NOSIGNAL);
+        if (r > 0)
+            sent += (size_t)r;
+        assert_true(r > 0 || errno == EAGAIN);
+        assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+    }
+    assert_true(sent > 0);
+    /* Now the peer reads: the Close, then EOF. */
+    {
+        size_t n = 0;
+        uint64_t end = tu_now_ms() + WAIT_MS;
+
+        while (n < 4 && tu_now_ms() < end) {
+            r = read(fds[1], got + n, sizeof got - n);
+            assert_true(r > 0 || (r < 0 && errno == EAGAIN));
+            if (r > 0)
+                n += (size_t)r;
+            else
+                assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+        }
+        assert_int_equal(n, 4);
+        assert_memory_equal(got, "\x88\x02\x03\xea", 4); /* Close 1002 */
+    }
+    close(fds[1]);
+    wait_closed(loop, &sd);
+    assert_int_equal(sd.code, 1002);
+    side_free(&sd);
+    loop_done(loop);
+}
+
 /* --- allocation failures ------------------------------------------------- */
 
 #ifdef TU_WRAP_MALLOC
@@ -3016,6 +3105,7 @@ int main(void)
         tu_test(close_errors),
         tu_test(pieces),
         tu_test(over_pipes),
+        tu_test(failure_over_tcp),
 #ifdef TU_WRAP_MALLOC
         tu_test(send_enomem),
         tu_test(constructor_enomem),
