@@ -45,6 +45,8 @@
                                         place */
 #define SMALL_FRAME 4096             /* frames put together on the stack */
 #define PART_ROOM ((size_t)16 << 10) /* inflated bytes per piece */
+#define KEEP_MIN ((size_t)64 << 10)  /* message buffers kept for reuse */
+#define KEEP_MS 1000                 /* ... until unused this long */
 
 enum {
     F_CLOSE_SENT = 1 << 0,    /* our Close is queued: no more sending */
@@ -58,6 +60,8 @@ enum {
     F_INTO_IN = 1 << 8,       /* the pending read fills in */
     F_SEND_Z = 1 << 9,        /* the fragmented message we send is
                                  compressed */
+    F_MSG_USED = 1 << 10,     /* the kept message buffer served since the
+                                 trim timer last ran */
 };
 
 typedef struct pmd_state {
@@ -80,7 +84,7 @@ struct eddy_ws {
     int error;           /* eddy_ws_error(), once set */
     uint32_t ping_interval, ping_timeout, close_timeout;
     size_t max_write;
-    eddy_timer_id ping_timer, deadline;
+    eddy_timer_id ping_timer, deadline, trim_timer;
     uint8_t *in; /* bytes read, being parsed */
     size_t in_len, in_cap;
     uint8_t *msg; /* the message being put together */
@@ -514,6 +518,7 @@ static void on_stream_close(eddy_stream *s, int err, void *arg)
     ws->flags |= F_GONE;
     drop_timer(ws, &ws->ping_timer);
     drop_timer(ws, &ws->deadline);
+    drop_timer(ws, &ws->trim_timer);
     if (ws->flags & F_CLOSE_RECV) {
         /* The reader stopped at the Close: its payload is still there. */
         code = ws->recv_code;
@@ -749,7 +754,36 @@ static int direct_in(const eddy_ws *ws)
            (r->msg_compressed || ws->cb.on_message_part != NULL);
 }
 
-/* Between messages nothing is kept: an idle connection holds no buffer. */
+static void free_msg(eddy_ws *ws)
+{
+    free(ws->msg);
+    ws->msg = NULL;
+    ws->msg_cap = ws->msg_len = 0;
+}
+
+/* A big message buffer unused for KEEP_MS goes. */
+static void on_trim(eddy_loop *loop, void *arg)
+{
+    eddy_ws *ws = arg;
+
+    ws->trim_timer = 0;
+    if (ws->flags & F_MSG_USED) {
+        ws->flags &= ~(unsigned)F_MSG_USED;
+        if (eddy_loop_call_later(loop, KEEP_MS, on_trim, ws, &ws->trim_timer) ==
+            0)
+            return;
+    }
+    if (ws->r.msg_opcode == 0 && ws->msg_len == 0)
+        free_msg(ws);
+}
+
+/*
+ * Between messages nothing is kept, so an idle connection holds no
+ * buffer; except that a message buffer of KEEP_MIN or more stays while
+ * big messages keep coming, freed by a timer once KEEP_MS passed without
+ * one: mapping and faulting in a megabyte for every message cost more
+ * than the message's bytes did.
+ */
 static void tidy(eddy_ws *ws)
 {
     int listening = !(ws->flags & (F_FAILED | F_CLOSE_RECV));
@@ -759,10 +793,15 @@ static void tidy(eddy_ws *ws)
         ws->in = NULL;
         ws->in_cap = 0;
     }
-    if (!listening || (ws->r.msg_opcode == 0 && ws->msg_len == 0)) {
-        free(ws->msg);
-        ws->msg = NULL;
-        ws->msg_cap = ws->msg_len = 0;
+    if (listening && ws->r.msg_opcode == 0 && ws->msg_len == 0 &&
+        ws->msg_cap >= KEEP_MIN) {
+        ws->flags |= F_MSG_USED;
+        if (ws->trim_timer == 0 &&
+            eddy_loop_call_later(eddy_stream_loop(ws->s), KEEP_MS, on_trim, ws,
+                                 &ws->trim_timer) < 0)
+            free_msg(ws);
+    } else if (!listening || (ws->r.msg_opcode == 0 && ws->msg_len == 0)) {
+        free_msg(ws);
     }
 }
 
