@@ -2972,7 +2972,8 @@ static void idle_echo(eddy_ws *ws, int op, const char *data, size_t len,
  * takeover.  glibc's allocator only, not under valgrind or ASan, which
  * replace it.
  */
-static size_t idle_bytes(const eddy__ws_pmd *pmd, int count)
+static size_t idle_bytes(const eddy__ws_pmd *pmd, const eddy_ws_options *o,
+                         int count)
 {
 #if defined(__GLIBC__) && !defined(TU_ASAN)
     eddy_ws_callbacks cbs = {idle_echo, NULL, NULL, NULL, NULL};
@@ -3013,7 +3014,7 @@ static size_t idle_bytes(const eddy__ws_pmd *pmd, int count)
 
         assert_int_equal(eddy_stream_new(loop, fds[i][0], NULL, &s), 0);
         assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_SERVER, NULL, 0, pmd,
-                                           NULL, NULL, &cbs, NULL, &ws[i]),
+                                           NULL, o, &cbs, NULL, &ws[i]),
                          0);
         assert_int_equal(write(fds[i][1], frame, size), (ssize_t)size);
     }
@@ -3033,7 +3034,7 @@ static size_t idle_bytes(const eddy__ws_pmd *pmd, int count)
     free(ws);
     return after > before ? (after - before) / (size_t)count : 0;
 #else
-    (void)pmd, (void)count, (void)idle_echo;
+    (void)pmd, (void)o, (void)count, (void)idle_echo;
     return 0;
 #endif
 }
@@ -3098,17 +3099,24 @@ static void idle_memory(void **state)
         skip();
         return;
     }
-    plain = idle_bytes(NULL, 500);
+    plain = idle_bytes(NULL, NULL, 500);
     printf("idle server connection: %zu bytes", plain);
     assert_true(plain > 400 && plain <= 1536);
     if (eddy__ws_deflate_available()) {
         static const eddy__ws_pmd nct_pmd = {1, 1, 15, 15};
 
-        nct = idle_bytes(&nct_pmd, 200);
-        takeover = idle_bytes(&pmd_default, 20);
+        static const eddy__ws_pmd small_pmd = {0, 0, 12, 12};
+        eddy_ws_options small = {.deflate = {.mem_level = 5}};
+        size_t lean;
+
+        nct = idle_bytes(&nct_pmd, NULL, 200);
+        takeover = idle_bytes(&pmd_default, NULL, 20);
+        lean = idle_bytes(&small_pmd, &small, 20);
         printf("; with permessage-deflate: %zu without context takeover, "
-               "%zu with it (windows 15, memLevel 8)",
-               nct, takeover);
+               "%zu with it (windows 15, memLevel 8), %zu with windows 12 "
+               "and memLevel 5",
+               nct, takeover, lean);
+        assert_true(lean < takeover / 4);
         assert_true(nct <= 1536 + 128);
         assert_true(takeover > 100000); /* zlib's states stay */
     }

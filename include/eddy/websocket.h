@@ -266,9 +266,11 @@ EDDY_API int eddy_ws_send(eddy_ws *ws, int opcode, const void *data,
  * can: the caller keeps data valid and unchanged until done(stream,
  * status, arg) runs (status 0 once the message is handed to the kernel,
  * or an error when the connection closed first), and may free it there.
- * A server's uncompressed messages go out from data itself; a client
- * masks, and a compressor compresses, into buffers of their own at once,
- * and done still runs when the message is out.  done may be NULL.
+ * A server's uncompressed messages over 4 KiB go out from data itself
+ * (smaller ones are copied, which costs less than a buffer of their
+ * own); a client masks, and a compressor compresses, into buffers of
+ * their own at once; done runs when the message is out in every case.
+ * done may be NULL.
  * Errors as eddy_ws_send(); after an error done does not run.
  */
 EDDY_API int eddy_ws_send_ref(eddy_ws *ws, int opcode, const void *data,
