@@ -124,6 +124,7 @@ typedef struct side {
     size_t pong_len;
     int echo_err; /* the last echo's result */
     int state_in_close;
+    int close_on_part; /* eddy_ws_close() from the first piece */
     void (*on_msg)(struct side *sd, int op, const char *data, size_t len);
 } side;
 
@@ -163,6 +164,8 @@ static void rec_part(eddy_ws *ws, int op, const char *data, size_t len, int fin,
     sd->parts++;
     sd->part_op = op;
     sd->part_fin = fin;
+    if (sd->close_on_part)
+        assert_int_equal(eddy_ws_close(ws, 1000, NULL), 0);
     p = realloc(sd->part_buf, sd->part_len + len + 1);
     assert_non_null(p);
     sd->part_buf = p;
@@ -2692,6 +2695,31 @@ static void pieces(void **state)
     free(big);
 }
 
+/* A close from inside a piece's callback: no piece comes after it, also
+ * of a compressed message that inflates to many pieces. */
+static void close_inside_pieces(void **state)
+{
+    uint8_t *big = text_of(1 << 20, 8);
+    pair p;
+
+    (void)state;
+    for (int z = 0; z < 2; z++) {
+        if (z && !eddy__ws_deflate_available())
+            break;
+        pair_open_with(&p, NULL, NULL, z ? &pmd_default : NULL, &part_cbs,
+                       &whole_cbs);
+        p.srv.close_on_part = 1;
+        assert_int_equal(eddy_ws_send(p.cli.ws, TXT, big, 1 << 20), 0);
+        wait_closed(p.loop, &p.srv);
+        wait_closed(p.loop, &p.cli);
+        assert_int_equal(p.srv.parts, 1);
+        assert_int_equal(p.srv.messages, 0);
+        assert_int_equal(p.cli.code, 1000);
+        pair_close(&p);
+    }
+    free(big);
+}
+
 /* --- no socket --------------------------------------------------------- */
 
 /* Over a pair of pipes (no shutdown), a failure's Close goes out and the
@@ -3160,6 +3188,7 @@ int main(void)
         tu_test(leftover_and_getters),
         tu_test(close_errors),
         tu_test(pieces),
+        tu_test(close_inside_pieces),
         tu_test(over_pipes),
         tu_test(failure_over_tcp),
 #ifdef TU_WRAP_MALLOC

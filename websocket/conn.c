@@ -288,15 +288,13 @@ static int send_data(eddy_ws *ws, unsigned opcode, int first, int fin,
                      const void *data, size_t len, int ref, eddy_stream_cb done,
                      void *arg)
 {
-    frame f = {first ? opcode : EDDY_WS_CONTINUATION,
-               fin,
-               0,
-               data,
-               len,
-               NULL,
-               ref,
-               done,
-               arg};
+    frame f = {.opcode = first ? opcode : EDDY_WS_CONTINUATION,
+               .fin = fin,
+               .p = data,
+               .n = len,
+               .ref = ref,
+               .done = done,
+               .arg = arg};
     eddy__ws_buf out = {0};
     int err;
 
@@ -385,7 +383,7 @@ int eddy_ws_send_fragment(eddy_ws *ws, int opcode, const void *data, size_t len,
 static int send_control(eddy_ws *ws, unsigned opcode, const void *data,
                         size_t len)
 {
-    frame f = {opcode, 1, 0, data, len, NULL, 0, NULL, NULL};
+    frame f = {.opcode = opcode, .fin = 1, .p = data, .n = len};
     int err;
 
     if (len > EDDY_WS_MAX_CONTROL || (data == NULL && len > 0))
@@ -449,7 +447,11 @@ static int send_close(eddy_ws *ws, unsigned code, const char *reason,
 {
     uint8_t payload[EDDY_WS_MAX_CONTROL];
     int n = eddy__ws_close_payload(payload, code, reason, len);
-    frame f = {EDDY_WS_CLOSE, 1, 0, payload, 0, NULL, 0, close_flushed, ws};
+    frame f = {.opcode = EDDY_WS_CLOSE,
+               .fin = 1,
+               .p = payload,
+               .done = close_flushed,
+               .arg = ws};
 
     if (n < 0)
         return n;
@@ -549,7 +551,7 @@ static void on_stream_drain(eddy_stream *s, int status, void *arg)
 static void on_ping_timer(eddy_loop *loop, void *arg)
 {
     eddy_ws *ws = arg;
-    frame f = {EDDY_WS_PING, 1, 0, NULL, 0, NULL, 0, NULL, NULL};
+    frame f = {.opcode = EDDY_WS_PING, .fin = 1};
 
     (void)loop;
     /* One ping at a time: the next waits for the pong or the timeout. */
@@ -646,6 +648,8 @@ static void inflate_piece(eddy_ws *ws, const eddy__ws_event *ev)
         if (parts) {
             part(ws, ev->opcode, ws->msg, ws->msg_len, 0);
             ws->msg_len = 0;
+            if (gone(ws) || (ws->flags & F_CLOSE_SENT))
+                return; /* closed from the callback: nothing more */
         }
     }
     if (ev->fin && ev->opcode == EDDY_WS_TEXT &&
@@ -701,7 +705,7 @@ static void on_data(eddy_ws *ws, const eddy__ws_event *ev)
 
 static void on_control(eddy_ws *ws, const eddy__ws_event *ev)
 {
-    frame f = {EDDY_WS_PONG, 1, 0, ev->data, ev->len, NULL, 0, NULL, NULL};
+    frame f = {.opcode = EDDY_WS_PONG, .fin = 1, .p = ev->data, .n = ev->len};
 
     if (ev->opcode == EDDY_WS_PING) {
         if (!(ws->flags & F_CLOSE_SENT))
