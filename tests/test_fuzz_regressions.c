@@ -47,6 +47,10 @@
 #include "../fuzz/ws_inflate.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_ws_conn
+#include "../fuzz/ws_conn.c"
+#undef FUZZ_ENTRY
+
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
@@ -170,6 +174,12 @@ static void test_ws_inflate(void **state)
     replay("ws_inflate", fuzz_ws_inflate);
 }
 
+static void test_ws_conn(void **state)
+{
+    (void)state;
+    replay("ws_conn", fuzz_ws_conn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_stream_reads),
         cmocka_unit_test(test_ws_frame),
         cmocka_unit_test(test_ws_inflate),
+        cmocka_unit_test(test_ws_conn),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -634,7 +634,9 @@ static void inflate_piece(eddy_ws *ws, const eddy__ws_event *ev)
                                ws->msg_cap - ws->msg_len - 1, &used, &made);
         p += used;
         n -= used;
-        if (ret >= 0 && ev->opcode == EDDY_WS_TEXT &&
+        /* The bytes zlib made came before any error it found: a text
+         * that went wrong in them is 1007 whatever follows. */
+        if (ev->opcode == EDDY_WS_TEXT &&
             eddy__utf8_valid(&ws->recv_utf8, ws->msg + ws->msg_len, made) !=
                 made)
             ret = -EDDY_WS_INVALID_DATA;
