@@ -96,7 +96,11 @@ int main(int argc, char **argv)
             if (read(host[0], &c, 1) == 1)
                 printf("host: its own fd fired (%d)\n", ++host_events);
         }
-        eddy_loop_run_once(loop, 0); /* timers, callbacks, ready fds */
+        /* Timers, callbacks, ready fds. */
+        if ((err = eddy_loop_run_once(loop, 0)) != 0) {
+            fprintf(stderr, "embed: %s\n", eddy_strerror(err));
+            return 1;
+        }
     }
     printf("host: done, %d ticks and %d pings through eddy, %d host events, "
            "%d wakeups\n",

@@ -179,6 +179,116 @@ for i, (name, (cfg, ops, data)) in enumerate(sorted(STREAMS.items())):
     gaps = [(), (1, 1, 1, 1, 1, 1, 1), (10, 5), (3,), (16, 16, 16)][i % 5]
     write("stream_reads", name, bytes([cfg]) + ops + cuts(*gaps) + data)
 
+# args: settings byte (bits 0-2 EDDY_ARGS_PLUS_LITERAL, _KEEP_BAD_ESCAPES,
+# _UTF8; bit 3 small limits), then a query string that is also decoded as
+# a URL component and as a path, and, after a '\n', a path matched against
+# the pattern before it.
+ARGS = {
+    "query": (0x00, b"a=1&b=x+y&a=%32&c"),
+    "form-utf8": (0x04, b"q=caf%C3%A9&e=%F0%9F%98%80&n=%E2%82%AC+5"),
+    "bad-escapes": (0x02, b"a=%zz&b=%4&c=%&d=100%25"),
+    "bad-escape": (0x00, b"a=1&b=%G0"),
+    "plus-literal": (0x01, b"a+b=c+d&e=%2B"),
+    "empties": (0x00, b"&&a=&=b&&c==d&"),
+    "many-small": (0x08, b"a&b&c&d&e&f"),
+    "too-long-small": (0x08, b"k=0123456789012345678901234567890123456789"),
+    "not-utf8": (0x04, b"a=%C0%80&b=%ED%A0%80"),
+    "nul-bytes": (0x00, b"k=a%00b&%00=v"),
+    "path-dots": (0x00, b"/a/./b/../c/%2e%2E/d/."),
+    "path-climb": (0x00, b"/a/../../etc/passwd"),
+    "path-slash": (0x00, b"/a%2Fb/%00"),
+    "path-empty-segs": (0x00, b"/a//../b/"),
+    "pattern-id": (0x00, b"/items/{id}\n/items/42"),
+    "pattern-rest": (0x00, b"/files/{path*}\n/files/a/b.txt"),
+    "pattern-two": (0x00, b"/{a}/x/{b_2}\n/1/x/2"),
+    "pattern-miss": (0x00, b"/items/{id}\n/items/"),
+    "pattern-bad": (0x00, b"/{a}{b}\n/x"),
+}
+for name, (cfg, data) in sorted(ARGS.items()):
+    write("args", name, bytes([cfg]) + data)
+
+# cookie: settings byte (bit 7 build; bits 0-6 the EDDY_COOKIE_* flags);
+# to parse, the Cookie header; to build, a second byte (bit 0: dates in
+# range) and name NUL value NUL domain NUL path NUL, expires, max_age
+# (8 bytes each, big-endian).
+def be64(v):
+    return (v & (2**64 - 1)).to_bytes(8, "big")
+
+COOKIE_PARSE = {
+    "simple": b"a=1; b=2",
+    "spaces-quotes": b" a = 1 ;\tb=\"x y\" ;; c",
+    "malformed": b"novalue; =x; a b=1; c=\x01; d=ok; e=a\tb",
+    "repeated": b"session=abc123; theme=dark; session=old",
+    "browser": b"_ga=GA1.2.1234.5678; _gid=GA1.2.99; csrftoken=abcDEF123; "
+               b"sessionid=xyz; __Host-id=1",
+    "empty": b"",
+}
+for name, data in sorted(COOKIE_PARSE.items()):
+    write("cookie", "parse-" + name, bytes([0x00]) + data)
+SECURE, HTTPONLY, EXPIRES, MAX_AGE, STRICT, LAX, NONE = 1, 2, 4, 8, 16, 32, 64
+COOKIE_BUILD = {
+    "basic": (0, b"id\0abc\0\0\0", 0, 0),
+    "full": (SECURE | HTTPONLY | EXPIRES | MAX_AGE | LAX,
+             b"id\0v\0example.com\0/\0", 784111777, 3600),
+    "delete": (MAX_AGE | EXPIRES | STRICT, b"id\0\0\0/app\0", 0, 0),
+    "host-prefix": (SECURE, b"__Host-x\0v\0\0/\0", 0, 0),
+    "host-prefix-bad": (SECURE, b"__Host-x\0v\0example.com\0/\0", 0, 0),
+    "samesite-none": (NONE, b"n\0v\0\0\0", 0, 0),
+    "bad-name": (0, b"a b\0v\0\0\0", 0, 0),
+    "bad-value": (0, b"n\0a;b\0\0\0", 0, 0),
+    "bad-path": (0, b"n\0v\0\0/a\r\nX: y\0", 0, 0),
+    "far-expires": (EXPIRES, b"n\0v\0\0\0", 253402300800, 0),
+    "negative-age": (MAX_AGE, b"n\0v\0\0\0", 0, -1),
+}
+for name, (flags, fields, expires, max_age) in sorted(COOKIE_BUILD.items()):
+    cfg2 = 0 if name == "far-expires" else 1
+    write("cookie", "build-" + name,
+          bytes([0x80 | flags, cfg2]) + fields + be64(expires) + be64(max_age))
+
+# multipart: settings byte (bits 0-1 boundary: "b", "XyZ", a WebKit one,
+# "a b'()+_,-./:=?"; bit 2 small limits; bit 3 also byte by byte; bit 4
+# a Content-Type for eddy_multipart_boundary), cuts, the body.
+def part(b, disposition, data, extra=b""):
+    return (b"--" + b + b"\r\nContent-Disposition: form-data; " + disposition +
+            b"\r\n" + extra + b"\r\n" + data + b"\r\n")
+
+WEBKIT = b"----WebKitFormBoundary7MA4YWxkTrZu0gW"
+MULTIPART = {
+    "form": (0x09, b"preamble\r\n" +
+             part(b"XyZ", b"name=\"a\"", b"1") +
+             part(b"XyZ", b"name=\"f\"; filename=\"a\\\"b.txt\"",
+                  b"l1\r\nl2\r\n--Xy\r\n\r\r\n--XY", b"Content-Type: text/plain\r\n") +
+             b"--XyZ--\r\nepilogue"),
+    "browser": (0x02, part(WEBKIT, b"name=\"title\"", b"Hello") +
+                part(WEBKIT, b"name=\"upload\"; filename=\"x.bin\"",
+                     bytes(range(256)) * 2, b"Content-Type: application/octet-stream\r\n") +
+                b"--" + WEBKIT + b"--\r\n"),
+    "odd-boundary": (0x0b, part(b"a b'()+_,-./:=?", b"name=x", b"v") +
+                     b"--a b'()+_,-./:=?--"),
+    "fields": (0x08, part(b"b", b"name=a", b"1") + part(b"b", b"name=a", b"2") +
+               part(b"b", b"name=\"c d\"", b"x+y%41") + b"--b--"),
+    "empty-file": (0x00, part(b"b", b"name=f; filename=\"\"", b"") + b"--b--"),
+    "no-parts": (0x00, b"--b--\r\n"),
+    "padding": (0x08, b"\r\n--b \t\r\nContent-Disposition: form-data; name=x\r\n\r\n"
+                b"v\r\n--b--  junk"),
+    "many-parts-small": (0x04, b"".join(part(b"b", b"name=p%d" % i, b"") for i in range(4)) +
+                         b"--b--"),
+    "big-field-small": (0x04, part(b"b", b"name=x", b"123456789") + b"--b--"),
+    "big-file-small": (0x04, part(b"b", b"name=x; filename=f", b"123456789") + b"--b--"),
+    "big-header-small": (0x04, part(b"b", b"name=x", b"v", b"X-Pad: " + b"p" * 40 + b"\r\n") +
+                         b"--b--"),
+    "no-disposition": (0x08, b"--b\r\nContent-Type: text/plain\r\n\r\nv\r\n--b--"),
+    "bad-after": (0x08, b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n--bX"),
+    "bare-lf": (0x08, b"--b\nContent-Disposition: form-data; name=x\n\nv\n--b--"),
+    "cut-short": (0x08, part(b"b", b"name=x", b"v")),
+    "ct-quoted": (0x10, b"multipart/form-data; charset=utf-8; boundary=\"a b:c\""),
+    "ct-webkit": (0x10, b"multipart/form-data; boundary=" + WEBKIT),
+    "ct-bad": (0x10, b"multipart/form-data; boundary=\"a\\b\"; boundary=x"),
+}
+for i, (name, (cfg, data)) in enumerate(sorted(MULTIPART.items())):
+    gaps = [(), (7,), (1, 1, 1, 1), (30, 30, 30), (3, 50)][i % 5]
+    write("multipart", name, bytes([cfg]) + cuts(*gaps) + data)
+
 # ws_frame: settings byte (bit 0 client, else server; bit 1 RSV1 allowed;
 # bits 2-3 message limit 1 MiB/0/10/200; bit 4 byte at a time), cuts, the
 # bytes of frames.

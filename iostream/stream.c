@@ -67,6 +67,7 @@ enum {
     S_CLOSE_RAN = 1 << 11, /* the close callback ran, or is running */
     S_DRAIN = 1 << 12,     /* the queue reached the high watermark */
     S_PAUSED = 1 << 13,    /* eddy_stream_pause_reading() */
+    S_HALF_OPEN = 1 << 14, /* EOF with no read pending leaves it open */
 };
 
 struct wseg {
@@ -135,6 +136,9 @@ const char *eddy_strerror(int err)
     case EDDY_ENOTFOUND: return "host name not found";
     case EDDY_ETRYAGAIN: return "temporary failure in name resolution";
     case EDDY_ERESOLVE: return "name resolution failed";
+    /* eddy's own codes, one namespace for every layer: this is
+     * httpserver.h's EDDY_HTTP_TOO_LARGE. */
+    case EDDY_EOF + 1: return "request body larger than max_body_size";
     default: return strerror(err < 0 ? -err : err);
     }
 }
@@ -357,6 +361,13 @@ int eddy__stream_accepted(eddy_loop *loop, int fd,
                           const eddy_stream_options *opts, eddy_stream **out)
 {
     return open_stream(loop, fd, fd, opts, OPEN_ACCEPTED, out);
+}
+
+/* The server's streams: a client that half-closed after its request
+ * still gets the answer a handler gives later (http_internal.h). */
+void eddy__stream_half_open(eddy_stream *s)
+{
+    s->flags |= S_HALF_OPEN;
 }
 
 int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
@@ -959,7 +970,8 @@ static int step(eddy_stream *s)
     } else if (s->rd.kind != R_NONE) {
         s->flags |= S_EOF_FAILED;
         end_read(s, EDDY_EOF);
-    } else if ((buffered(s) == 0 || (s->flags & S_EOF_FAILED)) &&
+    } else if (((buffered(s) == 0 && !(s->flags & S_HALF_OPEN)) ||
+                (s->flags & S_EOF_FAILED)) &&
                s->seg0 == s->nsegs) {
         close_with(s, EDDY_EOF);
     } else {

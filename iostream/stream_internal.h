@@ -33,6 +33,14 @@ EDDY_HIDDEN int eddy__stream_accepted(eddy_loop *loop, int fd,
 EDDY_HIDDEN int eddy__stream_adopt(eddy_loop *loop, int fd, eddy_stream **out);
 
 /*
+ * The HTTP server's streams: at the peer's EOF with no read pending, s
+ * stays open for writing instead of closing; the next read fails (-EPIPE,
+ * or EDDY_EOF if it was pending), and the owner closes it.  A client that
+ * half-closed after its request is waiting for the answer.
+ */
+EDDY_HIDDEN void eddy__stream_half_open(eddy_stream *s);
+
+/*
  * Connects a new stream to sa, bound first to bind_sa when it is not NULL,
  * as eddy_stream_connect() does for a numeric address: every outcome of
  * the connect reaches cb.  Errors (nothing is left open): -EINVAL (a

@@ -6,9 +6,12 @@
 #                                      zlib
 #
 # For each missing one it installs the package when it can (apt-get as root
-# on Debian and Ubuntu, pkg on FreeBSD, brew on macOS) and otherwise stops
-# with the exact command to run.  It never touches what is already there.
-# Exit status: 0 when everything is present afterwards, 1 otherwise.
+# on Debian and Ubuntu, pkg on FreeBSD, brew on macOS), printing the exact
+# command before it runs it, with the package manager's output shown; and
+# otherwise stops with the exact command to run.  With NO_INSTALL=1 it
+# installs nothing: it only says what is missing and the command.  It
+# never touches what is already there.  Exit status: 0 when everything is
+# present afterwards, 1 otherwise.
 set -u
 CC=${CC:-cc}
 
@@ -84,13 +87,22 @@ brew) cmd="brew install$pkgs" ;;
 esac
 root=0
 [ "$(id -u)" = 0 ] && root=1
-if [ "$mgr" = brew ] || [ $root = 1 ]; then
-    echo "need.sh: installing$pkgs (for$missing)" >&2
+# run COMMAND...: says it, then runs it.
+run() {
+    echo "need.sh: running: $*" >&2
+    "$@" >&2
+}
+if [ "${NO_INSTALL:-0}" != 0 ]; then
+    echo "need.sh: missing:$missing (NO_INSTALL is set: nothing installed)" >&2
+elif [ "$mgr" = brew ] || [ $root = 1 ]; then
+    echo "need.sh: missing:$missing" >&2
     if [ "$mgr" = apt ]; then
-        DEBIAN_FRONTEND=noninteractive $cmd >/dev/null 2>&1 ||
-            { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $cmd >/dev/null; }
+        export DEBIAN_FRONTEND=noninteractive
+        # A fresh machine's package lists may be empty or stale: update
+        # them once if the install fails, and try again.
+        run $cmd || { run apt-get update && run $cmd; }
     else
-        $cmd
+        run $cmd
     fi
 fi
 for name in $missing; do

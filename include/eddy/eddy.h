@@ -1,11 +1,11 @@
 /**
  * @file
- * @brief Everything: the loop, streams, TCP, the HTTP server and
- * WebSocket.
+ * @brief Everything: the loop, streams, TCP, HTTP utilities, the HTTP
+ * server and WebSocket.
  *
- * It includes version.h, ioloop.h, iostream.h, tcp.h, httpserver.h and
- * websocket.h: one line, `#include <eddy/eddy.h>`, gives a program the
- * whole library.
+ * It includes version.h, ioloop.h, iostream.h, tcp.h, httputil.h,
+ * httpserver.h and websocket.h: one line, `#include <eddy/eddy.h>`, gives
+ * a program the whole library.
  */
 #ifndef EDDY_EDDY_H
 #define EDDY_EDDY_H
@@ -14,6 +14,7 @@
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
 #include "eddy/tcp.h"
+#include "eddy/httputil.h"
 #include "eddy/httpserver.h"
 #include "eddy/websocket.h"
 

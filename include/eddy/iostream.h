@@ -69,7 +69,8 @@ typedef struct eddy_stream eddy_stream;
 /** The peer closed the stream (read returned 0). */
 #define EDDY_EOF (-4095)
 /* eddy's own codes share one namespace below EDDY_EOF, all known to
- * eddy_strerror(); the tcp layer's are -4080 to -4089. */
+ * eddy_strerror(); the tcp layer's are -4080 to -4089, the HTTP server's
+ * from -4094 (EDDY_HTTP_TOO_LARGE, httpserver.h) down. */
 /** Name resolution: the host name does not exist, or has no address of
  *  the family asked for (EAI_NONAME, EAI_NODATA, a name under .invalid). */
 #define EDDY_ENOTFOUND (-4080)
@@ -266,10 +267,18 @@ EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
                                              void *arg);
 
 /**
- * Closes the stream: the fd at once, then pending callbacks with
- * -ECANCELED, then the close callback.  Queued writes are dropped (wait for
- * the last write's callback first to send them).  Calling it again, or on
- * a stream that is closing, does nothing.
+ * Closes the stream: its fd(s) at once; queued writes are dropped (wait
+ * for the last write's callback first to send them).  No callback runs
+ * inside this call.  The pending ones run next: right after the stream's
+ * own callback that called this returns, or, called from anywhere else,
+ * from a loop callback (eddy_loop_add_callback()), so at the latest in the
+ * next loop iteration.  The connect callback first (0 if the connection
+ * was made and not reported yet, else -ECANCELED), then the pending read
+ * (with -ECANCELED and what was buffered), then each write callback (0 if
+ * its bytes had all gone to the kernel, else -ECANCELED), and last the
+ * close callback, with 0.  The stream is freed when that returns.  Calling
+ * it again, or on a stream that is closing (at EOF, after an error), does
+ * nothing: the callbacks then get that first error.
  */
 EDDY_API void eddy_stream_close(eddy_stream *s);
 
