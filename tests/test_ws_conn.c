@@ -3067,15 +3067,12 @@ static size_t idle_bytes(const eddy__ws_pmd *pmd, const eddy_ws_options *o,
 #endif
 }
 
+#if defined(__GLIBC__) && !defined(TU_ASAN)
 static int heap_below(void *arg)
 {
-#if defined(__GLIBC__) && !defined(TU_ASAN)
     return heap_in_use() < *(size_t *)arg;
-#else
-    (void)arg;
-    return 1;
-#endif
 }
+#endif
 
 /* After big messages the message buffer stays while more come, and goes
  * once the connection has been idle for a second. */
