@@ -49,6 +49,23 @@ ifeq ($(BACKEND)-$(DEFAULT_BACKEND),kqueue-epoll)
   CONFIG_CFLAGS += $(shell pkg-config --cflags libkqueue 2>/dev/null) -DEDDY_LIBKQUEUE
   LIBS += $(shell pkg-config --libs libkqueue 2>/dev/null || echo -lkqueue)
 endif
+# TLS under the streams: openssl when pkg-config finds it and the compiler
+# its headers (not musl-gcc, say), else none (tls.h then says -ENOTSUP).
+ifeq ($(origin TLS),undefined)
+  TLS := $(shell pkg-config --exists openssl 2>/dev/null && \
+           echo '\#include <openssl/ssl.h>' | $(CC) `pkg-config --cflags openssl` \
+               -E -x c - >/dev/null 2>&1 && echo openssl || echo none)
+endif
+ifeq ($(filter $(TLS),openssl none),)
+  $(error TLS must be openssl or none, not '$(TLS)')
+endif
+PC_LIBS := $(LIBS)
+PC_REQUIRES :=
+ifeq ($(TLS),openssl)
+  CONFIG_CFLAGS += -DEDDY_TLS_OPENSSL $(shell pkg-config --cflags openssl)
+  LIBS += $(shell pkg-config --libs openssl)
+  PC_REQUIRES := openssl
+endif
 ifeq ($(UNAME),Darwin)
   SO := libeddy.$(MAJOR).dylib
   SO_FLAGS := -dynamiclib -install_name $(PREFIX)/lib/$(SO)
@@ -77,7 +94,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
 RUN_EXAMPLE := $(if $(wildcard examples/hello.c),hello,embed)
 RUN_ARGS ?= $(if $(filter hello,$(RUN_EXAMPLE)),--access-log)
 
-CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN)
+CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN) TLS=$(TLS)
 $(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" = "$(CONFIG)" ] || echo "$(CONFIG)" > $(B)/config.txt; })
 
 .PHONY: all lib examples bench tests check check-one check-valgrind \
@@ -89,7 +106,7 @@ all: lib examples
 lib: $(B)/libeddy.a $(B)/$(SO)
 
 help:
-	@echo "make [BACKEND=epoll|kqueue|poll|select] [CC=clang] [B=dir]"
+	@echo "make [BACKEND=epoll|kqueue|poll|select] [TLS=openssl|none] [CC=clang] [B=dir]"
 	@echo "  all (default)  libeddy.a, libeddy.so and the examples into $(B)/"
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
@@ -197,7 +214,7 @@ install: lib
 	install -m 755 $(B)/$(SO) $(DESTDIR)$(PREFIX)/lib/
 	@for l in $(SO_LINKS); do ln -sf $(SO) $(DESTDIR)$(PREFIX)/lib/$$l; done
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS@|$(LIBS)|' eddy.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
+	    -e 's|@LIBS@|$(PC_LIBS)|' -e 's|@REQUIRES@|$(PC_REQUIRES)|' eddy.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
 	install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 
 uninstall:

@@ -1,9 +1,9 @@
 /**
  * @file
- * @brief Everything: the loop, streams and the HTTP server.
+ * @brief Everything: the loop, streams, TLS and the HTTP server.
  *
- * It includes version.h, ioloop.h, iostream.h and httpserver.h: one line,
- * `#include <eddy/eddy.h>`, gives a program the whole library.
+ * It includes version.h, ioloop.h, iostream.h, tls.h and httpserver.h:
+ * one line, `#include <eddy/eddy.h>`, gives a program the whole library.
  */
 #ifndef EDDY_EDDY_H
 #define EDDY_EDDY_H
@@ -11,6 +11,7 @@
 #include "eddy/version.h"
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
+#include "eddy/tls.h"
 #include "eddy/httpserver.h"
 
 #endif
