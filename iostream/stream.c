@@ -981,6 +981,16 @@ TLS_PATH static int tls_handshake(eddy_stream *s)
     if (!(t->state & EDDY__TLS_TRY))
         return 0;
     t->state &= ~(unsigned)EDDY__TLS_TRY;
+    /* Bytes read before TLS started and not handed to a read are its
+     * first (taken here, not in start_tls: a read callback that starts
+     * TLS still has its own bytes in the buffer). */
+    if (buffered(s) > 0) {
+        if ((err = eddy__tls_preread(t, head(s), buffered(s))) != 0) {
+            close_with(s, err);
+            return 1;
+        }
+        consume(s, buffered(s));
+    }
     if ((err = t->ops->handshake(t)) == -EAGAIN)
         return 0; /* update_interest() watches for t->hswant */
     if (err != 0) {
@@ -1179,9 +1189,18 @@ __attribute__((always_inline)) static inline void ready(eddy_stream *s,
         read_more(s, tls);
 }
 
+/* A TLS stream's event.  READ that came for a write that waited for it
+ * reads no application data the stream does not want: the write reads
+ * what TLS needs itself, and TCP's backpressure stays. */
 TLS_PATH static void tls_ready(eddy_stream *s, int fd, unsigned events)
 {
-    ready(s, fd, tls_events(s->tls, events), 1);
+    unsigned r, w;
+
+    events = tls_events(s->tls, events);
+    wanted(s, &r, &w);
+    if (!r)
+        events &= ~(unsigned)EDDY_READ;
+    ready(s, fd, events, 1);
 }
 
 /* The end of a connect(2). */
@@ -1240,7 +1259,7 @@ static void on_tls_timeout(eddy_loop *loop, void *arg)
 }
 
 /* The library's part is in eddy__tls_new (tls_openssl.c); the stream's is
- * to hand it the bytes already read and to make drive() start it. */
+ * to make drive() start the handshake (tls_handshake). */
 int eddy_stream_start_tls(eddy_stream *s, eddy_tls_ctx *ctx,
                           const char *server_name, uint64_t timeout_ms,
                           eddy_stream_cb cb, void *arg)
@@ -1261,8 +1280,7 @@ int eddy_stream_start_tls(eddy_stream *s, eddy_tls_ctx *ctx,
         return -ENOTSOCK;
     if ((err = eddy__tls_new(ctx, s->loop, s->rfd, server_name, &t)) != 0)
         return err;
-    err = eddy__tls_preread(t, head(s), buffered(s));
-    if (err == 0 && timeout_ms != 0) {
+    if (timeout_ms != 0) {
         eddy_loop_update_time(s->loop);
         err = eddy_loop_call_later(s->loop, timeout_ms, on_tls_timeout, s,
                                    &t->timer);
@@ -1273,7 +1291,6 @@ int eddy_stream_start_tls(eddy_stream *s, eddy_tls_ctx *ctx,
         t->ops->free(t);
         return err;
     }
-    consume(s, buffered(s));
     t->cb = cb;
     t->arg = arg;
     s->tls = t;

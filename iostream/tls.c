@@ -63,12 +63,19 @@ void eddy__tls_release(eddy__tls *t)
 
 int eddy__tls_preread(eddy__tls *t, const char *p, size_t n)
 {
+    size_t left = t->pre != NULL ? t->pre_len - t->pre_off : 0;
+    char *b;
+
     if (n == 0)
         return 0;
-    if ((t->pre = malloc(n)) == NULL)
+    if ((b = malloc(left + n)) == NULL)
         return -ENOMEM;
-    memcpy(t->pre, p, n);
-    t->pre_len = n;
+    if (left > 0)
+        memcpy(b, t->pre + t->pre_off, left);
+    memcpy(b + left, p, n);
+    free(t->pre);
+    t->pre = b;
+    t->pre_len = left + n;
     t->pre_off = 0;
     return 0;
 }
@@ -108,6 +115,7 @@ ssize_t eddy__tls_write_raw(eddy__tls *t, const void *buf, size_t len)
 /* --- the test hook ------------------------------------------------------ */
 
 struct eddy__tls_fault {
+    eddy_stream *stream;
     const eddy__tls_ops *inner;
     ssize_t (*recv)(eddy__tls *t, void *buf, size_t len);
     ssize_t (*send)(eddy__tls *t, const void *buf, size_t len);
@@ -162,12 +170,16 @@ static int ready_now(int fd, short events)
 }
 
 /* The stream-facing wrappers: a read that waits for WRITE, a write that
- * waits for READ, when that event is due anyway (else the stream would
- * wait for an event that never comes, which real TLS never asks for). */
+ * waits for READ, when that event will come: the fd is ready for it now,
+ * and the stream will not undo that itself (fill the socket with its own
+ * writes, or empty it with its reads).  Else the stream would wait for an
+ * event that never comes, which real TLS does not ask for: its read waits
+ * to write what it has to, which the peer's reading makes room for. */
 static ssize_t fault_read(eddy__tls *t, void *buf, size_t len)
 {
     if (!(t->state & EDDY__TLS_HANDSHAKE) &&
         fault_draw(t->fault, 100) < t->fault->percent &&
+        eddy_stream_write_buffered(t->fault->stream) == 0 &&
         ready_now(t->fd, POLLOUT)) {
         t->fault->counts[1]++;
         t->rwant = EDDY_WRITE;
@@ -179,7 +191,7 @@ static ssize_t fault_read(eddy__tls *t, void *buf, size_t len)
 static ssize_t fault_writev(eddy__tls *t, const struct iovec *iov, int n)
 {
     if (fault_draw(t->fault, 100) < t->fault->percent &&
-        ready_now(t->fd, POLLIN)) {
+        !eddy_stream_reading(t->fault->stream) && ready_now(t->fd, POLLIN)) {
         t->fault->counts[2]++;
         t->wwant = EDDY_READ;
         return -EAGAIN;
@@ -224,6 +236,7 @@ int eddy__stream_tls_faults(eddy_stream *s, uint64_t seed, unsigned percent,
     if ((f = t->fault) == NULL) {
         if ((f = calloc(1, sizeof *f)) == NULL)
             return -ENOMEM;
+        f->stream = s;
         f->inner = t->ops;
         f->recv = t->recv;
         f->send = t->send;

@@ -125,7 +125,11 @@ static int outcome(ossl *o, int ret, unsigned *want, int reading)
                ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         err = EDDY_TLS_TRUNCATED;
         level = EDDY_LOG_DEBUG;
-        snprintf(reason, sizeof reason, "the peer closed without close_notify");
+        if (code != 0)
+            ERR_error_string_n(code, reason, sizeof reason);
+        else
+            snprintf(reason, sizeof reason, "EOF%s",
+                     hs ? " in the handshake" : "");
     } else {
         int r = ERR_GET_REASON(code);
 
@@ -435,6 +439,9 @@ static int ctx_setup(eddy_tls_ctx *ctx)
     SSL_CTX_set_app_data(c, ctx);
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
     SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+    /* One recv for what has come, not two a record (header, then body),
+     * as nginx; what it reads ahead is what pending() reports. */
+    SSL_CTX_set_read_ahead(c, 1);
     SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
