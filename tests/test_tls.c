@@ -66,6 +66,7 @@ typedef struct end {
     size_t expect; /* read_any() stops after this many bytes (0: never) */
     int echo;      /* read lines and write them back */
     int close_after_echo;
+    void *user;
     size_t line_max;
     tu_log log;
 } end;
@@ -256,6 +257,18 @@ static void on_line(eddy_stream *s, int status, const char *data, size_t len,
     if (!e->close_after_echo)
         assert_int_equal(
             eddy_stream_read_until(s, "\n", 1, e->line_max, on_line, e), 0);
+}
+
+/* One line, stored. */
+static void on_line_got(eddy_stream *s, int status, const char *data,
+                        size_t len, void *arg)
+{
+    end *e = arg;
+
+    (void)s;
+    e->reads++;
+    e->read_status = status;
+    got_append(e, data, len);
 }
 
 static void start_echo(end *e)
@@ -1818,6 +1831,531 @@ static void test_idle_memory(void **state)
     eddy_tls_ctx_free(sctx);
 }
 
+/* --- other TLS stacks, as child processes --------------------------------- */
+
+typedef struct child {
+    pid_t pid;
+    int in;  /* its stdin, for us to write (-1 once closed) */
+    int out; /* its stdout and stderr */
+    char buf[65536];
+    size_t len;
+    int eof, exited, status;
+} child;
+
+static int have_tool(const char *name)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
+    return system(cmd) == 0;
+}
+
+static void need_tool(const char *name)
+{
+    if (!have_tool(name))
+        fail_msg("%s is missing: scripts/need.sh installs it", name);
+}
+
+static void on_child_out(eddy_loop *loop, int fd, unsigned events, void *arg)
+{
+    child *c = arg;
+    ssize_t n;
+
+    (void)events;
+    while ((n = read(fd, c->buf + c->len, sizeof c->buf - 1 - c->len)) > 0)
+        c->len += (size_t)n;
+    c->buf[c->len] = '\0';
+    if (n == 0 || (n < 0 && errno != EAGAIN) || c->len == sizeof c->buf - 1) {
+        c->eof = 1;
+        eddy_loop_remove_handler(loop, fd);
+    }
+}
+
+/* Starts argv (searched in PATH) with its stdin, stdout and stderr on
+ * pipes; its output is collected on the loop. */
+static void child_start(eddy_loop *loop, child *c, char *const argv[])
+{
+    int in[2], out[2];
+
+    memset(c, 0, sizeof *c);
+    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    c->pid = fork();
+    assert_true(c->pid >= 0);
+    if (c->pid == 0) {
+        if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(out[1], 2) < 0)
+            _exit(126);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    c->in = in[1];
+    c->out = out[0];
+    tu_nonblock(c->out);
+    assert_int_equal(
+        eddy_loop_add_handler(loop, c->out, EDDY_READ, on_child_out, c), 0);
+}
+
+static void child_say(child *c, const char *text)
+{
+    size_t n = strlen(text);
+
+    assert_int_equal(write(c->in, text, n), (ssize_t)n);
+}
+
+static void child_close_input(child *c)
+{
+    if (c->in >= 0)
+        close(c->in);
+    c->in = -1;
+}
+
+static int child_done(void *arg)
+{
+    child *c = arg;
+
+    if (!c->exited && waitpid(c->pid, &c->status, WNOHANG) == c->pid)
+        c->exited = 1;
+    return c->exited && c->eof;
+}
+
+/* Waits for the child's exit and the end of its output; returns its exit
+ * status.  One that does not exit in time is killed and fails the test. */
+static int child_wait(eddy_loop *loop, child *c)
+{
+    int ok = tu_run_until(loop, child_done, c, RUN_ITER, RUN_MS);
+
+    child_close_input(c);
+    if (!c->eof)
+        eddy_loop_remove_handler(loop, c->out);
+    close(c->out);
+    if (!ok) {
+        if (!c->exited) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, &c->status, 0);
+        }
+        fail_msg("the child did not finish; it said:\n%s", c->buf);
+    }
+    return WIFEXITED(c->status) ? WEXITSTATUS(c->status) : 128;
+}
+
+/* An eddy TLS server on a loopback port. */
+enum { SRV_ECHO, SRV_LINE, SRV_HTTP };
+
+typedef struct tls_server {
+    eddy_loop *loop;
+    eddy_tls_ctx *ctx;
+    int lfd, port, mode;
+    int accepted, resumed;
+    end ends[8];
+} tls_server;
+
+static void on_srv_hs(eddy_stream *s, int status, void *arg)
+{
+    end *e = arg;
+    tls_server *ts = e->user;
+
+    on_hs(s, status, arg);
+    if (status == 0 && eddy_stream_tls_resumed(s))
+        ts->resumed++;
+}
+
+static const char hello_response[] = "HTTP/1.1 200 OK\r\n"
+                                     "Content-Length: 12\r\n"
+                                     "Connection: close\r\n"
+                                     "\r\n"
+                                     "Hello, TLS!\n";
+
+static void on_request(eddy_stream *s, int status, const char *data, size_t len,
+                       void *arg)
+{
+    end *e = arg;
+
+    got_append(e, data, len);
+    if (status == 0)
+        assert_int_equal(eddy_stream_write(s, hello_response,
+                                           sizeof hello_response - 1,
+                                           on_sent_close, NULL),
+                         0);
+}
+
+static void on_tcp_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
+{
+    tls_server *ts = arg;
+    int fd;
+
+    (void)events;
+    while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        end *e = &ts->ends[ts->accepted++];
+        eddy_stream *s;
+
+        assert_true(ts->accepted <= 8);
+        assert_int_equal(eddy_stream_new(loop, fd, NULL, &s), 0);
+        end_init(e, loop, s);
+        e->user = ts;
+        assert_int_equal(
+            eddy_stream_start_tls(s, ts->ctx, NULL, RUN_MS, on_srv_hs, e), 0);
+        if (ts->mode == SRV_HTTP) {
+            assert_int_equal(
+                eddy_stream_read_until(s, "\r\n\r\n", 4, 8192, on_request, e),
+                0);
+        } else {
+            e->close_after_echo = ts->mode == SRV_LINE;
+            start_echo(e);
+        }
+    }
+}
+
+/* A listening socket on a free port of 127.0.0.1. */
+static int listen_any(int *port)
+{
+    struct sockaddr_in a = {0};
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static void server_start(tls_server *ts, eddy_loop *loop, eddy_tls_ctx *ctx,
+                         int mode)
+{
+    memset(ts, 0, sizeof *ts);
+    ts->loop = loop;
+    ts->ctx = ctx;
+    ts->mode = mode;
+    ts->lfd = listen_any(&ts->port);
+    assert_int_equal(
+        eddy_loop_add_handler(loop, ts->lfd, EDDY_READ, on_tcp_accept, ts), 0);
+}
+
+static int all_closed(void *arg)
+{
+    tls_server *ts = arg;
+
+    for (int i = 0; i < ts->accepted; i++)
+        if (ts->ends[i].closes == 0)
+            return 0;
+    return 1;
+}
+
+static void server_stop(tls_server *ts)
+{
+    eddy_loop_remove_handler(ts->loop, ts->lfd);
+    close(ts->lfd);
+    for (int i = 0; i < ts->accepted; i++)
+        if (ts->ends[i].s != NULL)
+            eddy_stream_close(ts->ends[i].s);
+    assert_true(tu_run_until(ts->loop, all_closed, ts, RUN_ITER, RUN_MS));
+    for (int i = 0; i < ts->accepted; i++)
+        end_free(&ts->ends[i]);
+}
+
+#define PORTSTR(ts) portstr((ts)->port, (char[24]){0})
+
+static char *portstr(int port, char *buf)
+{
+    snprintf(buf, 24, "127.0.0.1:%d", port);
+    return buf;
+}
+
+/* openssl s_client, TLS 1.3 and 1.2, verifying eddy's certificate and
+ * name: a line goes there and back, and eddy closes with close_notify,
+ * which ends s_client cleanly. */
+static void test_interop_openssl_client(void **state)
+{
+    eddy_tls_ctx *sctx;
+
+    (void)state;
+    need_tls();
+    need_tool("openssl");
+    sctx = server_ctx("server");
+    for (int v = 0; v < 2; v++) {
+        eddy_loop *loop = tu_loop_new();
+        tls_server ts;
+        child c;
+        char *argv[] = {"openssl",
+                        "s_client",
+                        "-connect",
+                        NULL,
+                        "-servername",
+                        "localhost",
+                        "-verify_hostname",
+                        "localhost",
+                        "-CAfile",
+                        CERT("ca.pem"),
+                        "-verify_return_error",
+                        "-quiet",
+                        v ? "-tls1_2" : "-tls1_3",
+                        NULL};
+
+        server_start(&ts, loop, sctx, SRV_LINE);
+        argv[3] = PORTSTR(&ts);
+        child_start(loop, &c, argv);
+        child_say(&c, "ping from s_client\n");
+        child_close_input(&c);
+        assert_int_equal(child_wait(loop, &c), 0);
+        assert_non_null(strstr(c.buf, "ping from s_client"));
+        assert_int_equal(ts.accepted, 1);
+        assert_int_equal(ts.ends[0].hs_status, 0);
+        assert_int_equal(ts.ends[0].got_len, 19);
+        server_stop(&ts);
+        loop_finish(loop);
+    }
+    eddy_tls_ctx_free(sctx);
+}
+
+/* Resumption with another stack's client: TLS 1.2 with -reconnect (five
+ * more connections resume), TLS 1.3 with a ticket saved and offered. */
+static void test_interop_openssl_resumption(void **state)
+{
+    eddy_tls_ctx *sctx;
+    eddy_loop *loop;
+    tls_server ts;
+    child c;
+    char *reconnect[] = {"openssl", "s_client",   "-connect",
+                         NULL,      "-CAfile",    CERT("ca.pem"),
+                         "-tls1_2", "-reconnect", NULL};
+    char *save[] = {
+        "openssl",      "s_client",  "-connect",          NULL,     "-CAfile",
+        CERT("ca.pem"), "-sess_out", CERT("session.pem"), "-quiet", NULL};
+    char *offer[] = {"openssl",  "s_client",          "-connect",
+                     NULL,       "-CAfile",           CERT("ca.pem"),
+                     "-sess_in", CERT("session.pem"), NULL};
+
+    (void)state;
+    need_tls();
+    need_tool("openssl");
+    sctx = server_ctx("server");
+    loop = tu_loop_new();
+    server_start(&ts, loop, sctx, SRV_ECHO);
+    reconnect[3] = PORTSTR(&ts);
+    child_start(loop, &c, reconnect);
+    child_close_input(&c);
+    assert_int_equal(child_wait(loop, &c), 0);
+    assert_non_null(strstr(c.buf, "Reused, TLSv1.2"));
+    assert_true(tu_run_until(loop, all_closed, &ts, RUN_ITER, RUN_MS));
+    assert_int_equal(ts.accepted, 6);
+    assert_int_equal(ts.resumed, 5);
+    server_stop(&ts);
+
+    /* The ticket comes after the handshake: s_client reads the echo (and
+     * with it the ticket) before eddy closes. */
+    server_start(&ts, loop, sctx, SRV_LINE);
+    save[3] = PORTSTR(&ts);
+    child_start(loop, &c, save);
+    child_say(&c, "ticket, please\n");
+    child_close_input(&c);
+    assert_int_equal(child_wait(loop, &c), 0);
+    offer[3] = save[3];
+    child_start(loop, &c, offer);
+    child_close_input(&c);
+    assert_int_equal(child_wait(loop, &c), 0);
+    assert_non_null(strstr(c.buf, "Reused, TLSv1.3"));
+    assert_true(tu_run_until(loop, all_closed, &ts, RUN_ITER, RUN_MS));
+    assert_int_equal(ts.resumed, 1);
+    server_stop(&ts);
+    loop_finish(loop);
+    eddy_tls_ctx_free(sctx);
+}
+
+/* A TLS 1.2 client that asks to renegotiate is refused (a warning alert
+ * no_renegotiation); OpenSSL's client then gives up the connection, and
+ * eddy's stream ends with EDDY_TLS_PROTOCOL, cleanly. */
+static void test_interop_renegotiation_refused(void **state)
+{
+    eddy_tls_ctx *sctx;
+    eddy_loop *loop;
+    tls_server ts;
+    child c;
+    logbuf log;
+    char *argv[] = {"openssl", "s_client",     "-connect", NULL,
+                    "-CAfile", CERT("ca.pem"), "-tls1_2",  NULL};
+
+    (void)state;
+    need_tls();
+    need_tool("openssl");
+    sctx = server_ctx("server");
+    loop = logged_loop(&log);
+    server_start(&ts, loop, sctx, SRV_ECHO);
+    argv[3] = PORTSTR(&ts);
+    child_start(loop, &c, argv);
+    child_say(&c, "R\n");
+    child_wait(loop, &c);
+    assert_non_null(strstr(c.buf, "RENEGOTIATING"));
+    assert_non_null(strstr(c.buf, "no renegotiation"));
+    assert_true(tu_run_until(loop, all_closed, &ts, RUN_ITER, RUN_MS));
+    assert_int_equal(ts.ends[0].hs_status, 0);
+    assert_int_equal(ts.ends[0].close_status, EDDY_TLS_PROTOCOL);
+    server_stop(&ts);
+    loop_finish(loop);
+    eddy_tls_ctx_free(sctx);
+}
+
+static int s_server_up(void *arg)
+{
+    child *c = arg;
+
+    return strstr(c->buf, "ACCEPT") != NULL || child_done(c);
+}
+
+static void on_connected(eddy_stream *s, int status, void *arg)
+{
+    end *e = arg;
+
+    (void)s;
+    e->read_status = status;
+}
+
+/* eddy's client against openssl s_server, whose -rev sends each line back
+ * reversed; then with a client certificate that s_server requires. */
+static void test_interop_openssl_server(void **state)
+{
+    eddy_tls_ctx *cctx;
+
+    (void)state;
+    need_tls();
+    need_tool("openssl");
+    cctx = client_ctx();
+    assert_int_equal(eddy_tls_ctx_load_cert_chain(cctx, CERT("client.pem"),
+                                                  CERT("client.key")),
+                     0);
+    for (int mtls = 0; mtls < 2; mtls++) {
+        eddy_loop *loop = tu_loop_new();
+        child c;
+        end cli, conn = {0};
+        eddy_stream *s;
+        char accept[32], subject[64];
+        char *argv[] = {"openssl",
+                        "s_server",
+                        "-accept",
+                        accept,
+                        "-cert",
+                        CERT("server.pem"),
+                        "-key",
+                        CERT("server.key"),
+                        "-naccept",
+                        "1",
+                        "-rev",
+                        mtls ? "-Verify" : NULL,
+                        "1",
+                        "-CAfile",
+                        CERT("ca.pem"),
+                        NULL};
+        int port;
+
+        /* A port that was free a moment ago. */
+        close(listen_any(&port));
+        snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
+        child_start(loop, &c, argv);
+        assert_true(tu_run_until(loop, s_server_up, &c, RUN_ITER, RUN_MS));
+        assert_int_equal(eddy_stream_connect(loop, "127.0.0.1", (uint16_t)port,
+                                             RUN_MS, NULL, on_connected, &conn,
+                                             &s),
+                         0);
+        end_init(&cli, loop, s);
+        /* Started while connecting: the handshake follows the connect. */
+        assert_int_equal(
+            eddy_stream_start_tls(s, cctx, "localhost", RUN_MS, on_hs, &cli),
+            0);
+        assert_int_equal(eddy_stream_write(s, "hello\n", 6, NULL, NULL), 0);
+        assert_int_equal(
+            eddy_stream_read_until(s, "\n", 1, 1024, on_line_got, &cli), 0);
+        wait_bytes(&cli, 6);
+        assert_int_equal(conn.read_status, 0);
+        assert_int_equal(cli.hs_status, 0);
+        assert_memory_equal(cli.got, "olleh\n", 6);
+        assert_int_equal(
+            eddy_stream_tls_peer_subject(s, subject, sizeof subject), 0);
+        assert_string_equal(subject, "CN=localhost");
+        eddy_stream_close(s);
+        wait_closed(&cli);
+        child_close_input(&c);
+        child_wait(loop, &c);
+        if (mtls)
+            assert_non_null(strstr(c.buf, "eddy client"));
+        end_free(&cli);
+        loop_finish(loop);
+    }
+    eddy_tls_ctx_free(cctx);
+}
+
+/* curl --tlsv1.3 fetches a page from a minimal eddy HTTPS responder;
+ * ALPN picks http/1.1 from curl's h2 and http/1.1. */
+static void test_interop_curl(void **state)
+{
+    static const char *const alpn[] = {"http/1.1"};
+    eddy_tls_ctx *sctx;
+    eddy_loop *loop;
+    tls_server ts;
+    child c;
+    char url[64], resolve[64];
+    char *argv[] = {
+        "curl",      "-sS",   "--tlsv1.3", "--cacert", CERT("ca.pem"),
+        "--resolve", resolve, url,         NULL};
+
+    (void)state;
+    need_tls();
+    need_tool("curl");
+    sctx = server_ctx("server");
+    assert_int_equal(eddy_tls_ctx_set_alpn(sctx, alpn, 1), 0);
+    loop = tu_loop_new();
+    server_start(&ts, loop, sctx, SRV_HTTP);
+    snprintf(url, sizeof url, "https://localhost:%d/", ts.port);
+    snprintf(resolve, sizeof resolve, "localhost:%d:127.0.0.1", ts.port);
+    child_start(loop, &c, argv);
+    child_close_input(&c);
+    assert_int_equal(child_wait(loop, &c), 0);
+    assert_string_equal(c.buf, "Hello, TLS!\n");
+    assert_true(tu_run_until(loop, all_closed, &ts, RUN_ITER, RUN_MS));
+    assert_int_equal(ts.ends[0].hs_status, 0);
+    assert_non_null(strstr(ts.ends[0].got, "GET / HTTP/1.1\r\n"));
+    server_stop(&ts);
+    loop_finish(loop);
+    eddy_tls_ctx_free(sctx);
+}
+
+/* gnutls-cli, another TLS library: it verifies eddy's chain and name,
+ * and a line goes there and back. */
+static void test_interop_gnutls(void **state)
+{
+    eddy_tls_ctx *sctx;
+    eddy_loop *loop;
+    tls_server ts;
+    child c;
+    char port[16], ca[200];
+    char *argv[] = {
+        "gnutls-cli", "--port", port, ca, "--verify-hostname=localhost",
+        "127.0.0.1",  NULL};
+
+    (void)state;
+    need_tls();
+    need_tool("gnutls-cli");
+    sctx = server_ctx("server");
+    loop = tu_loop_new();
+    server_start(&ts, loop, sctx, SRV_LINE);
+    snprintf(port, sizeof port, "%d", ts.port);
+    snprintf(ca, sizeof ca, "--x509cafile=%s", CERT("ca.pem"));
+    child_start(loop, &c, argv);
+    child_say(&c, "ping from gnutls\n");
+    assert_int_equal(child_wait(loop, &c), 0);
+    assert_non_null(strstr(c.buf, "Handshake was completed"));
+    assert_non_null(strstr(c.buf, "ping from gnutls"));
+    assert_true(tu_run_until(loop, all_closed, &ts, RUN_ITER, RUN_MS));
+    assert_int_equal(ts.ends[0].hs_status, 0);
+    assert_int_equal(ts.ends[0].got_len, 17);
+    server_stop(&ts);
+    loop_finish(loop);
+    eddy_tls_ctx_free(sctx);
+}
+
 /* --- built without TLS ---------------------------------------------------- */
 
 static void test_without_tls(void **state)
@@ -1886,6 +2424,12 @@ int main(void)
         tu_test(test_handshake_timeout),
         tu_test(test_close_during_handshake),
         tu_test(test_idle_memory),
+        tu_test(test_interop_openssl_client),
+        tu_test(test_interop_openssl_resumption),
+        tu_test(test_interop_renegotiation_refused),
+        tu_test(test_interop_openssl_server),
+        tu_test(test_interop_curl),
+        tu_test(test_interop_gnutls),
         tu_test(test_without_tls),
     };
 
