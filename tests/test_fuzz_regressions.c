@@ -39,6 +39,10 @@
 #include "../fuzz/stream_reads.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_tls_server
+#include "../fuzz/tls_server.c"
+#undef FUZZ_ENTRY
+
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
@@ -150,6 +154,12 @@ static void test_stream_reads(void **state)
     replay("stream_reads", fuzz_stream_reads);
 }
 
+static void test_tls_server(void **state)
+{
+    (void)state;
+    replay("tls_server", fuzz_tls_server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -157,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_connection),
         cmocka_unit_test(test_stream_reads),
+        cmocka_unit_test(test_tls_server),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
