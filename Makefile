@@ -169,7 +169,7 @@ check-exports: $(B)/$(SO)
 bdir = $(if $(filter $(1),$(DEFAULT_BACKEND)),build,build/$(1))
 
 check:
-	@scripts/need.sh cmocka valgrind
+	@scripts/need.sh cmocka valgrind $(if $(filter openssl,$(TLS)),openssl gnutls-cli curl)
 	@set -e; for b in $(CHECK_BACKENDS); do \
 	    $(MAKE) --no-print-directory check-one BACKEND=$$b B=$(call bdir,$$b); \
 	done

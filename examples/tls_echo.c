@@ -78,10 +78,11 @@ static void on_accept(eddy_loop *loop, int lfd, unsigned events, void *arg)
     (void)arg;
     for (int i = 0; i < 128; i++) {
         struct client *c;
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept(lfd, NULL, NULL);
 
         if (fd < 0)
             return; /* EAGAIN, or EMFILE: try again on the next event */
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
         if ((c = malloc(sizeof *c)) == NULL) {
             close(fd);
             continue;

@@ -3,6 +3,7 @@
 #
 #   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
 #                                      doxygen groff gnuplot musl-gcc libfuzzer
+#                                      libssl openssl gnutls-cli
 #
 # For each missing one it installs the package when it can (apt-get as root
 # on Debian and Ubuntu, pkg on FreeBSD, brew on macOS) and otherwise stops
@@ -18,6 +19,11 @@ have() {
             $CC -x c - $(pkg-config --cflags --libs cmocka 2>/dev/null || echo -lcmocka) \
                 -o /dev/null 2>/dev/null ;;
     ab) command -v ab >/dev/null 2>&1 ;;
+    libssl)
+        # OpenSSL 3's headers and pkg-config file, for TLS=openssl.
+        pkg-config --exists 'openssl >= 3' 2>/dev/null &&
+            printf '#include <openssl/ssl.h>\nint main(void) { return 0; }\n' |
+            $CC -x c - $(pkg-config --cflags --libs openssl) -o /dev/null 2>/dev/null ;;
     libfuzzer)
         # clang's runtimes (libFuzzer, ASan, UBSan): on Debian 12 clang-14
         # only recommends them (libclang-rt-14-dev), so an install without
@@ -35,12 +41,17 @@ package() {
     apt:ab) echo apache2-utils ;;
     apt:gnuplot) echo gnuplot-nox ;;
     apt:groff) echo groff-base ;;
+    apt:gnutls-cli) echo gnutls-bin ;;
+    apt:libssl) echo libssl-dev ;;
     apt:libfuzzer) echo libclang-rt-dev ;;
     apt:musl-gcc) echo musl-tools ;;
     apt:npm) echo npm ;;
     pkg:ab) echo apache24 ;;
     pkg:clang | pkg:libfuzzer) echo llvm ;;
     pkg:npm) echo npm ;;
+    pkg:libssl | pkg:openssl) echo openssl ;;
+    pkg:gnutls-cli | brew:gnutls-cli) echo gnutls ;;
+    brew:libssl | brew:openssl) echo openssl@3 ;;
     pkg:musl-gcc | brew:musl-gcc | brew:valgrind) echo "" ;;
     brew:ab) echo httpd ;;
     brew:clang | brew:libfuzzer) echo llvm ;;

@@ -240,8 +240,9 @@ EDDY_API void *eddy_stream_data(const eddy_stream *s);
 
 /** @} */
 
-/** A message for any error eddy returns (EDDY_EOF, limits, errno): a
- *  constant string, or strerror()'s.  Never NULL; do not free it. */
+/** A message for any error eddy returns (EDDY_EOF, limits, the EDDY_TLS_*
+ *  codes of tls.h, errno): a constant string, or strerror()'s.  Never
+ *  NULL; do not free it. */
 EDDY_API const char *eddy_strerror(int err);
 
 /** @} */

@@ -63,7 +63,8 @@ typedef struct eddy_tls_ctx eddy_tls_ctx;
 #define EDDY_TLS_VERIFY (-4093)
 /** The peer closed the connection without a close_notify: what was read
  *  may be cut short (an attacker can end a TLS stream this way).  A
- *  pending eddy_stream_read_until_close() fails with it. */
+ *  pending eddy_stream_read_until_close() fails with it.  Also the error
+ *  of a peer that closes during the handshake. */
 #define EDDY_TLS_TRUNCATED (-4092)
 /** A TLS protocol error after the handshake (a record that does not
  *  decrypt, an unexpected message, a renegotiation the peer insisted
@@ -246,7 +247,9 @@ EDDY_API int eddy_stream_tls_peer_subject(const eddy_stream *s, char *buf,
                                           size_t len);
 
 /** Why the peer's certificate failed verification ("certificate has
- *  expired"), or NULL when it passed, or was not checked. */
+ *  expired"), or NULL when it passed or none came.  A client that does not
+ *  verify (EDDY_TLS_VERIFY_NONE) is told too.  Valid in the callbacks of
+ *  a failed handshake as well. */
 EDDY_API const char *eddy_stream_tls_verify_error(const eddy_stream *s);
 
 /** @} */
