@@ -2199,6 +2199,56 @@ static void test_interop_renegotiation_refused(void **state)
     eddy_tls_ctx_free(sctx);
 }
 
+typedef struct said {
+    child *c;
+    const char *text;
+} said;
+
+static int child_said(void *arg)
+{
+    said *w = arg;
+
+    return strstr(w->c->buf, w->text) != NULL || child_done(w->c);
+}
+
+/* A TLS 1.3 key update that s_client asks for ("K"): eddy's read takes
+ * the client's KeyUpdate, and its next write sends its own first. */
+static void test_interop_key_update(void **state)
+{
+    eddy_tls_ctx *sctx;
+    eddy_loop *loop;
+    tls_server ts;
+    child c;
+    said w = {&c, "KEYUPDATE"};
+    char *argv[] = {"openssl", "s_client",     "-connect", NULL,
+                    "-CAfile", CERT("ca.pem"), "-msg",     NULL};
+
+    (void)state;
+    need_tls();
+    need_tool("openssl");
+    sctx = server_ctx("server");
+    loop = tu_loop_new();
+    server_start(&ts, loop, sctx, SRV_ECHO);
+    argv[3] = PORTSTR(&ts);
+    child_start(loop, &c, argv);
+    child_say(&c, "K\n");
+    assert_true(tu_run_until(loop, child_said, &w, RUN_ITER, RUN_MS));
+    child_say(&c, "after the update\n");
+    w.text = "after the update\n";
+    assert_true(tu_run_until(loop, child_said, &w, RUN_ITER, RUN_MS));
+    child_close_input(&c);
+    assert_int_equal(child_wait(loop, &c), 0);
+    assert_non_null(strstr(c.buf, ">>> TLS 1.3, Handshake [length 0005], "
+                                  "KeyUpdate"));
+    assert_non_null(strstr(c.buf, "<<< TLS 1.3, Handshake [length 0005], "
+                                  "KeyUpdate"));
+    assert_true(tu_run_until(loop, all_closed, &ts, RUN_ITER, RUN_MS));
+    assert_int_equal(ts.ends[0].close_status, EDDY_EOF);
+    server_stop(&ts);
+    loop_finish(loop);
+    eddy_tls_ctx_free(sctx);
+}
+
 static int s_server_up(void *arg)
 {
     child *c = arg;
@@ -2427,6 +2477,7 @@ int main(void)
         tu_test(test_interop_openssl_client),
         tu_test(test_interop_openssl_resumption),
         tu_test(test_interop_renegotiation_refused),
+        tu_test(test_interop_key_update),
         tu_test(test_interop_openssl_server),
         tu_test(test_interop_curl),
         tu_test(test_interop_gnutls),
