@@ -25,14 +25,16 @@
  *    becomes EDDY_TLS_TRUNCATED, never a clean end.
  *  - SSL_shutdown after a fatal error is forbidden: EDDY__TLS_FATAL.
  *  - Memory per idle connection: SSL_MODE_RELEASE_BUFFERS frees the
- *    record buffers (about 34 KiB) when nothing is in flight, as nginx.
+ *    record buffers (33 KB) when nothing is in flight, as nginx.
  *  - An encrypted key would make PEM_read ask for a passphrase on the
  *    terminal: the passphrase callback refuses instead.
  *  - SSL_set_SSL_CTX (SNI) does not carry the verify mode over: it is
  *    set again from the new context.
  *
- * This file must never block, print, or keep global state: each context
- * owns its BIO method and its client session cache.
+ * This file must never block (but for reading the system's CAs from
+ * disk, once per client context, when its first stream starts), print,
+ * or keep global state: each context owns its BIO method and its client
+ * session cache.
  */
 #ifdef EDDY_TLS_OPENSSL
 #define _GNU_SOURCE

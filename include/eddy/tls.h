@@ -119,8 +119,9 @@ typedef eddy_tls_ctx *(*eddy_tls_sni_cb)(const char *name, void *arg);
 /**
  * A new context for role (EDDY_TLS_CLIENT or EDDY_TLS_SERVER) with the
  * defaults above.  A server needs eddy_tls_ctx_load_cert_chain() before
- * use.  Errors: -EINVAL (an unknown role), -ENOMEM, -ENOTSUP (built
- * without TLS).
+ * use.  A client reads the system's CAs from disk when its first stream
+ * starts, unless eddy_tls_ctx_load_verify() named others.  Errors:
+ * -EINVAL (an unknown role), -ENOMEM, -ENOTSUP (built without TLS).
  */
 EDDY_API int eddy_tls_ctx_new(int role, eddy_tls_ctx **out);
 
