@@ -1,7 +1,8 @@
 /*
  * tests/test_tls.c - TLS streams (include/eddy/tls.h): both roles in one
  * process over socketpairs, and against independent TLS stacks run as
- * child processes (openssl s_client and s_server, curl, gnutls-cli);
+ * child processes (openssl s_client and s_server, curl, gnutls-cli:
+ * resumption, a key update, a renegotiation refused as they see them);
  * contexts and their errors; verification (wrong host, unknown CA,
  * expired, client certificates); SNI, ALPN, versions, resumption;
  * STARTTLS with bytes already buffered; the traps (plaintext held inside
@@ -14,9 +15,10 @@
  * into a temporary directory, removed at the end.  Built with TLS=none,
  * every test that needs TLS is skipped, and one checks that the API says
  * -ENOTSUP.  SIGPIPE keeps its default disposition: a stray one kills the
- * suite.  Every wait is on the loop (or on poll(2) for a child process),
- * bounded in iterations and time; under valgrind the counts shrink
- * (tu_valgrind()), never the bounds.
+ * suite.  Every wait is on the loop (a child's output too), bounded in
+ * iterations and time; under valgrind the counts shrink (tu_valgrind()),
+ * never the bounds.  TU_FILTER=name runs one test; TU_SEEDS=n runs the
+ * fault test with n seeds.
  */
 #include "testutil.h"
 
