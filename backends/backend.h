@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define EDDY_HIDDEN __attribute__((visibility("hidden")))
+#include "../common/internal.h"
 
 typedef struct eddy__backend eddy__backend;
 
@@ -71,8 +71,10 @@ EDDY_HIDDEN int eddy__backend_poll(eddy__backend *b, int timeout_ms,
  * async-signal-safe. */
 EDDY_HIDDEN void eddy__backend_wake(eddy__backend *b);
 
-/* The pollable kernel object, or -ENOTSUP. */
-EDDY_HIDDEN int eddy__backend_fd(const eddy__backend *b);
+/* The pollable kernel object, or -ENOTSUP: then a host loop polls the
+ * watched fds itself, and *wake_fd with them (the wakeup's read end, or
+ * -1 when the backend has none that an fd can watch). */
+EDDY_HIDDEN int eddy__backend_fd(const eddy__backend *b, int *wake_fd);
 
 /*
  * The portable wakeup used by epoll, poll and select (wake.c): an eventfd

@@ -239,11 +239,11 @@ void eddy__backend_wake(eddy__backend *b)
 #endif
 }
 
-int eddy__backend_fd(const eddy__backend *b)
+int eddy__backend_fd(const eddy__backend *b, int *wake_fd)
 {
+    *wake_fd = b->wake.rfd; /* -1 with EVFILT_USER */
 #ifdef LIBKQUEUE
-    (void)b; /* its kqueue fd is a pipe's write end: never readable */
-    return -ENOTSUP;
+    return -ENOTSUP; /* its kqueue fd is a pipe's write end: never readable */
 #endif
     return b->kq;
 }

@@ -194,8 +194,8 @@ void eddy__backend_wake(eddy__backend *b)
     eddy__wakefd_wake(&b->wake);
 }
 
-int eddy__backend_fd(const eddy__backend *b)
+int eddy__backend_fd(const eddy__backend *b, int *wake_fd)
 {
-    (void)b;
+    *wake_fd = b->wake.rfd;
     return -ENOTSUP;
 }

@@ -23,7 +23,7 @@
 #define _GNU_SOURCE
 #include "bench_util.h"
 
-#include "../httpserver/parser.h"
+#include "../httputil/parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>

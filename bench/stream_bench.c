@@ -24,6 +24,10 @@
  *              it back; ROUNDTRIPS (100,000) times, or until SECONDS pass.
  *              Every byte's value is checked at both ends.
  *
+ * Over TCP, the end on the main thread (the receiver, the pinger) is one
+ * that eddy's TCP server accepted and handed over, as a server's would
+ * be; the other end is a plain connected socket wrapped in a stream.
+ *
  * Where the two ends run, -t:
  *   2 (default)  On two threads, each with its own loop and pinned to its
  *                own CPU (the first two the process may use): a process
@@ -48,6 +52,7 @@
 #define _GNU_SOURCE
 #include <eddy/ioloop.h>
 #include <eddy/iostream.h>
+#include <eddy/tcp.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -194,18 +199,20 @@ static void on_ping(eddy_stream *s, int status, const char *data, size_t len,
         fail("pong: %s", eddy_strerror(err));
 }
 
-/* Wraps fd in a stream on loop and makes the reads that wait for data. */
+/* Wraps fd in a stream on loop (fd -1: e->s is one already) and makes
+ * the reads that wait for data. */
 static void end_open(struct end *e, enum role role, eddy_loop *loop, int fd,
                      int *live)
 {
     eddy_stream_options opt = {0};
-    int err;
+    int err = 0;
 
     e->role = role;
     e->loop = loop;
     e->live = live;
     opt.read_chunk_size = o.rchunk;
-    err = eddy_stream_new(loop, fd, &opt, &e->s);
+    if (fd >= 0)
+        err = eddy_stream_new(loop, fd, &opt, &e->s);
     if (err != 0)
         fail("eddy_stream_new: %s", eddy_strerror(err));
     ++*live;
@@ -270,6 +277,46 @@ static void *peer_main(void *arg)
     return NULL;
 }
 
+static void on_accepted(eddy_tcp_server *srv, eddy_stream *s,
+                        const struct sockaddr *peer, socklen_t len, void *arg)
+{
+    (void)srv;
+    (void)peer;
+    (void)len;
+    *(eddy_stream **)arg = s;
+}
+
+/* A TCP connection whose one end eddy's TCP server accepted on loop (the
+ * stream to *accepted) and whose other end is a plain socket (returned). */
+static int accept_pair(eddy_loop *loop, eddy_stream **accepted)
+{
+    eddy_tcp_server_options so = {0};
+    struct sockaddr_in a = {0};
+    eddy_tcp_server *srv;
+    int fd, err;
+
+    so.stream.read_chunk_size = o.rchunk;
+    *accepted = NULL;
+    err = eddy_tcp_server_new(loop, &so, on_accepted, accepted, &srv);
+    if (err == 0)
+        err = eddy_tcp_server_listen(srv, 0, "127.0.0.1");
+    if (err != 0)
+        fail("the TCP server: %s", eddy_strerror(err));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)eddy_tcp_server_port(srv));
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        fail("connect to 127.0.0.1: %s", strerror(errno));
+    for (int i = 0; i < 1000 && *accepted == NULL; i++)
+        if ((err = eddy_loop_run_once(loop, 10)) != 0)
+            fail("eddy_loop_run_once: %s", eddy_strerror(err));
+    if (*accepted == NULL)
+        fail("the TCP server accepted nothing");
+    eddy_tcp_server_free(srv); /* the stream stays */
+    return fd;
+}
+
 /* One measurement: returns the timed seconds, the CPU seconds in *cpu,
  * and the bytes or round trips in *done. */
 static double measure(int mode, double *cpu, uint64_t *done)
@@ -283,17 +330,22 @@ static double measure(int mode, double *cpu, uint64_t *done)
     eddy_loop *loop;
     double t0, c0;
 
-    make_pair(mode != M_UNIX, fds);
     alarm(o.limit_s + (pp ? 10 : 0));
     loop = new_loop();
-    end_open(&me, mine, loop, pp ? fds[0] : fds[1], &live);
+    if (mode == M_UNIX) {
+        make_pair(0, fds);
+        end_open(&me, mine, loop, fds[1], &live);
+    } else {
+        fds[0] = accept_pair(loop, &me.s);
+        end_open(&me, mine, loop, -1, &live);
+    }
     if (o.threads == 1) {
-        end_open(&other, theirs, loop, pp ? fds[1] : fds[0], &live);
+        end_open(&other, theirs, loop, fds[0], &live);
     } else {
         pin(0);
         pthread_barrier_init(&go, NULL, 2);
         peer.role = theirs;
-        peer.fd = pp ? fds[1] : fds[0];
+        peer.fd = fds[0];
         peer.go = &go;
         if (pthread_create(&thread, NULL, peer_main, &peer) != 0)
             fail("pthread_create failed");

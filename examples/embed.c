@@ -6,9 +6,11 @@
  *
  * The host owns a pipe it writes to itself; eddy owns a periodic timer and a
  * socketpair it pings across.  The host sleeps in poll() on its own fd and
- * on eddy_loop_backend_fd(), for at most eddy_loop_timeout(), and when either
- * says so it runs one non-blocking eddy iteration.  With the poll and select
- * backends there is no pollable backend fd: the host then wakes every 10 ms.
+ * on the fds eddy_loop_query_fds() names (epoll and kqueue: their one fd;
+ * poll and select: every fd eddy watches, and its wakeup), for at most
+ * eddy_loop_timeout(), and when either says so it runs one non-blocking
+ * eddy iteration.  So it sleeps until there is work on every backend.
+ * At the end it prints how many times it woke up.
  */
 #include <eddy/eddy.h>
 
@@ -23,6 +25,8 @@
 struct demo {
     int ticks, want, pings, pair[2];
 };
+
+#define MAX_FDS 16
 
 static void on_ping(eddy_loop *loop, int fd, unsigned events, void *arg)
 {
@@ -48,7 +52,7 @@ static void on_tick(eddy_loop *loop, void *arg)
 int main(int argc, char **argv)
 {
     struct demo d = {0, 5, 0, {-1, -1}};
-    int host[2], bfd, host_events = 0, err;
+    int host[2], host_events = 0, wakeups = 0, err;
     eddy_loop *loop;
 
     if (argc == 3 && strcmp(argv[1], "--ticks") == 0)
@@ -58,35 +62,49 @@ int main(int argc, char **argv)
         fprintf(stderr, "embed: %s\n", err ? eddy_strerror(err) : strerror(errno));
         return 1;
     }
-    eddy_loop_add_handler(loop, d.pair[0], EDDY_READ, on_ping, &d);
-    eddy_loop_call_every(loop, 100, on_tick, &d, NULL);
-    bfd = eddy_loop_backend_fd(loop);
+    if ((err = eddy_loop_add_handler(loop, d.pair[0], EDDY_READ, on_ping,
+                                     &d)) != 0 ||
+        (err = eddy_loop_call_every(loop, 100, on_tick, &d, NULL)) != 0) {
+        fprintf(stderr, "embed: %s\n", eddy_strerror(err));
+        return 1;
+    }
     printf("host: poll() loop hosting eddy's %s backend (%s)\n",
            eddy_loop_backend(),
-           bfd >= 0 ? "its fd in the host's poll set" : "no pollable fd: 10 ms wakeups");
+           eddy_loop_backend_fd(loop) >= 0 ? "its one fd in the host's poll set"
+                                           : "its fds in the host's poll set");
 
     while (d.ticks < d.want || d.pings < d.want) {
-        struct pollfd p[2] = {{host[0], POLLIN, 0}, {bfd, POLLIN, 0}};
+        struct pollfd p[1 + MAX_FDS] = {{host[0], POLLIN, 0}};
         int timeout = eddy_loop_timeout(loop);
+        size_t n;
 
-        if (bfd < 0 && (timeout < 0 || timeout > 10))
-            timeout = 10;
+        /* Asked again each time round: eddy's fds come and go. */
+        if ((err = eddy_loop_query_fds(loop, p + 1, MAX_FDS, &n)) != 0) {
+            fprintf(stderr, "embed: %zu fds: %s\n", n, eddy_strerror(err));
+            return 1;
+        }
         if (d.ticks == 2 && host_events == 0 && write(host[1], "h", 1) != 1)
             perror("write");
-        if (poll(p, bfd >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR) {
+        if (poll(p, 1 + (nfds_t)n, timeout) < 0 && errno != EINTR) {
             perror("poll");
             return 1;
         }
+        wakeups++;
         if (p[0].revents & POLLIN) {
             char c;
 
             if (read(host[0], &c, 1) == 1)
                 printf("host: its own fd fired (%d)\n", ++host_events);
         }
-        eddy_loop_run_once(loop, 0); /* timers, callbacks, ready fds */
+        /* Timers, callbacks, ready fds. */
+        if ((err = eddy_loop_run_once(loop, 0)) != 0) {
+            fprintf(stderr, "embed: %s\n", eddy_strerror(err));
+            return 1;
+        }
     }
-    printf("host: done, %d ticks and %d pings through eddy, %d host events\n",
-           d.ticks, d.pings, host_events);
+    printf("host: done, %d ticks and %d pings through eddy, %d host events, "
+           "%d wakeups\n",
+           d.ticks, d.pings, host_events, wakeups);
     eddy_loop_remove_handler(loop, d.pair[0]);
     eddy_loop_close(loop, 0);
     close(d.pair[0]);

@@ -46,16 +46,20 @@ static void log_line(void *arg, int level, const char *message)
     fprintf(stderr, "[%c %s] %s\n", "DIWE"[level], when, message);
 }
 
-/* "200 GET / (127.0.0.1) 0.12ms", through the same log. */
+/* "200 GET / (127.0.0.1) 0.12ms", through the same log; a response that
+ * did not go out whole (the client left) says so, with what was sent. */
 static void access_log(void *arg, const eddy_http_request *req, int status,
                        uint64_t bytes, double ms)
 {
     eddy_str m = eddy_http_method(req), u = eddy_http_uri(req);
+    char aborted[48] = "";
 
-    (void)bytes;
-    eddy_loop_log(arg, EDDY_LOG_INFO, "%d %.*s %.*s (%s) %.2fms", status,
+    if (eddy_http_aborted(req))
+        snprintf(aborted, sizeof aborted, " aborted after %llu bytes",
+                 (unsigned long long)bytes);
+    eddy_loop_log(arg, EDDY_LOG_INFO, "%d %.*s %.*s (%s) %.2fms%s", status,
                   (int)m.len, m.p, (int)u.len, u.p, eddy_http_remote_ip(req),
-                  ms);
+                  ms, aborted);
 }
 
 /* A numeric option "--name N": whether argv[*i] is name; then *out is N
@@ -76,33 +80,31 @@ static void stats(eddy_http_request *req, void *arg)
         EDDY_HEADER("Content-Type", "application/json")};
     eddy_loop_stats l;
     eddy_http_stats h;
-    char body[640];
+    char body[700];
     int n;
 
     (void)arg;
     eddy_loop_get_stats(eddy_http_request_loop(req), &l);
     eddy_http_server_get_stats(eddy_http_request_server(req), &h);
-    n = snprintf(body, sizeof body,
-                 "{\"pid\": %d, \"task_id\": %d, \"backend\": \"%s\",\n"
-                 " \"loop\": {\"iterations\": %llu, \"handlers\": %llu, "
-                 "\"timers\": %llu, \"callbacks_run\": %llu, "
-                 "\"timers_run\": %llu, \"events\": %llu, "
-                 "\"longest_callback_us\": %llu},\n"
-                 " \"http\": {\"connections\": %llu, "
-                 "\"connections_total\": %llu, \"requests\": %llu, "
-                 "\"bytes_in\": %llu, \"bytes_out\": %llu, "
-                 "\"errors\": %llu}}\n",
-                 (int)getpid(), eddy_task_id(), eddy_loop_backend(),
-                 (unsigned long long)l.iterations,
-                 (unsigned long long)l.handlers, (unsigned long long)l.timers,
-                 (unsigned long long)l.callbacks_run,
-                 (unsigned long long)l.timers_run, (unsigned long long)l.events,
-                 (unsigned long long)l.longest_cb_us,
-                 (unsigned long long)h.connections,
-                 (unsigned long long)h.connections_total,
-                 (unsigned long long)h.requests,
-                 (unsigned long long)h.bytes_in, (unsigned long long)h.bytes_out,
-                 (unsigned long long)h.errors);
+    n = snprintf(
+        body, sizeof body,
+        "{\"pid\": %d, \"task_id\": %d, \"backend\": \"%s\",\n"
+        " \"loop\": {\"iterations\": %llu, \"handlers\": %llu, "
+        "\"timers\": %llu, \"callbacks_run\": %llu, "
+        "\"timers_run\": %llu, \"events\": %llu, "
+        "\"longest_callback_us\": %llu},\n"
+        " \"http\": {\"connections\": %llu, "
+        "\"connections_total\": %llu, \"requests\": %llu, "
+        "\"bytes_in\": %llu, \"bytes_out\": %llu, "
+        "\"errors\": %llu, \"aborted\": %llu}}\n",
+        (int)getpid(), eddy_task_id(), eddy_loop_backend(),
+        (unsigned long long)l.iterations, (unsigned long long)l.handlers,
+        (unsigned long long)l.timers, (unsigned long long)l.callbacks_run,
+        (unsigned long long)l.timers_run, (unsigned long long)l.events,
+        (unsigned long long)l.longest_cb_us, (unsigned long long)h.connections,
+        (unsigned long long)h.connections_total, (unsigned long long)h.requests,
+        (unsigned long long)h.bytes_in, (unsigned long long)h.bytes_out,
+        (unsigned long long)h.errors, (unsigned long long)h.aborted);
     eddy_http_respond(req, 200, json, 1, body, (size_t)n);
 }
 

@@ -1,5 +1,5 @@
 /*
- * fuzz/chunked.c - the chunked body decoder (httpserver/parser.c) under
+ * fuzz/chunked.c - the chunked body decoder (httputil/parser.c) under
  * fuzzing.
  *
  * Input: one byte of settings (max_trailer, mode), the cut points
@@ -18,7 +18,7 @@
  */
 #include "fuzz.h"
 
-#include "../httpserver/parser.h"
+#include "../httputil/parser.h"
 
 #include <string.h>
 

@@ -95,6 +95,8 @@ static void cn_access(void *arg, const eddy_http_request *req, int status,
 
     (void)bytes;
     (void)ms;
+    if (eddy_http_aborted(req))
+        return; /* finished after its connection was lost: never answered */
     if (st->nlog == CN_MAX_LOG) {
         st->lost_log++;
         return;

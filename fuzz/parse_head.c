@@ -1,5 +1,5 @@
 /*
- * fuzz/parse_head.c - the request-head parser (httpserver/parser.c) under
+ * fuzz/parse_head.c - the request-head parser (httputil/parser.c) under
  * fuzzing.
  *
  * Input: one byte of settings (limits, header slots, byte-at-a-time), the
@@ -21,7 +21,7 @@
  */
 #include "fuzz.h"
 
-#include "../httpserver/parser.h"
+#include "../httputil/parser.h"
 
 #include <string.h>
 

@@ -179,6 +179,224 @@ for i, (name, (cfg, ops, data)) in enumerate(sorted(STREAMS.items())):
     gaps = [(), (1, 1, 1, 1, 1, 1, 1), (10, 5), (3,), (16, 16, 16)][i % 5]
     write("stream_reads", name, bytes([cfg]) + ops + cuts(*gaps) + data)
 
+# args: settings byte (bits 0-2 EDDY_ARGS_PLUS_LITERAL, _KEEP_BAD_ESCAPES,
+# _UTF8; bit 3 small limits), then a query string that is also decoded as
+# a URL component and as a path, and, after a '\n', a path matched against
+# the pattern before it.
+ARGS = {
+    "query": (0x00, b"a=1&b=x+y&a=%32&c"),
+    "form-utf8": (0x04, b"q=caf%C3%A9&e=%F0%9F%98%80&n=%E2%82%AC+5"),
+    "bad-escapes": (0x02, b"a=%zz&b=%4&c=%&d=100%25"),
+    "bad-escape": (0x00, b"a=1&b=%G0"),
+    "plus-literal": (0x01, b"a+b=c+d&e=%2B"),
+    "empties": (0x00, b"&&a=&=b&&c==d&"),
+    "many-small": (0x08, b"a&b&c&d&e&f"),
+    "too-long-small": (0x08, b"k=0123456789012345678901234567890123456789"),
+    "not-utf8": (0x04, b"a=%C0%80&b=%ED%A0%80"),
+    "nul-bytes": (0x00, b"k=a%00b&%00=v"),
+    "path-dots": (0x00, b"/a/./b/../c/%2e%2E/d/."),
+    "path-climb": (0x00, b"/a/../../etc/passwd"),
+    "path-slash": (0x00, b"/a%2Fb/%00"),
+    "path-empty-segs": (0x00, b"/a//../b/"),
+    "pattern-id": (0x00, b"/items/{id}\n/items/42"),
+    "pattern-rest": (0x00, b"/files/{path*}\n/files/a/b.txt"),
+    "pattern-two": (0x00, b"/{a}/x/{b_2}\n/1/x/2"),
+    "pattern-miss": (0x00, b"/items/{id}\n/items/"),
+    "pattern-bad": (0x00, b"/{a}{b}\n/x"),
+}
+for name, (cfg, data) in sorted(ARGS.items()):
+    write("args", name, bytes([cfg]) + data)
+
+# cookie: settings byte (bit 7 build; bits 0-6 the EDDY_COOKIE_* flags);
+# to parse, the Cookie header; to build, a second byte (bit 0: dates in
+# range) and name NUL value NUL domain NUL path NUL, expires, max_age
+# (8 bytes each, big-endian).
+def be64(v):
+    return (v & (2**64 - 1)).to_bytes(8, "big")
+
+COOKIE_PARSE = {
+    "simple": b"a=1; b=2",
+    "spaces-quotes": b" a = 1 ;\tb=\"x y\" ;; c",
+    "malformed": b"novalue; =x; a b=1; c=\x01; d=ok; e=a\tb",
+    "repeated": b"session=abc123; theme=dark; session=old",
+    "browser": b"_ga=GA1.2.1234.5678; _gid=GA1.2.99; csrftoken=abcDEF123; "
+               b"sessionid=xyz; __Host-id=1",
+    "empty": b"",
+}
+for name, data in sorted(COOKIE_PARSE.items()):
+    write("cookie", "parse-" + name, bytes([0x00]) + data)
+SECURE, HTTPONLY, EXPIRES, MAX_AGE, STRICT, LAX, NONE = 1, 2, 4, 8, 16, 32, 64
+COOKIE_BUILD = {
+    "basic": (0, b"id\0abc\0\0\0", 0, 0),
+    "full": (SECURE | HTTPONLY | EXPIRES | MAX_AGE | LAX,
+             b"id\0v\0example.com\0/\0", 784111777, 3600),
+    "delete": (MAX_AGE | EXPIRES | STRICT, b"id\0\0\0/app\0", 0, 0),
+    "host-prefix": (SECURE, b"__Host-x\0v\0\0/\0", 0, 0),
+    "host-prefix-bad": (SECURE, b"__Host-x\0v\0example.com\0/\0", 0, 0),
+    "samesite-none": (NONE, b"n\0v\0\0\0", 0, 0),
+    "bad-name": (0, b"a b\0v\0\0\0", 0, 0),
+    "bad-value": (0, b"n\0a;b\0\0\0", 0, 0),
+    "bad-path": (0, b"n\0v\0\0/a\r\nX: y\0", 0, 0),
+    "far-expires": (EXPIRES, b"n\0v\0\0\0", 253402300800, 0),
+    "negative-age": (MAX_AGE, b"n\0v\0\0\0", 0, -1),
+}
+for name, (flags, fields, expires, max_age) in sorted(COOKIE_BUILD.items()):
+    cfg2 = 0 if name == "far-expires" else 1
+    write("cookie", "build-" + name,
+          bytes([0x80 | flags, cfg2]) + fields + be64(expires) + be64(max_age))
+
+# multipart: settings byte (bits 0-1 boundary: "b", "XyZ", a WebKit one,
+# "a b'()+_,-./:=?"; bit 2 small limits; bit 3 also byte by byte; bit 4
+# a Content-Type for eddy_multipart_boundary), cuts, the body.
+def part(b, disposition, data, extra=b""):
+    return (b"--" + b + b"\r\nContent-Disposition: form-data; " + disposition +
+            b"\r\n" + extra + b"\r\n" + data + b"\r\n")
+
+WEBKIT = b"----WebKitFormBoundary7MA4YWxkTrZu0gW"
+MULTIPART = {
+    "form": (0x09, b"preamble\r\n" +
+             part(b"XyZ", b"name=\"a\"", b"1") +
+             part(b"XyZ", b"name=\"f\"; filename=\"a\\\"b.txt\"",
+                  b"l1\r\nl2\r\n--Xy\r\n\r\r\n--XY", b"Content-Type: text/plain\r\n") +
+             b"--XyZ--\r\nepilogue"),
+    "browser": (0x02, part(WEBKIT, b"name=\"title\"", b"Hello") +
+                part(WEBKIT, b"name=\"upload\"; filename=\"x.bin\"",
+                     bytes(range(256)) * 2, b"Content-Type: application/octet-stream\r\n") +
+                b"--" + WEBKIT + b"--\r\n"),
+    "odd-boundary": (0x0b, part(b"a b'()+_,-./:=?", b"name=x", b"v") +
+                     b"--a b'()+_,-./:=?--"),
+    "fields": (0x08, part(b"b", b"name=a", b"1") + part(b"b", b"name=a", b"2") +
+               part(b"b", b"name=\"c d\"", b"x+y%41") + b"--b--"),
+    "empty-file": (0x00, part(b"b", b"name=f; filename=\"\"", b"") + b"--b--"),
+    "no-parts": (0x00, b"--b--\r\n"),
+    "padding": (0x08, b"\r\n--b \t\r\nContent-Disposition: form-data; name=x\r\n\r\n"
+                b"v\r\n--b--  junk"),
+    "many-parts-small": (0x04, b"".join(part(b"b", b"name=p%d" % i, b"") for i in range(4)) +
+                         b"--b--"),
+    "big-field-small": (0x04, part(b"b", b"name=x", b"123456789") + b"--b--"),
+    "big-file-small": (0x04, part(b"b", b"name=x; filename=f", b"123456789") + b"--b--"),
+    "big-header-small": (0x04, part(b"b", b"name=x", b"v", b"X-Pad: " + b"p" * 40 + b"\r\n") +
+                         b"--b--"),
+    "no-disposition": (0x08, b"--b\r\nContent-Type: text/plain\r\n\r\nv\r\n--b--"),
+    "bad-after": (0x08, b"--b\r\nContent-Disposition: form-data; name=x\r\n\r\nv\r\n--bX"),
+    "bare-lf": (0x08, b"--b\nContent-Disposition: form-data; name=x\n\nv\n--b--"),
+    "cut-short": (0x08, part(b"b", b"name=x", b"v")),
+    "ct-quoted": (0x10, b"multipart/form-data; charset=utf-8; boundary=\"a b:c\""),
+    "ct-webkit": (0x10, b"multipart/form-data; boundary=" + WEBKIT),
+    "ct-bad": (0x10, b"multipart/form-data; boundary=\"a\\b\"; boundary=x"),
+}
+for i, (name, (cfg, data)) in enumerate(sorted(MULTIPART.items())):
+    gaps = [(), (7,), (1, 1, 1, 1), (30, 30, 30), (3, 50)][i % 5]
+    write("multipart", name, bytes([cfg]) + cuts(*gaps) + data)
+
+# ws_frame: settings byte (bit 0 client, else server; bit 1 RSV1 allowed;
+# bits 2-3 message limit 1 MiB/0/10/200; bit 4 byte at a time), cuts, the
+# bytes of frames.
+def frame(opcode, payload, fin=True, rsv1=False, mask=None, length=None):
+    """One frame; length forces the encoding (126 or 127)."""
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    m = 0x80 if mask is not None else 0
+    if length == 127 or (length is None and n > 0xffff):
+        head = bytes([b0, m | 127]) + n.to_bytes(8, "big")
+    elif length == 126 or (length is None and n > 125):
+        head = bytes([b0, m | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([b0, m | n])
+    if mask is not None:
+        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+        head += bytes(mask)
+    return head + payload
+
+K = [0x37, 0xfa, 0x21, 0x3d]
+CLIENT, SERVER = 0x01, 0x00  # the reader's role
+FRAMES = {
+    "hello": (CLIENT, frame(1, b"Hello")),
+    "hello-masked": (SERVER, frame(1, b"Hello", mask=K)),
+    "fragments": (CLIENT, frame(1, b"Hel", fin=False) + frame(0, b"lo")),
+    "ping-between": (CLIENT, frame(1, b"Hel", fin=False) + frame(9, b"") +
+                     frame(0, b"lo")),
+    "masked-fragments": (SERVER, frame(2, b"\x00\xff", fin=False, mask=K) +
+                         frame(10, b"pong", mask=K) + frame(0, b"end", mask=K)),
+    "close": (CLIENT, frame(8, b"\x03\xe8bye")),
+    "close-empty": (SERVER, frame(8, b"", mask=K)),
+    "close-bad-code": (CLIENT, frame(8, b"\x03\xed")),
+    "close-bad-reason": (CLIENT, frame(8, b"\x03\xe8\xff")),
+    "len16": (CLIENT, frame(2, bytes(range(256)) * 2)),
+    "len64-small": (CLIENT, frame(1, b"abc", length=127)),
+    "utf8-split": (CLIENT, frame(1, "κόσμε €".encode(), fin=False) +
+                   frame(0, "𤭢".encode())),
+    "utf8-bad": (CLIENT, frame(1, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc"
+                               b"\xce\xb5\xed\xa0\x80edited")),
+    "utf8-cut": (CLIENT, frame(1, b"ab\xe2\x82")),
+    "compressed": (CLIENT | 0x02, frame(1, bytes.fromhex("f248cdc9c90700"),
+                                        rsv1=True)),
+    "compressed-fragments": (CLIENT | 0x02,
+                             frame(1, bytes.fromhex("f248cd"), fin=False,
+                                   rsv1=True) +
+                             frame(0, bytes.fromhex("c9c90700"))),
+    "unmasked-to-server": (SERVER, frame(1, b"x")),
+    "masked-to-client": (CLIENT, frame(1, b"x", mask=K)),
+    "rsv-bits": (CLIENT, bytes([0xf1, 0x00])),
+    "opcode-3": (CLIENT, bytes([0x83, 0x00])),
+    "long-ping": (CLIENT, bytes([0x89, 0x7e, 0x00, 0x7e]) + b"p" * 126),
+    "fragmented-ping": (CLIENT, bytes([0x09, 0x00])),
+    "continuation-first": (CLIENT, frame(0, b"x")),
+    "new-inside": (CLIENT, frame(1, b"a", fin=False) + frame(1, b"b")),
+    "top-bit": (CLIENT, bytes([0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0])),
+    "over-limit": (CLIENT | 0x08, frame(2, b"0123456789x")),
+    "over-limit-fragments": (CLIENT | 0x0c, frame(2, b"x" * 150, fin=False) +
+                             frame(0, b"y" * 60)),
+}
+for i, (name, (cfg, data)) in enumerate(sorted(FRAMES.items())):
+    gaps = [(), (1, 1, 1), (2, 5), (7,), (3, 3, 3, 3)][i % 5]
+    write("ws_frame", name, bytes([cfg | (0x10 if i % 2 else 0)]) +
+          cuts(*gaps) + data)
+
+# ws_inflate: two settings bytes (first: bits 0-2 window bits - 8, bit 3
+# no context takeover, bits 4-5 limit 64/1000/64 KiB/1 MiB, bits 6-7 room
+# 1/7/100/64 KiB; second: bits 0-1 input piece 1/3/64/all, bits 2-5 level,
+# bits 6-7 memLevel), cuts (where messages end), the bytes.
+import zlib
+
+def deflate_messages(msgs, bits=15, level=6):
+    c = zlib.compressobj(level, zlib.DEFLATED, -bits)
+    out = []
+    for m in msgs:
+        z = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
+        assert z.endswith(b"\x00\x00\xff\xff")
+        out.append(z[:-4])
+    return out
+
+def messages(parts):
+    """Cut bytes for messages laid end to end (each 1 to 256 long but the
+    last)."""
+    return cuts(*[len(p) for p in parts[:-1]]) + b"".join(parts)
+
+TEXT = b"the quick brown fox jumps over the lazy dog; " * 12
+INFLATE = {
+    "hello": (0x27, 0x03, [bytes.fromhex("f248cdc9c90700")]),
+    "hello-twice-takeover": (0x27, 0x03, [bytes.fromhex("f248cdc9c90700"),
+                                          bytes.fromhex("f200110000")]),
+    "hello-no-takeover": (0x2f, 0x02, [bytes.fromhex("f248cdc9c90700")] * 2),
+    "bfinal": (0x27, 0x01, [bytes.fromhex("f348cdc9c9070000")]),
+    "bfinal-short": (0x27, 0x01, [bytes.fromhex("f348cdc9c90700")]),
+    "two-blocks": (0x67, 0x00, [bytes.fromhex("f248050000" "00ffff"
+                                              "cac9c90700")]),
+    "stored": (0xa7, 0x01, [bytes.fromhex("000500faff48656c6c6f00")]),
+    "empty": (0x27, 0x03, [b"\x00"]),
+    "text-takeover": (0xa7, 0x02, deflate_messages([TEXT[:200], TEXT[100:300]])),
+    "text-window-9": (0x61, 0x12, deflate_messages([TEXT[:250]], bits=9)),
+    "bomb": (0x17, 0x3b, deflate_messages([b"\x00" * 100000], level=9)),
+    "bomb-small-room": (0x47, 0x03, deflate_messages([b"a" * 20000])),
+    "not-deflate": (0x27, 0x03, [b"\xff\xff\xff"]),
+    "bad-stored": (0x27, 0x03, [bytes.fromhex("000500fbff48656c6c6f")]),
+    "plain-text": (0x2f, 0x25, [TEXT[:200], b"x", TEXT[50:250]]),
+    "plain-bytes": (0x3b, 0x1a, [bytes(range(256))[:255]]),
+}
+for name, (s1, s2, parts) in sorted(INFLATE.items()):
+    write("ws_inflate", name, bytes([s1, s2]) + messages(parts))
+
 # tls_server: settings byte (bit 0 the server stops at TLS 1.2, 1 it has
 # ALPN, 2 it asks for a client certificate, 3 the client half-closes at
 # the end, 4 read_until), cuts, the bytes the client sends.  The

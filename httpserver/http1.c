@@ -15,6 +15,13 @@
  * a deadline.  Moving the deadline later leaves the timer alone; when it
  * fires early it re-arms itself at the deadline.
  *
+ * Closing while the client may still be sending (a body nobody read, a
+ * request refused mid-stream) lingers, as nginx does: once the answer is
+ * out, shut down our sending side and read and drop what comes until the
+ * client's EOF, within linger_ms and max_linger_bytes.  Closing at once
+ * with bytes unread makes the kernel reset the connection, which can
+ * destroy the answer on its way.
+ *
  * This file must never answer a request twice, answer after the client
  * went away, read while a handler holds a request (pipelined bytes wait in
  * the stream, where TCP backpressure reaches the client), or send a header
@@ -25,6 +32,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -50,6 +58,12 @@ struct eddy_http_request {
     int in_cb, finished;     /* a body or close callback is running; it
                                 finished the request: free it after */
     int route_status;        /* 404 or 405 when no route takes it */
+    int discard;             /* its small body is dropped after the
+                                server's own 404 or 405 */
+    int aborted;             /* the response did not go out whole */
+    int gone;                /* in srv->gone: its client went away */
+    int orphan;              /* its server was freed: never touch it */
+    eddy_http_request *gone_prev, *gone_next; /* in srv->gone */
     int body_kind, body_done, body_error;
     uint64_t body_left;      /* BODY_LENGTH: bytes still to come */
     eddy__chunked chunked;
@@ -60,6 +74,8 @@ struct eddy_http_request {
     int status;
     int64_t out_len;         /* -1: chunked or until close */
     uint64_t out_written, bytes_out, start_ns;
+    uint64_t head_out; /* bytes of the response head */
+    uint64_t unsent;   /* bytes still queued when the client left */
     eddy_http_close_cb on_close;
     void *on_close_arg, *data;
     char ip[INET6_ADDRSTRLEN];
@@ -68,7 +84,9 @@ struct eddy_http_request {
 };
 
 static int run(struct eddy__conn *c);
-static void fail(struct eddy__conn *c, int status);
+static void fail(struct eddy__conn *c, int status, const char *why);
+static void close_after_write(struct eddy__conn *c, int linger);
+static void idle_after_write(struct eddy__conn *c);
 
 static uint64_t clock_ns(void)
 {
@@ -281,7 +299,10 @@ static void on_timer(eddy_loop *loop, void *arg)
             c->timer_at = c->deadline;
         return;
     }
-    eddy__conn_close(c); /* slow head (slowloris), slow body, or idle */
+    /* A slow head (slowloris), a slow body, idle, or a lingering close
+     * that ran out of time. */
+    c->why = -ETIMEDOUT;
+    eddy__conn_close(c);
 }
 
 /* Keeps bytes for later: they are copied, as the stream reuses its own. */
@@ -305,6 +326,8 @@ static int keep(struct eddy__conn *c, const char *p, size_t n)
 
 static void consume(struct eddy__conn *c, size_t n)
 {
+    if (n == 0)
+        return; /* acc may be NULL: memmove() of NULL is undefined */
     c->acc_len -= n;
     memmove(c->acc, c->acc + n, c->acc_len);
     if (c->acc_len == 0 && c->acc_cap > 4096) {
@@ -317,10 +340,14 @@ static void consume(struct eddy__conn *c, size_t n)
 static void on_data(eddy_stream *s, int status, const char *data, size_t len,
                     void *arg);
 
+/* Asks for the next bytes.  A read refused means the stream is at EOF
+ * with nothing buffered (a client that half-closed and was answered), or
+ * closing: nothing more will come, so close once the answers are out. */
 static void want_read(struct eddy__conn *c)
 {
-    if (c->s != NULL && !eddy_stream_reading(c->s))
-        eddy_stream_read_bytes(c->s, READ_SIZE, 1, on_data, c);
+    if (c->s != NULL && !eddy_stream_reading(c->s) &&
+        eddy_stream_read_bytes(c->s, READ_SIZE, 1, on_data, c) != 0)
+        close_after_write(c, 0);
 }
 
 static void on_run(eddy_loop *loop, void *arg)
@@ -347,20 +374,24 @@ static void schedule_run(struct eddy__conn *c)
 
 /* --- requests ----------------------------------------------------------- */
 
+/* The peer's address as text into buf ("" for a Unix domain socket). */
+static char *peer_text(const struct sockaddr_storage *ss, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    if (ss->ss_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf,
+                  (socklen_t)n);
+    else if (ss->ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf,
+                  (socklen_t)n);
+    return buf;
+}
+
 static const char *fill_ip(eddy_http_request *req)
 {
-    const struct sockaddr_storage *ss;
-
     if (req->ip[0] != '\0' || req->conn == NULL)
         return req->ip;
-    ss = &req->conn->peer;
-    if (ss->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
-                  req->ip, sizeof req->ip);
-    else if (ss->ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-                  req->ip, sizeof req->ip);
-    return req->ip;
+    return peer_text(&req->conn->peer, req->ip, sizeof req->ip);
 }
 
 static int is_trusted(const eddy_http_server *srv, const char *p, size_t n)
@@ -455,6 +486,59 @@ static void free_request(eddy_http_request *req)
     free(req->store);
     free(req->body);
     free(req);
+}
+
+/* A request whose client went away waits in srv->gone for its handler to
+ * finish it, so that a server freed meanwhile can tell it (orphan). */
+static void gone_add(eddy_http_server *srv, eddy_http_request *req)
+{
+    req->gone = 1;
+    req->gone_prev = NULL;
+    req->gone_next = srv->gone;
+    if (srv->gone != NULL)
+        srv->gone->gone_prev = req;
+    srv->gone = req;
+}
+
+static void gone_del(eddy_http_request *req)
+{
+    req->gone = 0;
+    if (req->gone_prev != NULL)
+        req->gone_prev->gone_next = req->gone_next;
+    else
+        req->srv->gone = req->gone_next;
+    if (req->gone_next != NULL)
+        req->gone_next->gone_prev = req->gone_prev;
+}
+
+eddy_http_request *eddy__request_orphan(eddy_http_request *req)
+{
+    eddy_http_request *next = req->gone_next;
+
+    req->orphan = 1;
+    req->gone = 0;
+    req->gone_prev = req->gone_next = NULL;
+    return next;
+}
+
+/* Counts a finished request and logs it, with the bytes that reached the
+ * kernel: all of them, or, when the client went away, all but those that
+ * were still queued then.  This response was the last thing queued, so
+ * those unsent bytes are its own first. */
+static void account(eddy_http_request *req)
+{
+    eddy_http_server *srv = req->srv;
+    uint64_t lost = req->unsent < req->bytes_out ? req->unsent : req->bytes_out;
+    uint64_t sent = req->bytes_out - lost;
+    uint64_t body = sent > req->head_out ? sent - req->head_out : 0;
+
+    srv->stats.requests++;
+    srv->stats.bytes_out += sent;
+    srv->stats.aborted += req->aborted != 0;
+    if (srv->opt.access_log != NULL)
+        srv->opt.access_log(srv->opt.access_log_arg, req, req->status,
+                            body < req->out_written ? body : req->out_written,
+                            (double)(clock_ns() - req->start_ns) / 1e6);
 }
 
 /* Frees a finished request, or leaves that to the code that called a
@@ -603,7 +687,7 @@ static void begin(struct eddy__conn *c, const char *base, size_t n,
 
     req = calloc(1, sizeof *req + h->nheaders * sizeof req->headers[0]);
     if (req == NULL) {
-        fail(c, 503);
+        fail(c, 503, "out of memory for a request");
         return;
     }
     req->srv = srv;
@@ -637,8 +721,22 @@ static void begin(struct eddy__conn *c, const char *base, size_t n,
     if (req->body_kind == BODY_LENGTH &&
         h->content_length > srv->opt.max_body_size)
         status = 413;
+    /* The server's own 404 or 405 for a small declared body: answered at
+     * once, then the body is dropped and the connection goes on.  Not
+     * with 100-continue: that client may never send the body. */
+    if (status != 0 && status != 413 && req->body_kind == BODY_LENGTH &&
+        h->content_length <= srv->opt.max_discard_size && !h->expect_continue) {
+        req->discard = 1;
+        c->state = EDDY__HANDLER;
+        return;
+    }
     if (status != 0 && !req->body_done) {
-        fail(c, status); /* no handler would read the body: close */
+        /* No handler will read the body: answer and close. */
+        fail(c, status,
+             status == 413 ? "Content-Length past max_body_size"
+                           : "no route takes it, and its body (chunked, "
+                             "past max_discard_size, or behind "
+                             "100-continue) is not read");
         return;
     }
     if (status == 0 && !req->body_done && !(req->route->flags & EDDY_ROUTE_STREAM)) {
@@ -658,18 +756,50 @@ static void error_reply(eddy_http_request *req, int status)
 {
     char msg[64], allow[256];
     struct out o = {msg, 0, sizeof msg, 0, 0};
-    eddy_http_header hdr = {"Allow", 5, allow, 0};
+    eddy_http_header hdr[2] = {EDDY_HEADER("Content-Type", "text/plain"),
+                               {"Allow", 5, allow, 0}};
 
     if (status == 405)
-        hdr.value_len = eddy__server_allow(req->srv, req->path, allow,
-                                           sizeof allow);
+        hdr[1].value_len =
+            eddy__server_allow(req->srv, req->path, allow, sizeof allow);
     put_num(&o, (uint64_t)status, 10);
     put(&o, " ", 1);
     put_str(&o, eddy_http_reason(status));
     put(&o, "\n", 1);
     req->srv->stats.errors++;
     req->dispatched = 1;
-    eddy_http_respond(req, status, &hdr, hdr.value_len ? 1 : 0, msg, o.len);
+    eddy_http_respond(req, status, hdr, hdr[1].value_len ? 2 : 1, msg, o.len);
+}
+
+/* The rule behind an error body_feed() returned, for the log. */
+static const char *body_rule(const eddy_http_request *req, long status)
+{
+    if (status == -413)
+        return "body past max_body_size";
+    if (status == -400)
+        return req->chunked.error;
+    return "out of memory for the body";
+}
+
+/* The response is out and the next request may come: the idle timeout
+ * starts once the answers are sent, and a shutdown closes the connection
+ * now if nothing more waits. */
+static void become_idle(struct eddy__conn *c)
+{
+    c->state = EDDY__IDLE;
+    idle_after_write(c);
+    if (c->srv->shutting_down)
+        eddy__conn_close_idle(c);
+}
+
+/* Drops up to n bytes of the body being discarded; returns how many. */
+static size_t discard(struct eddy__conn *c, size_t n)
+{
+    if (n > c->discard)
+        n = (size_t)c->discard;
+    c->discard -= n;
+    set_deadline(c, c->srv->opt.body_timeout_ms);
+    return n;
 }
 
 static void dispatch(struct eddy__conn *c)
@@ -711,7 +841,7 @@ static int step(struct eddy__conn *c)
         }
         n = eddy__http_parse_head(&c->ps, c->acc, c->acc_len, &c->srv->head);
         if (n < 0) {
-            fail(c, (int)-n);
+            fail(c, (int)-n, c->srv->head.error);
             return 0;
         }
         if (n == 0) {
@@ -723,7 +853,7 @@ static int step(struct eddy__conn *c)
         }
         begin(c, c->acc, (size_t)n, c->acc_len - (size_t)n);
         if (c->req != NULL && own_head(c->req) != 0) {
-            fail(c, 503);
+            fail(c, 503, "out of memory for a request's head");
             return 0;
         }
         consume(c, (size_t)n);
@@ -744,7 +874,7 @@ static int step(struct eddy__conn *c)
         }
         n = body_feed(req, c->acc, c->acc_len);
         if (n < 0) {
-            fail(c, (int)-n);
+            fail(c, (int)-n, body_rule(req, n));
             return 0;
         }
         consume(c, (size_t)n);
@@ -756,6 +886,14 @@ static int step(struct eddy__conn *c)
             dispatch(c);
             return 1;
         }
+        return 0;
+    case EDDY__DISCARD:
+        consume(c, discard(c, c->acc_len));
+        if (c->discard == 0) {
+            become_idle(c);
+            return 1;
+        }
+        want_read(c);
         return 0;
     default:
         return 0;
@@ -778,24 +916,29 @@ static int run(struct eddy__conn *c)
     return 1;
 }
 
-static void on_data(eddy_stream *s, int status, const char *data, size_t len,
-                    void *arg)
+/* Drops what a lingering close reads, within max_linger_bytes. */
+static void linger_more(struct eddy__conn *c, size_t len)
 {
-    struct eddy__conn *c = arg;
-    eddy_http_request *req;
+    c->lingered += len;
+    if (c->lingered > c->srv->opt.max_linger_bytes)
+        eddy__conn_close(c);
+    else
+        want_read(c);
+}
+
+/* Takes the bytes read: a head parsed where it arrived, body bytes fed,
+ * the rest kept; then runs the connection.  Returns 1 when c is gone. */
+static int take(struct eddy__conn *c, const char *data, size_t len)
+{
     size_t off = 0;
     long n;
 
-    (void)s;
-    if (status < 0)
-        return; /* EOF or an error: the close callback cleans up */
-    c->srv->stats.bytes_in += len;
     if (c->acc_len == 0 && (c->state == EDDY__IDLE || c->state == EDDY__HEAD)) {
         /* The common case: parse where the bytes arrived. */
         n = eddy__http_parse_head(&c->ps, data, len, &c->srv->head);
         if (n < 0) {
-            fail(c, (int)-n);
-            return;
+            fail(c, (int)-n, c->srv->head.error);
+            return 0;
         }
         if (n > 0) {
             begin(c, data, (size_t)n, len - (size_t)n);
@@ -805,20 +948,41 @@ static void on_data(eddy_stream *s, int status, const char *data, size_t len,
     if (c->acc_len == 0 && c->state == EDDY__BODY && off < len) {
         n = body_feed(c->req, data + off, len - off);
         if (n < 0) {
-            fail(c, (int)-n);
-            return;
+            fail(c, (int)-n, body_rule(c->req, n));
+            return 0;
         }
         off += (size_t)n;
         /* The body timeout runs between reads: this was one. */
         if (c->state == EDDY__BODY)
             set_deadline(c, c->srv->opt.body_timeout_ms);
     }
+    if (c->acc_len == 0 && c->state == EDDY__DISCARD)
+        off += discard(c, len - off);
     if (off < len && keep(c, data + off, len - off) != 0) {
-        fail(c, 503);
+        fail(c, 503, "out of memory for the bytes received");
+        return 0;
+    }
+    return run(c);
+}
+
+static void on_data(eddy_stream *s, int status, const char *data, size_t len,
+                    void *arg)
+{
+    struct eddy__conn *c = arg;
+    eddy_http_request *req;
+
+    (void)s;
+    if (status < 0)
+        return; /* EOF or an error: the close callback cleans up */
+    c->srv->stats.bytes_in += len;
+    if (c->state == EDDY__LINGER) {
+        linger_more(c, len);
         return;
     }
-    if (run(c))
+    c->delivering = len;
+    if (take(c, data, len))
         return;
+    c->delivering = 0;
     /* A request still held (by its handler, or its body still coming)
      * must not point into data any more. */
     req = c->req;
@@ -829,24 +993,31 @@ static void on_data(eddy_stream *s, int status, const char *data, size_t len,
     }
 }
 
-/* The client is gone: the request, if a handler has it, is told. */
-static void detach_request(struct eddy__conn *c)
+/* The client is gone: the request, if a handler has it, is told.  orphan:
+ * the server is being freed, and the request must never reach it. */
+static void detach_request(struct eddy__conn *c, int orphan)
 {
     eddy_http_request *req = c->req;
 
     c->state = EDDY__CLOSED;
     if (req != NULL) {
         fill_ip(req);
+        req->unsent = eddy_stream_write_buffered(c->s);
         req->conn = NULL;
         c->req = NULL;
         if (!req->dispatched) {
             free_request(req);
         } else {
+            if (orphan)
+                eddy__request_orphan(req);
+            else
+                gone_add(c->srv, req);
             /* The body callback may finish the request: then on_close,
              * which is for requests not finished, does not run. */
             req->in_cb = 1;
             if (req->body_cb != NULL && !req->body_done)
-                req->body_cb(req, -ECONNRESET, NULL, 0, 1, req->body_arg);
+                req->body_cb(req, c->why ? c->why : -ECONNRESET, NULL, 0, 1,
+                             req->body_arg);
             if (req->on_close != NULL && !req->finished)
                 req->on_close(req, req->on_close_arg);
             req->in_cb = 0;
@@ -868,7 +1039,8 @@ void eddy__conn_forget(struct eddy__conn *c)
 
     eddy_stream_set_close_callback(s, NULL, NULL);
     eddy_stream_close(s);
-    detach_request(c);
+    c->why = -ECANCELED;
+    detach_request(c, 1);
     if (!c->scheduled && !c->in_run)
         free(c);
 }
@@ -881,7 +1053,7 @@ static void on_closed(eddy_stream *s, int err, void *arg)
 
     (void)s;
     (void)err;
-    detach_request(c);
+    detach_request(c, 0);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -923,6 +1095,7 @@ int eddy__conn_open(eddy_http_server *srv, int fd, const struct sockaddr *peer,
     srv->stats.connections = srv->nconns;
     srv->stats.connections_total++;
     eddy_stream_set_nodelay(c->s, 1);
+    eddy__stream_half_open(c->s);
     eddy_stream_set_close_callback(c->s, on_closed, c);
     set_deadline(c, srv->opt.idle_timeout_ms);
     want_read(c);
@@ -942,29 +1115,58 @@ static void close_when_sent(eddy_stream *s, int status, void *arg)
     eddy_stream_close(s);
 }
 
-/* Stops reading and closes once what is queued has been sent. */
-static void close_after_write(struct eddy__conn *c)
+/* The answer is out: shut down our sending side (the client reads the
+ * answer, then EOF) and drop what the client still sends, until its EOF
+ * closes the stream, or linger_ms or max_linger_bytes runs out.  (A
+ * closed stream may have lost its connection, freed with its server.) */
+static void linger_when_sent(eddy_stream *s, int status, void *arg)
+{
+    struct eddy__conn *c = arg;
+    int fd = eddy_stream_fd(s);
+
+    if (status != 0 || eddy_stream_closed(s))
+        return;
+    if (fd < 0 || shutdown(fd, SHUT_WR) != 0) {
+        eddy_stream_close(s);
+        return;
+    }
+    c->state = EDDY__LINGER;
+    c->lingered = c->acc_len;
+    consume(c, c->acc_len);
+    set_deadline(c, c->srv->opt.linger_ms);
+    want_read(c);
+}
+
+/* Stops reading and closes once what is queued has been sent; with
+ * linger, the client may still be sending: close lingering. */
+static void close_after_write(struct eddy__conn *c, int linger)
 {
     c->state = EDDY__CLOSED;
     set_deadline(c, 0);
     if (c->s != NULL &&
-        eddy_stream_write(c->s, NULL, 0, close_when_sent, NULL) != 0)
+        eddy_stream_write(c->s, NULL, 0,
+                          linger ? linger_when_sent : close_when_sent, c) != 0)
         eddy_stream_close(c->s);
 }
 
 static void on_response_sent(eddy_stream *s, int status, void *arg)
 {
     struct eddy__conn *c = arg;
+    int held;
 
-    /* status first: after an error the connection may be gone. */
-    if (status == 0 && c->state == EDDY__IDLE &&
-        eddy_stream_write_buffered(s) == 0) {
-        set_deadline(c, c->srv->opt.idle_timeout_ms);
-        if (c->held) {
-            c->held = 0;
-            schedule_run(c);
-        }
-    }
+    /* The stream first: once closed, the connection may be gone. */
+    if (status != 0 || eddy_stream_closed(s) || c->state != EDDY__IDLE ||
+        eddy_stream_write_buffered(s) != 0)
+        return;
+    set_deadline(c, c->srv->opt.idle_timeout_ms);
+    held = c->held;
+    c->held = 0;
+    /* A shutdown that began while the answers drained found the
+     * connection busy: it is idle now. */
+    if (c->srv->shutting_down && eddy__conn_close_idle(c))
+        return;
+    if (held)
+        schedule_run(c);
 }
 
 /* Starts the idle timeout once the response is out: a client still
@@ -1001,18 +1203,39 @@ int eddy__conn_close_idle(struct eddy__conn *c)
         return 0;
     /* The last response may still be queued (a large body, a slow
      * reader): it goes out first.  The shutdown deadline still holds. */
-    close_after_write(c);
+    close_after_write(c, 0);
     return 1;
 }
 
 /* An error before a handler answered: answer it ourselves and close. */
-static void fail(struct eddy__conn *c, int status)
+/* Says in the log which rule a request broke; the client's answer stays
+ * generic ("400 Bad Request"), as it must not teach an attacker much. */
+static void log_refusal(struct eddy__conn *c, int status, const char *why)
+{
+    eddy_http_request *req = c->req;
+    char buf[INET6_ADDRSTRLEN], what[80] = "";
+    const char *ip =
+        req != NULL ? fill_ip(req) : peer_text(&c->peer, buf, sizeof buf);
+
+    if (req != NULL)
+        snprintf(what, sizeof what, " %.*s %.*s", (int)req->head.method.len,
+                 req->head.method.p,
+                 (int)(req->path.len < 40 ? req->path.len : 40), req->path.p);
+    eddy_loop_log(c->srv->loop, EDDY_LOG_INFO, "%d %s%s from %s: %s", status,
+                  eddy_http_reason(status), what, ip[0] ? ip : "a local client",
+                  why != NULL ? why : "malformed request");
+}
+
+/* An error before a handler answered (why: the rule broken, for the log):
+ * answer it ourselves and close, lingering, as more may be on its way. */
+static void fail(struct eddy__conn *c, int status, const char *why)
 {
     eddy_http_request *req = c->req;
     char head[512], msg[64];
     struct out r = {head, 0, sizeof head, 0, 0};
     struct out m = {msg, 0, sizeof msg, 0, 0};
 
+    log_refusal(c, status, why);
     if (req != NULL && req->dispatched) {
         /* A streaming handler reading the body: it answers; we close. */
         req->keep_alive = 0;
@@ -1020,8 +1243,11 @@ static void fail(struct eddy__conn *c, int status)
         req->body_error = 1;
         c->state = EDDY__HANDLER;
         if (req->body_cb != NULL)
-            req->body_cb(req, status == 413 ? -EMSGSIZE : -EPROTO, NULL, 0,
-                         1, req->body_arg);
+            req->body_cb(req,
+                         status == 413   ? EDDY_HTTP_TOO_LARGE
+                         : status == 400 ? -EPROTO
+                                         : -ENOMEM,
+                         NULL, 0, 1, req->body_arg);
         return;
     }
     if (req != NULL) {
@@ -1030,8 +1256,6 @@ static void fail(struct eddy__conn *c, int status)
         return;
     }
     /* The head did not parse: there is no request to answer through. */
-    eddy_loop_log(c->srv->loop, EDDY_LOG_INFO, "%d %s: malformed request",
-                  status, eddy_http_reason(status));
     c->srv->stats.errors++;
     put_num(&m, (uint64_t)status, 10);
     put(&m, " ", 1);
@@ -1043,7 +1267,7 @@ static void fail(struct eddy__conn *c, int status)
     put(&r, "\r\nConnection: close\r\n\r\n", 23);
     put(&r, m.p, m.len);
     eddy_stream_write(c->s, r.p, r.len, NULL, NULL);
-    close_after_write(c);
+    close_after_write(c, 1);
 }
 
 /* --- the request API ---------------------------------------------------- */
@@ -1175,6 +1399,42 @@ static int reserved(const eddy_http_header *h)
            (h->name_len == 10 && eddy__http_ieq(h->name, "connection", 10));
 }
 
+/* Whether a response head can be sent as given: everything is checked
+ * before a byte is queued.  Notes whether the handler gave Date, Server. */
+static int check_head(int status, const char *reason,
+                      const eddy_http_header *headers, size_t nheaders,
+                      int64_t content_length, int *has_date, int *has_server)
+{
+    if (status < 200 || status > 999 ||
+        (reason != NULL && bad_text(reason, strlen(reason), 0)) ||
+        (nheaders > 0 && headers == NULL) ||
+        ((status == 204 || status == 304) && content_length > 0))
+        return -EINVAL;
+    for (size_t i = 0; i < nheaders; i++) {
+        const eddy_http_header *h = &headers[i];
+
+        if (bad_text(h->name, h->name_len, 1) ||
+            bad_text(h->value, h->value_len, 0) || reserved(h))
+            return -EINVAL;
+        *has_date |= h->name_len == 4 && eddy__http_ieq(h->name, "date", 4);
+        *has_server |= h->name_len == 6 && eddy__http_ieq(h->name, "server", 6);
+    }
+    return 0;
+}
+
+/* The stream refused bytes of a response (out of memory, or closing): it
+ * cannot carry the response whole any more.  Close the connection, so
+ * that the request goes the way of one whose client went away. */
+static int lost(struct eddy__conn *c, int err)
+{
+    if (err != -EPIPE)
+        eddy_loop_log(c->srv->loop, EDDY_LOG_ERROR,
+                      "a response could not be queued (%s): connection closed",
+                      eddy_strerror(err));
+    eddy__conn_close(c);
+    return -EPIPE;
+}
+
 int eddy_http_start_response(eddy_http_request *req, int status,
                              const char *reason,
                              const eddy_http_header *headers, size_t nheaders,
@@ -1188,19 +1448,10 @@ int eddy_http_start_response(eddy_http_request *req, int status,
 
     if (req->started)
         return -EALREADY;
-    if (status < 200 || status > 999 ||
-        (reason != NULL && bad_text(reason, strlen(reason), 0)) ||
-        (nheaders > 0 && headers == NULL))
-        return -EINVAL;
-    for (size_t i = 0; i < nheaders; i++) {
-        const eddy_http_header *h = &headers[i];
-
-        if (bad_text(h->name, h->name_len, 1) ||
-            bad_text(h->value, h->value_len, 0) || reserved(h))
-            return -EINVAL;
-        has_date |= h->name_len == 4 && eddy__http_ieq(h->name, "date", 4);
-        has_server |= h->name_len == 6 && eddy__http_ieq(h->name, "server", 6);
-    }
+    err = check_head(status, reason, headers, nheaders, content_length,
+                     &has_date, &has_server);
+    if (err != 0)
+        return err;
     req->started = 1;
     req->status = status;
     /* Without a connection the server may be gone too: not a byte of it
@@ -1215,7 +1466,7 @@ int eddy_http_start_response(eddy_http_request *req, int status,
     if (content_length < 0 && req->head.version == 11)
         req->out_chunked = 1;
     if ((content_length < 0 && !req->out_chunked) || srv->shutting_down ||
-        (!req->body_done && req->body_cb == NULL))
+        (!req->body_done && req->body_cb == NULL && !req->discard))
         req->keep_alive = 0;
 
     put_status(&o, srv, status, reason, has_date, has_server);
@@ -1243,32 +1494,24 @@ int eddy_http_start_response(eddy_http_request *req, int status,
     err = o.failed ? -ENOMEM : eddy_stream_write(c->s, o.p, o.len, NULL, NULL);
     if (o.heap)
         free(o.p);
-    if (err == 0)
-        req->bytes_out += o.len;
-    return err;
+    if (err != 0)
+        return lost(c, err);
+    req->bytes_out += o.len;
+    req->head_out = o.len;
+    return 0;
 }
 
-int eddy_http_write(eddy_http_request *req, const void *data, size_t len,
-                    eddy_stream_cb cb, void *arg)
+/* Queues a piece of the body, framed; returns the stream's error. */
+static int write_body(eddy_http_request *req, eddy_stream *s, const void *data,
+                      size_t len, eddy_stream_cb cb, void *arg)
 {
-    struct eddy__conn *c = req->conn;
-    eddy_stream *s;
+    char line[24];
+    struct out o = {line, 0, sizeof line, 0, 0};
     int err = 0;
 
-    if (!req->started)
-        return -EINVAL;
-    if (c == NULL)
-        return -EPIPE;
-    if (req->out_len >= 0 && req->out_written + len > (uint64_t)req->out_len)
-        return -EINVAL;
-    s = c->s;
-    req->out_written += len;
     if (req->no_body || len == 0)
         return cb != NULL ? eddy_stream_write(s, NULL, 0, cb, arg) : 0;
     if (req->out_chunked) {
-        char line[24];
-        struct out o = {line, 0, sizeof line, 0, 0};
-
         put_num(&o, len, 16);
         put(&o, "\r\n", 2);
         err = eddy_stream_write(s, o.p, o.len, NULL, NULL);
@@ -1284,50 +1527,103 @@ int eddy_http_write(eddy_http_request *req, const void *data, size_t len,
     return err;
 }
 
-int eddy_http_finish(eddy_http_request *req)
+int eddy_http_write(eddy_http_request *req, const void *data, size_t len,
+                    eddy_stream_cb cb, void *arg)
 {
     struct eddy__conn *c = req->conn;
+    int err;
+
+    if (!req->started || (data == NULL && len > 0))
+        return -EINVAL;
+    if (c == NULL)
+        return -EPIPE;
+    if (req->out_len >= 0 && req->out_written + len > (uint64_t)req->out_len)
+        return -EINVAL;
+    req->out_written += len;
+    err = write_body(req, c->s, data, len, cb, arg);
+    return err != 0 ? lost(c, err) : 0;
+}
+
+/* Whether the client may still be sending when the connection closes
+ * after req: then the close lingers.  (Inside on_data() the stream still
+ * counts the bytes it is handing over as buffered: those are ours.) */
+static int may_send_more(const eddy_http_request *req,
+                         const struct eddy__conn *c)
+{
+    return !req->body_done || req->body_error || c->acc_len > 0 ||
+           eddy_stream_read_buffered(c->s) > c->delivering;
+}
+
+/* The connection goes on after a finished request: to the next request,
+ * or first through the small body the server refused. */
+static void after_request(struct eddy__conn *c, const eddy_http_request *req)
+{
+    if (req->discard && !req->body_done) {
+        c->state = EDDY__DISCARD;
+        c->discard = req->body_left;
+        set_deadline(c, c->srv->opt.body_timeout_ms);
+    } else {
+        c->state = EDDY__IDLE;
+        idle_after_write(c);
+    }
+    schedule_run(c);
+}
+
+/* Finishes a request whose client went away: logged and counted as
+ * aborted, unless its server is gone too. */
+static int finish_aborted(eddy_http_request *req)
+{
+    req->aborted = 1;
+    if (!req->orphan) {
+        if (req->gone)
+            gone_del(req);
+        account(req);
+    }
+    release(req);
+    return -EPIPE;
+}
+
+int eddy_http_finish(eddy_http_request *req)
+{
+    struct eddy__conn *c;
     eddy_http_server *srv = req->srv;
     int err = 0;
 
+    if (!req->started)
+        err = eddy_http_start_response(req, 200, NULL, NULL, 0, 0);
+    c = req->conn;
+    if (c != NULL && req->out_chunked && !req->no_body &&
+        !eddy_stream_closed(c->s)) {
+        if (eddy_stream_write(c->s, "0\r\n\r\n", 5, NULL, NULL) == 0)
+            req->bytes_out += 5;
+        else
+            lost(c, -ENOMEM);
+    }
     /* A stream that is closing runs its write callbacks, with an error,
      * before its close callback detaches the request: a handler finishing
-     * from such a callback finds the client gone all the same. */
+     * from such a callback, or one whose response was just lost, finds
+     * the client gone all the same. */
     if (c != NULL && eddy_stream_closed(c->s)) {
+        req->unsent = eddy_stream_write_buffered(c->s);
         c->req = NULL;
         req->conn = c = NULL;
     }
-    if (!req->started)
-        err = eddy_http_start_response(req, 200, NULL, NULL, 0, 0);
-    if (c != NULL && req->out_chunked && !req->no_body) {
-        eddy_stream_write(c->s, "0\r\n\r\n", 5, NULL, NULL);
-        req->bytes_out += 5;
-    }
-    if (c == NULL) {
-        /* The client went away; the server may be gone too. */
-        release(req);
-        return -EPIPE;
-    }
+    if (c == NULL)
+        return finish_aborted(req);
     /* An answer to HEAD is whole without its body. */
     if (!req->no_body && req->out_len >= 0 &&
         req->out_written < (uint64_t)req->out_len) {
         req->keep_alive = 0; /* the client would wait for the rest */
+        req->aborted = 1;
         err = -EPROTO;
     }
-    srv->stats.requests++;
-    srv->stats.bytes_out += req->bytes_out;
-    if (srv->opt.access_log != NULL)
-        srv->opt.access_log(srv->opt.access_log_arg, req, req->status,
-                            req->out_written,
-                            (double)(clock_ns() - req->start_ns) / 1e6);
+    account(req);
     c->req = NULL;
-    if (!req->keep_alive || !req->body_done || srv->shutting_down) {
-        close_after_write(c);
-    } else {
-        c->state = EDDY__IDLE;
-        idle_after_write(c);
-        schedule_run(c);
-    }
+    if (!req->keep_alive || srv->shutting_down ||
+        (!req->body_done && !req->discard))
+        close_after_write(c, may_send_more(req, c));
+    else
+        after_request(c, req);
     release(req);
     return err;
 }
@@ -1336,14 +1632,26 @@ int eddy_http_respond(eddy_http_request *req, int status,
                       const eddy_http_header *headers, size_t nheaders,
                       const void *body, size_t len)
 {
-    int err = eddy_http_start_response(req, status, NULL, headers, nheaders,
-                                       (int64_t)len), fin;
+    int err, fin;
 
-    if (err == -EINVAL || err == -EALREADY)
+    if (req->started)
+        return -EALREADY;
+    if ((body == NULL && len > 0) ||
+        ((status == 204 || status == 304) && len > 0))
+        return -EINVAL;
+    err = eddy_http_start_response(req, status, NULL, headers, nheaders,
+                                   (int64_t)len);
+    if (err == -EINVAL)
         return err;
-
     if (err == 0)
         err = eddy_http_write(req, body, len, NULL, NULL);
+    /* Both checked all they could refuse: what is left is -EPIPE, and
+     * the request is finished whatever happened. */
     fin = eddy_http_finish(req);
     return err != 0 ? err : fin;
+}
+
+int eddy_http_aborted(const eddy_http_request *req)
+{
+    return req->aborted;
 }

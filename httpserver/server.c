@@ -50,6 +50,9 @@ int eddy_http_server_new(eddy_loop *loop, const eddy_http_options *opts,
     o->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 60000;
     o->max_connections = o->max_connections ? o->max_connections : 10000;
     o->server_name = o->server_name ? o->server_name : "eddy";
+    o->max_discard_size = o->max_discard_size ? o->max_discard_size : 65536;
+    o->linger_ms = o->linger_ms ? o->linger_ms : 5000;
+    o->max_linger_bytes = o->max_linger_bytes ? o->max_linger_bytes : 16u << 20;
     srv->head.headers = calloc(o->max_headers, sizeof *srv->head.headers);
     srv->head.max_headers = o->max_headers;
     if (srv->head.headers == NULL) {
@@ -131,6 +134,27 @@ const struct eddy__route *eddy__server_route(const eddy_http_server *srv,
     return NULL;
 }
 
+/* Appends method m (n bytes) to the list buf[0, len) of size bytes,
+ * unless it is there already or would not fit; returns the new length. */
+static size_t allow_add(char *buf, size_t len, size_t size, const char *m,
+                        size_t n)
+{
+    for (size_t i = 0; i + n <= len; i++)
+        if ((i == 0 || buf[i - 1] == ' ') && memcmp(buf + i, m, n) == 0 &&
+            (i + n == len || buf[i + n] == ','))
+            return len;
+    if (len + n + 2 > size)
+        return len;
+    if (len != 0) {
+        memcpy(buf + len, ", ", 2);
+        len += 2;
+    }
+    memcpy(buf + len, m, n);
+    return len + n;
+}
+
+/* The Allow list of a 405: every method routed for the path, once, and
+ * HEAD wherever GET is (a GET route answers HEAD too). */
 size_t eddy__server_allow(const eddy_http_server *srv, eddy_str path,
                           char *buf, size_t size)
 {
@@ -140,14 +164,11 @@ size_t eddy__server_allow(const eddy_http_server *srv, eddy_str path,
         const struct eddy__route *r = &srv->routes[i];
         size_t n = r->method ? strlen(r->method) : 0;
 
-        if (n == 0 || !path_matches(r, path) || len + n + 2 > size)
+        if (n == 0 || !path_matches(r, path))
             continue;
-        if (len != 0) {
-            memcpy(buf + len, ", ", 2);
-            len += 2;
-        }
-        memcpy(buf + len, r->method, n);
-        len += n;
+        len = allow_add(buf, len, size, r->method, n);
+        if (n == 3 && memcmp(r->method, "GET", 3) == 0)
+            len = allow_add(buf, len, size, "HEAD", 4);
     }
     return len;
 }
@@ -358,8 +379,10 @@ static void on_deadline(eddy_loop *loop, void *arg)
 
     (void)loop;
     srv->shutdown_timer = 0;
-    for (struct eddy__conn *c = srv->conns; c != NULL; c = c->next)
+    for (struct eddy__conn *c = srv->conns; c != NULL; c = c->next) {
+        c->why = -ECANCELED;
         eddy__conn_close(c);
+    }
 }
 
 void eddy_http_server_shutdown(eddy_http_server *srv, uint64_t deadline_ms,
@@ -434,6 +457,10 @@ void eddy_http_server_free(eddy_http_server *srv)
         srv->conns = c->next;
         eddy__conn_forget(c);
     }
+    /* Requests whose client went away earlier, still held: finishing one
+     * later must not reach this server. */
+    while (srv->gone != NULL)
+        srv->gone = eddy__request_orphan(srv->gone);
     if (srv->shutdown_timer != 0)
         eddy_loop_remove_timeout(srv->loop, srv->shutdown_timer);
     for (size_t i = 0; i < srv->nroutes; i++) {

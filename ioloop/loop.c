@@ -12,11 +12,12 @@
  * user callback while holding the lock.
  */
 #define _GNU_SOURCE
-#include "loop_internal.h"
+#include "loop_state.h"
 #include "eddy/version.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -522,7 +523,44 @@ void eddy_loop_stop(eddy_loop *loop)
 
 int eddy_loop_backend_fd(const eddy_loop *loop)
 {
-    return eddy__backend_fd(loop->backend);
+    int wake_fd;
+
+    return eddy__backend_fd(loop->backend, &wake_fd);
+}
+
+static short to_poll_events(unsigned mask)
+{
+    return (short)((mask & EDDY_READ ? POLLIN : 0) |
+                   (mask & EDDY_WRITE ? POLLOUT : 0));
+}
+
+/* The backend's fd when it has one; else the wakeup's and every watched
+ * one, from the loop's table rather than the backend's, which may still
+ * hold fds whose removal waits for the next poll (closed ones among them,
+ * which would wake the host for nothing). */
+int eddy_loop_query_fds(const eddy_loop *loop, struct pollfd *fds, size_t max,
+                        size_t *n)
+{
+    int wake_fd, bfd = eddy__backend_fd(loop->backend, &wake_fd);
+    size_t need = bfd >= 0 ? 1 : (size_t)loop->nhandlers + (wake_fd >= 0);
+    size_t k = 0;
+
+    *n = need;
+    if (need > max)
+        return -ENOSPC;
+    if (bfd >= 0 || wake_fd >= 0) {
+        fds[k].fd = bfd >= 0 ? bfd : wake_fd;
+        fds[k].events = POLLIN;
+        fds[k++].revents = 0;
+    }
+    for (int fd = 0; bfd < 0 && k < need && fd < loop->nfds; fd++) {
+        if (loop->fds[fd].cb == NULL)
+            continue;
+        fds[k].fd = fd;
+        fds[k].events = to_poll_events(loop->fds[fd].mask);
+        fds[k++].revents = 0;
+    }
+    return 0;
 }
 
 uint64_t eddy_loop_now(const eddy_loop *loop)
@@ -533,6 +571,22 @@ uint64_t eddy_loop_now(const eddy_loop *loop)
 void eddy_loop_update_time(eddy_loop *loop)
 {
     loop->now = eddy__clock_ns();
+}
+
+void *eddy__loop_take_spare(eddy_loop *loop)
+{
+    void *buf = loop->spare_buf;
+
+    loop->spare_buf = NULL;
+    return buf;
+}
+
+void *eddy__loop_give_spare(eddy_loop *loop, void *buf)
+{
+    if (loop->spare_buf != NULL)
+        return buf;
+    loop->spare_buf = buf;
+    return NULL;
 }
 
 void eddy_loop_set_log(eddy_loop *loop, eddy_log_fn fn, void *arg)

@@ -11,7 +11,7 @@
  * merge, as with any POSIX signal.
  */
 #define _GNU_SOURCE
-#include "loop_internal.h"
+#include "loop_state.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -21,7 +21,7 @@
  * inconsistent state: a callback may add or remove any timer.
  */
 #define _GNU_SOURCE
-#include "loop_internal.h"
+#include "loop_state.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -23,8 +23,9 @@
  * buffer pass max_buffer_size or the write queue max_write_buffer_size.
  */
 #define _GNU_SOURCE
-#include "eddy/iostream.h"
 #include "../ioloop/loop_internal.h"
+#include "eddy/iostream.h"
+#include "stream_internal.h"
 #include "transport.h"
 
 #include <arpa/inet.h>
@@ -43,7 +44,7 @@
 
 #define DEFAULT_MAX_BUFFER (100u << 20)
 #define DEFAULT_CHUNK (64u << 10)
-#define FIRST_READ 4096 /* a stream's first buffer; grows with its flow */
+#define FIRST_READ EDDY__SPARE_SIZE /* a first buffer; grows with a flow */
 #define MAX_IOV 64
 /* A copy segment's least size: small enough for malloc's per-thread cache
  * (glibc's tcache serves up to 1032 bytes), so a small reply costs no
@@ -74,8 +75,11 @@ enum {
     S_HUP = 1 << 9,        /* the poller reports HUP on rfd until closed */
     S_DETACHED = 1 << 10,  /* rfd has no handler: after a HUP, or adopted */
     S_CLOSE_RAN = 1 << 11, /* the close callback ran, or is running */
-    S_TLS = 1 << 14,       /* s->tls: TLS is on */
-    S_TLS_HS = 1 << 15,    /* its handshake, or the handshake callback, waits */
+    S_DRAIN = 1 << 12,     /* the queue reached the high watermark */
+    S_PAUSED = 1 << 13,    /* eddy_stream_pause_reading() */
+    S_HALF_OPEN = 1 << 14, /* EOF with no read pending leaves it open */
+    S_TLS = 1 << 15,       /* s->tls: TLS is on */
+    S_TLS_HS = 1 << 16,    /* its handshake, or the handshake callback, waits */
 };
 
 struct wseg {
@@ -120,10 +124,13 @@ struct eddy_stream {
     size_t done0, ndone, donecap;
     uint64_t queued, sent;
     uint64_t received; /* bytes read from rfd in all */
+    size_t high, low;  /* write watermarks; high 0: none */
 
-    eddy_stream_cb connect_cb, close_cb;
-    void *connect_arg, *close_arg, *data;
+    eddy_stream_cb connect_cb, close_cb, drain_cb;
+    void *connect_arg, *close_arg, *drain_arg, *data;
     eddy_timer_id connect_timer;
+    void (*free_fn)(void *arg); /* eddy__stream_on_free() */
+    void *free_arg;
     eddy__tls *tls; /* NULL: plain */
 };
 
@@ -139,6 +146,12 @@ const char *eddy_strerror(int err)
     case -ENOBUFS: return "read buffer full (max_buffer_size)";
     case -EMSGSIZE: return "delimiter not found within max_bytes";
     case -ENOSPC: return "write buffer full (max_write_buffer_size)";
+    case EDDY_ENOTFOUND: return "host name not found";
+    case EDDY_ETRYAGAIN: return "temporary failure in name resolution";
+    case EDDY_ERESOLVE: return "name resolution failed";
+    /* eddy's own codes, one namespace for every layer: this is
+     * httpserver.h's EDDY_HTTP_TOO_LARGE. */
+    case EDDY_EOF + 1: return "request body larger than max_body_size";
     case EDDY_TLS_HANDSHAKE: return "TLS handshake failed";
     case EDDY_TLS_VERIFY: return "TLS peer certificate did not verify";
     case EDDY_TLS_TRUNCATED: return "TLS stream truncated: the peer closed "
@@ -231,7 +244,7 @@ TLS_PATH static void tls_interest(const eddy__tls *t, unsigned *r,
 static inline void wanted(const eddy_stream *s, unsigned *r, unsigned *w)
 {
     *r = *w = 0;
-    if (!(s->flags & (S_EOF | S_CONNECTING)) &&
+    if (!(s->flags & (S_EOF | S_CONNECTING | S_PAUSED)) &&
         buffered(s) < s->opt.max_buffer_size &&
         (s->rd.kind != R_NONE || (s->close_cb != NULL && buffered(s) == 0)))
         *r = EDDY_READ;
@@ -296,14 +309,56 @@ static void close_with(eddy_stream *s, int err)
     schedule(s);
 }
 
-/* adopt: fd is a non-blocking socket (the server's accepted one), and its
- * handler waits for the first interest: two system calls fewer a client. */
+/* How open_stream() takes its fds. */
+enum {
+    OPEN_NEW,      /* make them non-blocking; add handlers with no events */
+    OPEN_ADOPT,    /* a non-blocking socket; its handler comes with the
+                      first interest (two system calls fewer a client) */
+    OPEN_ACCEPTED, /* a non-blocking socket, watched for reading at once;
+                      left open on error */
+};
+
+/* Tells the kernel not to raise SIGPIPE for wfd, where it can. */
+static void no_sigpipe(int fd)
+{
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+#ifdef F_SETNOSIGPIPE
+    fcntl(fd, F_SETNOSIGPIPE, 1);
+#endif
+    (void)fd;
+}
+
+/* Watches fd as a stream's, as mode says.  Returns 1 when a handler was
+ * added, 0 when none was, or a negative errno. */
+static int attach(eddy_stream *s, int fd, int mode)
+{
+    int flags, err;
+
+    if (mode == OPEN_ADOPT) {
+        s->flags |= S_DETACHED;
+        return 0;
+    }
+    if (mode == OPEN_ACCEPTED) {
+        err = eddy_loop_add_handler(s->loop, fd, EDDY_READ, on_io, s);
+        s->rmask = EDDY_READ;
+        return err == 0 ? 1 : err;
+    }
+    if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+        (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0))
+        return -errno;
+    err = eddy_loop_add_handler(s->loop, fd, 0, on_io, s);
+    return err == 0 ? 1 : err;
+}
+
 static int open_stream(eddy_loop *loop, int rfd, int wfd,
-                       const eddy_stream_options *opts, int adopt,
+                       const eddy_stream_options *opts, int mode,
                        eddy_stream **out)
 {
     eddy_stream *s = calloc(1, sizeof *s);
-    int err = 0, flags;
+    int err = 0, added = 0;
 
     if (s == NULL) {
         err = -ENOMEM;
@@ -327,27 +382,16 @@ static int open_stream(eddy_loop *loop, int rfd, int wfd,
 
         if (fd < 0 || (i && wfd == rfd))
             continue;
-        /* An accepted socket usually is non-blocking already. */
-        if (adopt)
-            s->flags |= S_DETACHED;
-        else if ((flags = fcntl(fd, F_GETFL)) < 0 ||
-                 (!(flags & O_NONBLOCK) &&
-                  fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0))
-            err = -errno;
-        else
-            err = eddy_loop_add_handler(loop, fd, 0, on_io, s);
-        if (err != 0)
+        err = attach(s, fd, mode);
+        if (err < 0)
             break;
+        if (i == 0)
+            added = err;
+        err = 0;
         if (i == 1 || wfd == rfd) {
             /* Taken for a socket until sendmsg says ENOTSOCK (flush). */
             s->flags |= S_SOCKET;
-#ifdef SO_NOSIGPIPE
-            int one = 1;
-            setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-#endif
-#ifdef F_SETNOSIGPIPE
-            fcntl(fd, F_SETNOSIGPIPE, 1);
-#endif
+            no_sigpipe(fd);
         }
     }
     if (err == 0) {
@@ -355,13 +399,15 @@ static int open_stream(eddy_loop *loop, int rfd, int wfd,
         return 0;
     }
 fail:
-    if (rfd >= 0 && s != NULL)
+    if (added)
         eddy_loop_remove_handler(loop, rfd);
+    free(s);
+    if (mode == OPEN_ACCEPTED)
+        return err;
     if (rfd >= 0)
         close(rfd);
     if (wfd >= 0 && wfd != rfd)
         close(wfd);
-    free(s);
     return err;
 }
 
@@ -370,12 +416,25 @@ int eddy_stream_new(eddy_loop *loop, int fd, const eddy_stream_options *opts,
 {
     if (fd < 0)
         return -EBADF;
-    return open_stream(loop, fd, fd, opts, 0, out);
+    return open_stream(loop, fd, fd, opts, OPEN_NEW, out);
 }
 
 int eddy__stream_adopt(eddy_loop *loop, int fd, eddy_stream **out)
 {
-    return open_stream(loop, fd, fd, NULL, 1, out);
+    return open_stream(loop, fd, fd, NULL, OPEN_ADOPT, out);
+}
+
+int eddy__stream_accepted(eddy_loop *loop, int fd,
+                          const eddy_stream_options *opts, eddy_stream **out)
+{
+    return open_stream(loop, fd, fd, opts, OPEN_ACCEPTED, out);
+}
+
+/* The server's streams: a client that half-closed after its request
+ * still gets the answer a handler gives later (http_internal.h). */
+void eddy__stream_half_open(eddy_stream *s)
+{
+    s->flags |= S_HALF_OPEN;
 }
 
 int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
@@ -383,7 +442,7 @@ int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,
 {
     if ((rfd < 0 && wfd < 0) || rfd == wfd)
         return -EBADF;
-    return open_stream(loop, rfd, wfd, opts, 0, out);
+    return open_stream(loop, rfd, wfd, opts, OPEN_NEW, out);
 }
 
 static void on_connect_timeout(eddy_loop *loop, void *arg)
@@ -395,41 +454,35 @@ static void on_connect_timeout(eddy_loop *loop, void *arg)
     close_with(s, -ETIMEDOUT);
 }
 
-int eddy_stream_connect(eddy_loop *loop, const char *host, uint16_t port,
-                        uint64_t timeout_ms, const eddy_stream_options *opts,
-                        eddy_stream_cb cb, void *arg, eddy_stream **out)
+int eddy__stream_connect_addr(eddy_loop *loop, const struct sockaddr *sa,
+                              socklen_t len, const struct sockaddr *bind_sa,
+                              socklen_t bind_len, uint64_t timeout_ms,
+                              const eddy_stream_options *opts,
+                              eddy_stream_cb cb, void *arg, eddy_stream **out)
 {
-    struct addrinfo hints = {0}, *ai;
-    char service[8];
     eddy_stream *s;
-    int fd, err;
+    int fd, err = 0;
 
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(service, sizeof service, "%u", (unsigned)port);
-    if (host == NULL || getaddrinfo(host, service, &hints, &ai) != 0)
+    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
         return -EINVAL;
-    fd = socket(ai->ai_family, SOCK_STREAM, 0);
-    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    fd = socket(sa->sa_family, SOCK_STREAM, 0);
+    if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+        (bind_sa != NULL && bind(fd, bind_sa, bind_len) != 0)) {
         err = -errno;
-        freeaddrinfo(ai);
         if (fd >= 0)
             close(fd);
         return err;
     }
-    err = open_stream(loop, fd, fd, opts, 0, &s);
-    if (err != 0) {
-        freeaddrinfo(ai);
+    err = open_stream(loop, fd, fd, opts, OPEN_NEW, &s);
+    if (err != 0)
         return err;
-    }
     s->connect_cb = cb;
     s->connect_arg = arg;
     s->flags |= S_CONNECTING;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+    if (connect(fd, sa, len) == 0)
         s->flags ^= S_CONNECTING | S_CONNECTED;
     else if (errno != EINPROGRESS)
         err = -errno;
-    freeaddrinfo(ai);
     *out = s;
     /* From here on every outcome reaches cb, never the return value. */
     if (err != 0) {
@@ -448,6 +501,25 @@ int eddy_stream_connect(eddy_loop *loop, const char *host, uint16_t port,
         schedule(s);
     update_interest(s);
     return 0;
+}
+
+int eddy_stream_connect(eddy_loop *loop, const char *host, uint16_t port,
+                        uint64_t timeout_ms, const eddy_stream_options *opts,
+                        eddy_stream_cb cb, void *arg, eddy_stream **out)
+{
+    struct addrinfo hints = {0}, *ai;
+    char service[8];
+    int err;
+
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    if (host == NULL || getaddrinfo(host, service, &hints, &ai) != 0)
+        return -EINVAL;
+    err = eddy__stream_connect_addr(loop, ai->ai_addr, ai->ai_addrlen, NULL, 0,
+                                    timeout_ms, opts, cb, arg, out);
+    freeaddrinfo(ai);
+    return err;
 }
 
 /* --- reading ------------------------------------------------------------ */
@@ -704,11 +776,9 @@ __attribute__((always_inline)) static inline int read_some(eddy_stream *s,
             s->end -= s->start;
             s->start = 0;
         }
-        if (s->buf == NULL && want <= FIRST_READ && s->loop->spare_buf) {
-            s->buf = s->loop->spare_buf;
+        if (s->buf == NULL && want <= FIRST_READ &&
+            (s->buf = eddy__loop_take_spare(s->loop)) != NULL)
             s->cap = FIRST_READ;
-            s->loop->spare_buf = NULL;
-        }
         if (s->cap - s->end < want) {
             size_t cap = s->cap * 2 > s->end + want ? s->cap * 2
                                                     : s->end + want;
@@ -907,6 +977,8 @@ static int queue_write(eddy_stream *s, const void *data, size_t len, int copy,
         s->segs[s->nsegs++] = g;
     }
     s->queued += len;
+    if (s->high != 0 && s->queued - s->sent >= s->high)
+        s->flags |= S_DRAIN;
     if (cb != NULL) {
         s->done[s->ndone].end = s->queued;
         s->done[s->ndone].cb = cb;
@@ -1036,7 +1108,7 @@ static int step(eddy_stream *s)
     }
     if (eddy__unlikely(s->flags & (S_CONNECTING | S_TLS_HS)))
         return s->flags & S_CONNECTING ? 0 : tls_handshake(s);
-    if (deliver_read(s) || (s->flags & S_CLOSED))
+    if (!(s->flags & S_PAUSED) && (deliver_read(s) || (s->flags & S_CLOSED)))
         return 1;
     if (s->seg0 < s->nsegs && !(s->flags & S_WBLOCKED) &&
         (err = flush(s)) != 0) {
@@ -1049,7 +1121,15 @@ static int step(eddy_stream *s)
         d.cb(s, 0, d.arg);
         return 1;
     }
-    if (eddy__likely(!(s->flags & (S_EOF | S_TLS))))
+    if ((s->flags & S_DRAIN) && s->queued - s->sent <= s->low) {
+        s->flags &= ~(unsigned)S_DRAIN;
+        if ((cb = s->drain_cb) != NULL)
+            cb(s, 0, s->drain_arg);
+        return 1;
+    }
+    /* Paused, a pending read stays pending, also at EOF; a TLS stream
+     * reads what its library holds (tls_drain). */
+    if (eddy__likely(!(s->flags & (S_EOF | S_TLS))) || (s->flags & S_PAUSED))
         return 0;
     if (!(s->flags & S_EOF))
         return tls_drain(s);
@@ -1058,7 +1138,8 @@ static int step(eddy_stream *s)
     } else if (s->rd.kind != R_NONE) {
         s->flags |= S_EOF_FAILED;
         end_read(s, EDDY_EOF);
-    } else if ((buffered(s) == 0 || (s->flags & S_EOF_FAILED)) &&
+    } else if (((buffered(s) == 0 && !(s->flags & S_HALF_OPEN)) ||
+                (s->flags & S_EOF_FAILED)) &&
                s->seg0 == s->nsegs) {
         close_with(s, EDDY_EOF);
     } else {
@@ -1077,9 +1158,7 @@ static int step(eddy_stream *s)
  * at every event. */
 static void drop_buf(eddy_stream *s)
 {
-    if (s->loop->spare_buf == NULL && s->cap == FIRST_READ)
-        s->loop->spare_buf = s->buf;
-    else
+    if (s->cap != FIRST_READ || eddy__loop_give_spare(s->loop, s->buf) != NULL)
         free(s->buf);
     s->buf = NULL;
     s->cap = 0;
@@ -1087,6 +1166,9 @@ static void drop_buf(eddy_stream *s)
 
 static void free_stream(eddy_stream *s)
 {
+    void (*fn)(void *) = s->free_fn;
+    void *arg = s->free_arg;
+
     for (size_t i = s->seg0; i < s->nsegs; i++)
         free(s->segs[i].own);
     free(s->segs);
@@ -1096,6 +1178,8 @@ static void free_stream(eddy_stream *s)
     if (s->tls != NULL)
         s->tls->ops->free(s->tls);
     free(s);
+    if (fn != NULL)
+        fn(arg);
 }
 
 static void drive(eddy_stream *s)
@@ -1131,7 +1215,7 @@ __attribute__((always_inline)) static inline void read_more(eddy_stream *s,
     while (read_some(s, tls) && s->received < stop) {
         while (step(s))
             ;
-        if ((s->flags & (S_CLOSED | S_EOF)) || s->rd.kind == R_NONE)
+        if ((s->flags & (S_CLOSED | S_EOF | S_PAUSED)) || s->rd.kind == R_NONE)
             return;
     }
 }
@@ -1184,7 +1268,7 @@ __attribute__((always_inline)) static inline void ready(eddy_stream *s,
     else if ((events & EDDY_ERROR) && (s->flags & S_SOCKET) &&
              (err = socket_error(fd)) != 0)
         close_with(s, -err);
-    else if (fd == s->rfd && !(s->flags & S_EOF) &&
+    else if (fd == s->rfd && !(s->flags & (S_EOF | S_PAUSED)) &&
              (events & (EDDY_READ | EDDY_ERROR | EDDY_HUP)))
         read_more(s, tls);
 }
@@ -1317,6 +1401,70 @@ void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
     s->close_arg = arg;
     if (!(s->flags & (S_IN_DRIVE | S_CLOSED)))
         update_interest(s);
+}
+
+int eddy_stream_set_write_watermarks(eddy_stream *s, size_t high, size_t low)
+{
+    if (high != 0 && low >= high)
+        return -EINVAL;
+    s->high = high;
+    s->low = high != 0 ? low : 0;
+    if (high == 0)
+        s->flags &= ~(unsigned)S_DRAIN;
+    else if (s->queued - s->sent >= high)
+        s->flags |= S_DRAIN;
+    /* A low watermark raised past what is queued: the drain is due. */
+    if ((s->flags & (S_DRAIN | S_CLOSED)) == S_DRAIN &&
+        s->queued - s->sent <= s->low)
+        schedule(s);
+    return 0;
+}
+
+void eddy_stream_set_drain_callback(eddy_stream *s, eddy_stream_cb cb,
+                                    void *arg)
+{
+    s->drain_cb = cb;
+    s->drain_arg = arg;
+}
+
+int eddy_stream_needs_drain(const eddy_stream *s)
+{
+    return (s->flags & S_DRAIN) != 0;
+}
+
+void eddy_stream_pause_reading(eddy_stream *s)
+{
+    if (s->flags & (S_PAUSED | S_CLOSED))
+        return;
+    s->flags |= S_PAUSED;
+    if (!(s->flags & S_IN_DRIVE))
+        update_interest(s);
+}
+
+void eddy_stream_resume_reading(eddy_stream *s)
+{
+    if (!(s->flags & S_PAUSED))
+        return;
+    s->flags &= ~(unsigned)S_PAUSED;
+    if (s->flags & S_CLOSED)
+        return;
+    /* What the buffer or an EOF already holds goes to the pending read
+     * from drive(); the fd is watched again for the rest. */
+    if (buffered(s) > 0 || (s->flags & S_EOF))
+        schedule(s);
+    if (!(s->flags & S_IN_DRIVE))
+        update_interest(s);
+}
+
+int eddy_stream_reading_paused(const eddy_stream *s)
+{
+    return (s->flags & S_PAUSED) != 0;
+}
+
+void eddy__stream_on_free(eddy_stream *s, void (*fn)(void *arg), void *arg)
+{
+    s->free_fn = fn;
+    s->free_arg = arg;
 }
 
 void eddy_stream_close(eddy_stream *s)

@@ -3,12 +3,15 @@
 #
 #   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
 #                                      doxygen groff gnuplot musl-gcc libfuzzer
-#                                      libssl openssl gnutls-cli
+#                                      zlib libssl openssl gnutls-cli
 #
 # For each missing one it installs the package when it can (apt-get as root
-# on Debian and Ubuntu, pkg on FreeBSD, brew on macOS) and otherwise stops
-# with the exact command to run.  It never touches what is already there.
-# Exit status: 0 when everything is present afterwards, 1 otherwise.
+# on Debian and Ubuntu, pkg on FreeBSD, brew on macOS), printing the exact
+# command before it runs it, with the package manager's output shown; and
+# otherwise stops with the exact command to run.  With NO_INSTALL=1 it
+# installs nothing: it only says what is missing and the command.  It
+# never touches what is already there.  Exit status: 0 when everything is
+# present afterwards, 1 otherwise.
 set -u
 CC=${CC:-cc}
 
@@ -19,6 +22,7 @@ have() {
             $CC -x c - $(pkg-config --cflags --libs cmocka 2>/dev/null || echo -lcmocka) \
                 -o /dev/null 2>/dev/null ;;
     ab) command -v ab >/dev/null 2>&1 ;;
+    zlib) pkg-config --exists zlib 2>/dev/null ;;
     libssl)
         # OpenSSL 3's headers and pkg-config file, for TLS=openssl.
         pkg-config --exists 'openssl >= 3' 2>/dev/null &&
@@ -45,6 +49,7 @@ package() {
     apt:libssl) echo libssl-dev ;;
     apt:libfuzzer) echo libclang-rt-dev ;;
     apt:musl-gcc) echo musl-tools ;;
+    apt:zlib) echo zlib1g-dev ;;
     apt:npm) echo npm ;;
     pkg:ab) echo apache24 ;;
     pkg:clang | pkg:libfuzzer) echo llvm ;;
@@ -92,13 +97,22 @@ brew) cmd="brew install$pkgs" ;;
 esac
 root=0
 [ "$(id -u)" = 0 ] && root=1
-if [ "$mgr" = brew ] || [ $root = 1 ]; then
-    echo "need.sh: installing$pkgs (for$missing)" >&2
+# run COMMAND...: says it, then runs it.
+run() {
+    echo "need.sh: running: $*" >&2
+    "$@" >&2
+}
+if [ "${NO_INSTALL:-0}" != 0 ]; then
+    echo "need.sh: missing:$missing (NO_INSTALL is set: nothing installed)" >&2
+elif [ "$mgr" = brew ] || [ $root = 1 ]; then
+    echo "need.sh: missing:$missing" >&2
     if [ "$mgr" = apt ]; then
-        DEBIAN_FRONTEND=noninteractive $cmd >/dev/null 2>&1 ||
-            { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive $cmd >/dev/null; }
+        export DEBIAN_FRONTEND=noninteractive
+        # A fresh machine's package lists may be empty or stale: update
+        # them once if the install fails, and try again.
+        run $cmd || { run apt-get update && run $cmd; }
     else
-        $cmd
+        run $cmd
     fi
 fi
 for name in $missing; do

@@ -9,8 +9,8 @@
  * assertions, and every wait is bounded (HU_WAIT_MS).  Include testutil.h
  * first.
  */
-#ifndef EDDY_HTTPUTIL_H
-#define EDDY_HTTPUTIL_H
+#ifndef EDDY_TESTS_HTTPUTIL_H
+#define EDDY_TESTS_HTTPUTIL_H
 
 #include "testutil.h"
 

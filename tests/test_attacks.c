@@ -1298,7 +1298,9 @@ static void test_resets_and_half_close(void **state)
 {
     const int n = scale(50, 10), nb = scale(16, 4);
     const unsigned long big = tu_valgrind() ? 1ul << 20 : 8ul << 20;
-    char big_req[64], *body = malloc(50000);
+    const size_t up = tu_valgrind() ? 512u << 10 : 2u << 20;
+    char big_req[64], up_req[96], *body = malloc(50000),
+                                  *upload = calloc(1, up);
     conn *cs = calloc((size_t)n, sizeof *cs);
     double lat[8];
     int base;
@@ -1307,12 +1309,16 @@ static void test_resets_and_half_close(void **state)
     (void)state;
     assert_non_null(cs);
     assert_non_null(body);
+    assert_non_null(upload);
     memset(body, 'b', 50000);
+    snprintf(up_req, sizeof up_req,
+             "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", up);
     snprintf(big_req, sizeof big_req, "GET /big?%lu HTTP/1.1\r\nHost: x\r\n\r\n",
              big);
     if (!child_start(&srv, "attack_target", NULL, 0)) {
         free(cs);
         free(body);
+        free(upload);
         skip();
         return;
     }
@@ -1417,6 +1423,32 @@ static void test_resets_and_half_close(void **state)
     }
     phase_done(&srv, base, "half-closed mid-request");
 
+    /* A large upload to a route that takes only GET, sent whole whatever
+     * comes back: the 405, every byte taken, then EOF, never a reset (the
+     * server closes lingering, as nginx does; closing at once, with the
+     * body unread, made the kernel reset the connection). */
+    for (int i = 0; i < nb; i++) {
+        int err;
+
+        assert_int_equal(conn_open(&cs[i], srv.port), 0);
+        conn_send_str(&cs[i], up_req);
+        if ((err = conn_send(&cs[i], upload, up)) != 0)
+            fail_msg("upload %d: %s after the 405", i, strerror(err));
+    }
+    for (int i = 0; i < nb; i++) {
+        resp r = {0};
+
+        if (!conn_wait_eof(&cs[i], WAIT_MS) || cs[i].err != 0)
+            fail_msg("refused upload %d: no clean EOF (%s)", i,
+                     strerror(cs[i].err));
+        assert_true(conn_response(&cs[i], &r));
+        assert_int_equal(r.status, 405);
+        assert_true(resp_has(&r, "connection", "close"));
+        resp_free(&r);
+        conn_close(&cs[i]);
+    }
+    phase_done(&srv, base, "refused uploads");
+
     /* Clients that ask for a large response and never read: the server
      * holds them (one piece queued each, the rest waits in the handler)
      * and serves everyone else meanwhile. */
@@ -1437,12 +1469,14 @@ static void test_resets_and_half_close(void **state)
     printf("   resets: %d at once, %d after half a head, %d after half a "
            "body, %d behind 50 pipelined requests; %d reset and %d closed "
            "mid-response; %d half-closed after a request, %d mid-request; "
+           "%d refused uploads of %zu bytes taken whole; "
            "%d never reading: all freed\n",
-           n, n, n, n, nb, nb, n, n, nb);
+           n, n, n, n, nb, nb, n, n, nb, up, nb);
     /* SIGTERM: exit status 0, so no SIGPIPE ever fired. */
     child_stop(&srv);
     free(cs);
     free(body);
+    free(upload);
 }
 
 /* --- pipelining without reading ---------------------------------------------- */

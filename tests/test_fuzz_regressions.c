@@ -39,6 +39,26 @@
 #include "../fuzz/stream_reads.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_args
+#include "../fuzz/args.c"
+#undef FUZZ_ENTRY
+
+#define FUZZ_ENTRY fuzz_cookie
+#include "../fuzz/cookie.c"
+#undef FUZZ_ENTRY
+
+#define FUZZ_ENTRY fuzz_multipart
+#include "../fuzz/multipart.c"
+#undef FUZZ_ENTRY
+
+#define FUZZ_ENTRY fuzz_ws_frame
+#include "../fuzz/ws_frame.c"
+#undef FUZZ_ENTRY
+
+#define FUZZ_ENTRY fuzz_ws_inflate
+#include "../fuzz/ws_inflate.c"
+#undef FUZZ_ENTRY
+
 #define FUZZ_ENTRY fuzz_tls_server
 #include "../fuzz/tls_server.c"
 #undef FUZZ_ENTRY
@@ -154,6 +174,36 @@ static void test_stream_reads(void **state)
     replay("stream_reads", fuzz_stream_reads);
 }
 
+static void test_args(void **state)
+{
+    (void)state;
+    replay("args", fuzz_args);
+}
+
+static void test_cookie(void **state)
+{
+    (void)state;
+    replay("cookie", fuzz_cookie);
+}
+
+static void test_multipart(void **state)
+{
+    (void)state;
+    replay("multipart", fuzz_multipart);
+}
+
+static void test_ws_frame(void **state)
+{
+    (void)state;
+    replay("ws_frame", fuzz_ws_frame);
+}
+
+static void test_ws_inflate(void **state)
+{
+    (void)state;
+    replay("ws_inflate", fuzz_ws_inflate);
+}
+
 static void test_tls_server(void **state)
 {
     (void)state;
@@ -167,6 +217,11 @@ int main(void)
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_connection),
         cmocka_unit_test(test_stream_reads),
+        cmocka_unit_test(test_args),
+        cmocka_unit_test(test_cookie),
+        cmocka_unit_test(test_multipart),
+        cmocka_unit_test(test_ws_frame),
+        cmocka_unit_test(test_ws_inflate),
         cmocka_unit_test(test_tls_server),
     };
 

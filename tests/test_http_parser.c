@@ -1,6 +1,6 @@
 /*
  * tests/test_http_parser.c - the request-head parser and the chunked
- * decoder (httpserver/parser.c) against RFC 9112/9110 and the rules in
+ * decoder (httputil/parser.c) against RFC 9112/9110 and the rules in
  * parser.c's header comment.
  *
  * Most of the suite is four tables: heads that parse, heads that are not
@@ -42,7 +42,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../httpserver/parser.h"
+#include "../httputil/parser.h"
 
 /* --- the guard page --- */
 

@@ -204,6 +204,17 @@ static void cl_close(client *c)
     c->len = c->cap = c->off = 0;
 }
 
+/* Closes with a reset (SO_LINGER 0): a client that is gone for certain,
+ * where a close sends a FIN that may be a half-close. */
+static void cl_reset(client *c)
+{
+    struct linger lg = {1, 0};
+
+    assert_int_equal(setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg),
+                     0);
+    cl_close(c);
+}
+
 /* Stops and restarts reading: a client that does not read for a while
  * leaves the server's response queued in its stream. */
 static void cl_pause(client *c)
@@ -799,7 +810,7 @@ static void test_route_errors(void **state)
 /* --- keep-alive and pipelining ----------------------------------------------- */
 
 typedef struct alog {
-    int calls, last_status;
+    int calls, last_status, aborted, last_aborted;
     uint64_t last_bytes;
     char last_path[64];
 } alog;
@@ -812,6 +823,8 @@ static void access_log(void *arg, const eddy_http_request *req, int status,
     a->calls++;
     a->last_status = status;
     a->last_bytes = bytes;
+    a->last_aborted = eddy_http_aborted(req);
+    a->aborted += a->last_aborted != 0;
     copy_str(a->last_path, sizeof a->last_path, eddy_http_path(req));
     assert_true(ms >= 0);
 }
@@ -1697,7 +1710,7 @@ static void test_client_gone_before_finish(void **state)
     cl_open(&t, &c);
     cl_send(&c, REQ("/hold?q=1"));
     wait_held(&t, &x, 1);
-    cl_close(&c);
+    cl_reset(&c);
     assert_true(tu_run_until(t.loop, closes_at_least_one, &x, RUN_ITER, RUN_MS));
     run_for(&t, 10);
     assert_int_equal(x.closes, 1);
@@ -1720,7 +1733,7 @@ static void test_client_gone_before_finish(void **state)
     assert_int_equal(eddy_http_start_response(x.held[0], 200, NULL, NULL, 0,
                                               10),
                      0);
-    cl_close(&c);
+    cl_reset(&c);
     assert_true(tu_run_until(t.loop, tu_at_least_cond,
                              &(tu_at_least){&x.closes, 2}, RUN_ITER, RUN_MS));
     assert_int_equal(eddy_http_write(x.held[0], "0123456789", 10, NULL, NULL),
@@ -1771,7 +1784,7 @@ static void test_finish_in_on_close(void **state)
     cl_open(&t, &c);
     cl_send(&c, REQ("/"));
     assert_true(tu_run_until_count(t.loop, &x.calls, 1, RUN_ITER, RUN_MS));
-    cl_close(&c);
+    cl_reset(&c);
     assert_true(tu_run_until(t.loop, closes_at_least_one, &x, RUN_ITER, RUN_MS));
     assert_int_equal(x.finish_rc, -EPIPE);
     run_for(&t, 10);
@@ -1911,13 +1924,16 @@ static void test_routing(void **state)
     assert_int_equal(r.status, 405);
     assert_string_equal(r.body, "405 Method Not Allowed\n");
     assert_int_equal(resp_hdr(&r, "allow", allow, sizeof allow), 1);
-    assert_string_equal(allow, "GET, POST");
-    /* A 405 with a body the server does not read: answered, closed. */
+    assert_string_equal(allow, "GET, HEAD, POST");
+    /* A 405 with a small body: answered, the body dropped, and the
+     * connection goes on. */
     cl_send(&c, "PUT /m HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
     assert_true(cl_response(&c, &r));
     assert_int_equal(r.status, 405);
-    assert_true(resp_has(&r, "allow", "GET, POST"));
-    cl_expect_closed(&c);
+    assert_true(resp_has(&r, "allow", "GET, HEAD, POST"));
+    assert_int_equal(resp_hdr(&r, "connection", NULL, 0), 0);
+    cl_send(&c, REQ("/m"));
+    cl_expect(&c, 200, "ok /m");
     cl_close(&c);
 
     cl_open(&t, &c);
@@ -1946,7 +1962,7 @@ static void test_routing(void **state)
 
     assert_int_equal(exact.calls, 3);
     assert_int_equal(prefix.calls, 2);
-    assert_int_equal(get.calls, 1);
+    assert_int_equal(get.calls, 2);
     assert_int_equal(post.calls, 1);
     assert_int_equal(any.calls, 1);
     assert_int_equal(srv_stats(&t).errors, 6);
@@ -2541,8 +2557,8 @@ static void h_stream_413(eddy_http_request *req, int status, const char *data,
         return;
     }
     x->body_status = status;
-    x->finish_rc = eddy_http_respond(req, status == -EMSGSIZE ? 413 : 200,
-                                     NULL, 0, "stream", 6);
+    x->finish_rc = eddy_http_respond(
+        req, status == EDDY_HTTP_TOO_LARGE ? 413 : 200, NULL, 0, "stream", 6);
 }
 
 static void h_stream_limited(eddy_http_request *req, void *arg)
@@ -2586,7 +2602,12 @@ static void test_limit_body_size(void **state)
     REFUSED(&t, "POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                 "\r\n8\r\n01234567\r\n9\r\n89abcdefg\r\n0\r\n\r\n" REQ("/"), 413);
     assert_int_equal(s.calls, 1);
-    assert_int_equal(s.body_status, -EMSGSIZE);
+    /* Its own status, which says what happened (it was -EMSGSIZE, which
+     * eddy_strerror() calls "delimiter not found within max_bytes"). */
+    assert_int_equal(s.body_status, EDDY_HTTP_TOO_LARGE);
+    assert_string_equal(eddy_strerror(EDDY_HTTP_TOO_LARGE),
+                        "request body larger than max_body_size");
+    assert_int_not_equal(EDDY_HTTP_TOO_LARGE, -EMSGSIZE);
     assert_int_equal(s.finish_rc, 0);
     srv_finish(&t);
 }
@@ -3038,7 +3059,9 @@ static void test_shutdown_keeps_queued_response(void **state)
     cl_pause(&c);
     assert_true(tu_run_until_count(t.loop, &x.calls, 1, RUN_ITER, RUN_MS));
     run_for(&t, 10);
-    eddy_http_server_shutdown(t.srv, RUN_MS, on_done, &t);
+    /* The deadline is several times the longest wait below: the close
+     * must come when the response is out, not at the deadline. */
+    eddy_http_server_shutdown(t.srv, 4 * RUN_MS, on_done, &t);
     run_for(&t, 10);
     cl_resume(&c);
     expect_huge(&c);
@@ -3487,6 +3510,816 @@ static void test_emfile_no_spin(void **state)
     srv_finish(&t);
 }
 
+/* --- the response API's errors ----------------------------------------------
+ */
+
+/* Each documented error of respond, start_response, write and finish is
+ * taken, and then the caller does what the header says it may do next.
+ * The handlers record what each call returned in k->rc[]. */
+typedef struct contract {
+    int calls, rc[6];
+} contract;
+
+static const contract no_calls;
+
+/* Opens c, sends a request for path to a holding route (h_hold_tell) and
+ * resets the connection once the handler has it; returns when the request
+ * was told (on_close). */
+static void hold_then_reset(tsrv *t, hctx *x, client *c, const char *path)
+{
+    char req[128];
+    int closes = x->closes;
+
+    snprintf(req, sizeof req, REQ("%s"), path);
+    cl_open(t, c);
+    cl_send(c, req);
+    wait_held(t, x, x->nheld + 1);
+    cl_reset(c);
+    assert_true(
+        tu_run_until_count(t->loop, &x->closes, closes + 1, RUN_ITER, RUN_MS));
+}
+
+/* -EINVAL from respond: nothing sent, not finished; answer 500 instead.
+ * (A 204 with a body used to go out, finish and free the request, and
+ * return -EINVAL: the 500 then read freed memory.) */
+static void h_respond_einval(eddy_http_request *req, void *arg)
+{
+    static const eddy_http_header json =
+        EDDY_HEADER("Content-Type", "application/json");
+    static const eddy_http_header bad = EDDY_HEADER("X-Bad", "a\r\nb");
+    contract *k = arg;
+
+    k->calls++;
+    k->rc[0] = eddy_http_respond(req, 204, &json, 1, "{}", 2);
+    k->rc[1] = eddy_http_respond(req, 304, NULL, 0, "x", 1);
+    k->rc[2] = eddy_http_respond(req, 200, NULL, 0, NULL, 3);
+    k->rc[3] = eddy_http_respond(req, 200, NULL, 1, "x", 1);
+    k->rc[4] = eddy_http_respond(req, 200, &bad, 1, "x", 1);
+    k->rc[5] = eddy_http_respond(req, 500, NULL, 0, "oops", 4);
+}
+
+static void test_respond_einval_then_500(void **state)
+{
+    tsrv t;
+    contract k = no_calls;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", 0, h_respond_einval, &k);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/") REQ("/"));
+    /* Only the 500, twice: nothing of the refused answers went out. */
+    cl_expect(&c, 500, "oops");
+    cl_expect(&c, 500, "oops");
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(k.rc[i], -EINVAL);
+    assert_int_equal(k.rc[5], 0);
+    assert_int_equal(k.calls, 2);
+    assert_int_equal(srv_stats(&t).requests, 2);
+    assert_false(c.eof);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+/* -EALREADY from respond: nothing changes; go on writing and finish. */
+static void h_respond_ealready(eddy_http_request *req, void *arg)
+{
+    contract *k = arg;
+
+    k->calls++;
+    k->rc[0] = eddy_http_start_response(req, 200, NULL, NULL, 0, 2);
+    k->rc[1] = eddy_http_respond(req, 500, NULL, 0, "no", 2);
+    k->rc[2] = eddy_http_write(req, "ok", 2, NULL, NULL);
+    k->rc[3] = eddy_http_finish(req);
+}
+
+static void test_respond_ealready_then_write(void **state)
+{
+    tsrv t;
+    contract k = no_calls;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", 0, h_respond_ealready, &k);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/") REQ("/"));
+    cl_expect(&c, 200, "ok");
+    cl_expect(&c, 200, "ok");
+    assert_int_equal(k.rc[0], 0);
+    assert_int_equal(k.rc[1], -EALREADY);
+    assert_int_equal(k.rc[2], 0);
+    assert_int_equal(k.rc[3], 0);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+/* -EPIPE from respond: the request is finished anyway (valgrind and ASan
+ * check that it is freed, once); it is logged and counted as aborted. */
+static void test_respond_epipe_finished(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    alog a = {0};
+    eddy_http_options o = {0};
+    client c;
+
+    (void)state;
+    o.access_log = access_log;
+    o.access_log_arg = &a;
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/hold", 0, h_hold_tell, &x);
+    hold_then_reset(&t, &x, &c, "/hold");
+    assert_int_equal(eddy_http_respond(x.held[0], 200, NULL, 0, "late", 4),
+                     -EPIPE);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.last_aborted, 1);
+    assert_int_equal(a.last_bytes, 0);
+    assert_int_equal(srv_stats(&t).requests, 1);
+    assert_int_equal(srv_stats(&t).aborted, 1);
+    srv_finish(&t);
+}
+
+/* -EINVAL from start_response: nothing sent, not started; start again. */
+static void h_start_einval(eddy_http_request *req, void *arg)
+{
+    contract *k = arg;
+
+    k->calls++;
+    k->rc[0] = eddy_http_start_response(req, 204, NULL, NULL, 0, 2);
+    k->rc[1] =
+        eddy_http_start_response(req, 200, "Fine\r\nX-Split: 1", NULL, 0, -1);
+    k->rc[2] = eddy_http_start_response(req, 99, NULL, NULL, 0, -1);
+    k->rc[3] = eddy_http_start_response(req, 500, NULL, NULL, 0, -1);
+    k->rc[4] = eddy_http_write(req, "oops", 4, NULL, NULL);
+    k->rc[5] = eddy_http_finish(req);
+}
+
+static void test_start_response_einval_then_start(void **state)
+{
+    tsrv t;
+    contract k = no_calls;
+    client c;
+    resp r = {0};
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", 0, h_start_einval, &k);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/"));
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 500);
+    assert_true(r.chunked);
+    assert_string_equal(r.body, "oops");
+    assert_null(strstr(r.head, "X-Split"));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(k.rc[i], -EINVAL);
+    for (int i = 3; i < 6; i++)
+        assert_int_equal(k.rc[i], 0);
+    resp_free(&r);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+/* -EALREADY from start_response: nothing changes. */
+static void h_start_ealready(eddy_http_request *req, void *arg)
+{
+    contract *k = arg;
+
+    k->calls++;
+    k->rc[0] = eddy_http_start_response(req, 201, NULL, NULL, 0, 4);
+    k->rc[1] = eddy_http_start_response(req, 500, NULL, NULL, 0, -1);
+    k->rc[2] = eddy_http_write(req, "made", 4, NULL, NULL);
+    k->rc[3] = eddy_http_finish(req);
+}
+
+static void test_start_response_ealready(void **state)
+{
+    tsrv t;
+    contract k = no_calls;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", 0, h_start_ealready, &k);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/"));
+    cl_expect(&c, 201, "made");
+    assert_int_equal(k.rc[0], 0);
+    assert_int_equal(k.rc[1], -EALREADY);
+    assert_int_equal(k.rc[2], 0);
+    assert_int_equal(k.rc[3], 0);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+/* -EPIPE from start_response: started, nothing sent; finish it (-EPIPE). */
+static void test_start_response_epipe_then_finish(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/hold", 0, h_hold_tell, &x);
+    hold_then_reset(&t, &x, &c, "/hold");
+    assert_int_equal(
+        eddy_http_start_response(x.held[0], 200, NULL, NULL, 0, -1), -EPIPE);
+    assert_int_equal(
+        eddy_http_start_response(x.held[0], 200, NULL, NULL, 0, -1), -EALREADY);
+    assert_int_equal(eddy_http_finish(x.held[0]), -EPIPE);
+    assert_int_equal(srv_stats(&t).aborted, 1);
+    srv_finish(&t);
+}
+
+/* -EINVAL from write: nothing written; write less, answer, or finish. */
+static void h_write_einval(eddy_http_request *req, void *arg)
+{
+    contract *k = arg;
+    eddy_str p = eddy_http_path(req);
+
+    k->calls++;
+    switch (p.p[1]) {
+    case 'a': /* not started: answer instead */
+        k->rc[0] = eddy_http_write(req, "x", 1, NULL, NULL);
+        k->rc[1] = eddy_http_respond(req, 200, NULL, 0, "answered", 8);
+        break;
+    case 'b': /* past the Content-Length, or NULL data: write less */
+        k->rc[0] = eddy_http_start_response(req, 200, NULL, NULL, 0, 4);
+        k->rc[1] = eddy_http_write(req, "fine!", 5, NULL, NULL);
+        k->rc[2] = eddy_http_write(req, NULL, 1, NULL, NULL);
+        k->rc[3] = eddy_http_write(req, "fine", 4, NULL, NULL);
+        k->rc[4] = eddy_http_finish(req);
+        break;
+    default: /* any byte on a 204: finish without it */
+        k->rc[0] = eddy_http_start_response(req, 204, NULL, NULL, 0, -1);
+        k->rc[1] = eddy_http_write(req, "x", 1, NULL, NULL);
+        k->rc[2] = eddy_http_finish(req);
+        break;
+    }
+}
+
+static void test_write_einval(void **state)
+{
+    tsrv t;
+    contract k = no_calls;
+    client c;
+    resp r = {0};
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", EDDY_ROUTE_PREFIX, h_write_einval, &k);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/a"));
+    cl_expect(&c, 200, "answered");
+    assert_int_equal(k.rc[0], -EINVAL);
+    assert_int_equal(k.rc[1], 0);
+    cl_send(&c, REQ("/b"));
+    cl_expect(&c, 200, "fine");
+    assert_int_equal(k.rc[0], 0);
+    assert_int_equal(k.rc[1], -EINVAL);
+    assert_int_equal(k.rc[2], -EINVAL);
+    assert_int_equal(k.rc[3], 0);
+    assert_int_equal(k.rc[4], 0);
+    cl_send(&c, REQ("/c") REQ("/a"));
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 204);
+    /* The 204 ended at its head: the next response follows at once. */
+    cl_expect(&c, 200, "answered");
+    assert_false(c.eof);
+    resp_free(&r);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+static void count_cb(eddy_stream *s, int status, void *arg)
+{
+    (void)s;
+    (void)status;
+    ++*(int *)arg;
+}
+
+/* -EPIPE from write: finish the request (-EPIPE).  The callback of a
+ * write that failed never runs. */
+static void test_write_epipe_then_finish(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    client c;
+    int cbs = 0;
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/hold", 0, h_hold_tell, &x);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/hold"));
+    wait_held(&t, &x, 1);
+    assert_int_equal(eddy_http_start_response(x.held[0], 200, NULL, NULL, 0, 8),
+                     0);
+    assert_int_equal(eddy_http_write(x.held[0], "half", 4, NULL, NULL), 0);
+    cl_reset(&c);
+    assert_true(
+        tu_run_until(t.loop, closes_at_least_one, &x, RUN_ITER, RUN_MS));
+    assert_int_equal(eddy_http_write(x.held[0], "half", 4, count_cb, &cbs),
+                     -EPIPE);
+    run_for(&t, 10);
+    assert_int_equal(cbs, 0);
+    assert_int_equal(eddy_http_finish(x.held[0]), -EPIPE);
+    srv_finish(&t);
+}
+
+/* -EPIPE from finish: the request is released anyway. */
+static void test_finish_epipe(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    alog a = {0};
+    eddy_http_options o = {0};
+    client c;
+
+    (void)state;
+    o.access_log = access_log;
+    o.access_log_arg = &a;
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/hold", 0, h_hold_tell, &x);
+    hold_then_reset(&t, &x, &c, "/hold");
+    assert_int_equal(eddy_http_finish(x.held[0]), -EPIPE);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.last_aborted, 1);
+    srv_finish(&t);
+}
+
+/* --- closing with input unread: lingering close, small bodies dropped -------
+ */
+
+/* A client that POSTs 2 MB to a route that takes only GET and sends all of
+ * it whatever comes back: it reads the 405, every byte it sends is taken,
+ * and then comes the server's EOF, never a reset.  (Closing at once with
+ * the body unread made the kernel reset the connection: the next send
+ * failed with ECONNRESET, and the 405 itself could be lost.) */
+static void test_lingering_close_big_post(void **state)
+{
+    size_t n = 2u << 20;
+    char *body = malloc(n), head[128];
+    tsrv t;
+    hctx x = {0};
+    client c;
+    resp r = {0};
+    int hl;
+
+    (void)state;
+    assert_non_null(body);
+    memset(body, 'b', n);
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", 0, h_rec, &x);
+    hl = snprintf(head, sizeof head,
+                  "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+                  n);
+    cl_open(&t, &c);
+    assert_int_equal(cl_sendn(&c, head, (size_t)hl), 0);
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 405);
+    assert_true(resp_has(&r, "connection", "close"));
+    assert_int_equal(cl_sendn(&c, body, n), 0);
+    cl_expect_closed(&c);
+    assert_int_equal(c.err, 0); /* an EOF, not a reset */
+    /* The server reads on until the client's own EOF, then closes. */
+    assert_int_equal(srv_stats(&t).connections, 1);
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    wait_no_connections(&t);
+    assert_true(srv_stats(&t).bytes_in >= n);
+    assert_int_equal(x.calls, 0);
+    resp_free(&r);
+    free(body);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+/* A close with nothing unread does not linger: the server closes its
+ * socket at once, whether or not the client closes its own (a lingering
+ * close after every Connection: close would cost a round trip). */
+static void test_close_without_linger(void **state)
+{
+    static const char *const reqs[] = {
+        "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET / HTTP/1.0\r\n\r\n",
+    };
+    tsrv t;
+    hctx x = {0};
+    eddy_http_options o = {0};
+    client c;
+
+    (void)state;
+    o.linger_ms = 4 * RUN_MS; /* a lingering close would outlast the wait */
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/", 0, h_rec, &x);
+    for (int i = 0; i < 2; i++) {
+        cl_open(&t, &c);
+        cl_send(&c, reqs[i]);
+        cl_expect(&c, 200, "ok /");
+        cl_expect_closed(&c);
+        wait_no_connections(&t); /* the client's socket still open */
+        cl_close(&c);
+    }
+    srv_finish(&t);
+}
+
+/* After the server's own 404 or 405, a small declared body is read and
+ * dropped and the connection goes on: a request pipelined behind it is
+ * answered.  A larger body, a chunked one, or one behind 100-continue
+ * (which the client may never send) gets the answer and a close. */
+static void test_discard_small_body(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    eddy_http_options o = {0};
+    client c;
+    resp r = {0};
+
+    (void)state;
+    o.max_discard_size = 64;
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/", 0, h_rec, &x);
+    cl_open(&t, &c);
+    cl_send(&c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"
+                "0123456789" REQ("/"));
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 405);
+    assert_int_equal(resp_hdr(&r, "connection", NULL, 0), 0);
+    cl_expect(&c, 200, "ok /");
+    /* A 404 whose body comes in pieces after the answer. */
+    cl_send(&c, "PUT /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 64\r\n"
+                "\r\n0123");
+    cl_expect(&c, 404, "404 Not Found\n");
+    run_for(&t, 10);
+    cl_send(&c, "456789abcdefghijklmnopqrstuvwxyz" /* 4 + 60 bytes */
+                "0123456789abcdefghijklmnopqr" REQ("/"));
+    cl_expect(&c, 200, "ok /");
+    assert_false(c.eof);
+    assert_int_equal(x.calls, 2);
+    assert_int_equal(srv_stats(&t).connections_total, 1);
+    cl_close(&c);
+
+    REFUSED(&t,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n"
+            "0123456789" REQ("/"),
+            405);
+    REFUSED(&t,
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            "\r\n5\r\nhello\r\n0\r\n\r\n" REQ("/"),
+            405);
+    REFUSED(&t,
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+            "Expect: 100-continue\r\n\r\n",
+            405);
+    assert_int_equal(x.calls, 2);
+    resp_free(&r);
+    srv_finish(&t);
+}
+
+/* A lingering close is bounded: a client that never sends its EOF is
+ * closed linger_ms after the answer went out, and one that keeps sending
+ * once max_linger_bytes were dropped. */
+static void test_linger_bounds(void **state)
+{
+    size_t n = 4u << 20, piece = 16384, sent = 0;
+    char *body = calloc(1, piece);
+    tsrv t;
+    hctx x = {0};
+    eddy_http_options o = {0};
+    client c;
+    uint64_t waited;
+    char head[128];
+
+    (void)state;
+    assert_non_null(body);
+    o.linger_ms = TIMEOUT_MS;
+    o.max_linger_bytes = 65536;
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/", 0, h_rec, &x);
+    cl_open(&t, &c);
+    cl_send(&c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+                "abc");
+    cl_expect(&c, 405, NULL);
+    cl_expect_closed(&c); /* our side of it: the server shut down writing */
+    wait_no_connections(&t);
+    waited = tu_now_ms() - c.eof_ms;
+    if (waited + 20 < TIMEOUT_MIN || waited > TIMEOUT_MAX)
+        fail_msg("closed %llu ms after the answer, not about %d",
+                 (unsigned long long)waited, TIMEOUT_MS);
+    cl_close(&c);
+
+    snprintf(head, sizeof head,
+             "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", n);
+    cl_open(&t, &c);
+    cl_send(&c, head);
+    cl_expect(&c, 405, NULL);
+    while (sent < n && cl_sendn(&c, body, piece) == 0)
+        sent += piece;
+    wait_no_connections(&t);
+    assert_true(srv_stats(&t).bytes_in < 512 * 1024);
+    cl_close(&c);
+    free(body);
+    srv_finish(&t);
+}
+
+/* --- clients that half-close
+ * -------------------------------------------------- */
+
+static void h_delayed_tell(eddy_http_request *req, void *arg)
+{
+    eddy_http_on_close(req, on_req_close, arg);
+    h_delayed(req, arg);
+}
+
+/* A client that shuts down its sending side after whole requests waits
+ * for the answers (`printf 'GET / HTTP/1.0\r\n\r\n' | nc -N`): an
+ * asynchronous handler's come, in order, then the close.  (They used to
+ * be lost: the EOF was taken for a client gone, on_close ran, nothing
+ * was sent.)  The same for a handler that answers at once. */
+static void test_half_close_answered(void **state)
+{
+    static const struct {
+        const char *req, *first, *second;
+    } cases[] = {
+        {"GET /d/30/a HTTP/1.0\r\n\r\n", "/d/30/a", NULL},
+        {REQ("/d/30/b"), "/d/30/b", NULL},
+        {REQ("/d/20/c") REQ("/d/0/d"), "/d/20/c", "/d/0/d"},
+        {"GET /now HTTP/1.0\r\n\r\n", "ok /now", NULL},
+        {REQ("/now") REQ("/d/10/e"), "ok /now", "/d/10/e"},
+    };
+    tsrv t;
+    hctx x = {0};
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/d/", EDDY_ROUTE_PREFIX, h_delayed_tell, &x);
+    srv_route(&t, "GET", "/now", 0, h_rec, &x);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cl_open(&t, &c);
+        cl_send(&c, cases[i].req);
+        assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+        cl_expect(&c, 200, cases[i].first);
+        if (cases[i].second != NULL)
+            cl_expect(&c, 200, cases[i].second);
+        cl_expect_closed(&c);
+        assert_int_equal(c.err, 0);
+        cl_close(&c);
+    }
+    assert_int_equal(x.closes, 0);
+    wait_no_connections(&t);
+    srv_finish(&t);
+}
+
+/* --- what errors say: body statuses, aborted responses, the log
+ * --------------- */
+
+static void on_body_status(eddy_http_request *req, int status, const char *data,
+                           size_t len, int done, void *arg)
+{
+    hctx *x = arg;
+
+    (void)data;
+    (void)len;
+    if (!done)
+        return;
+    x->body_status = status;
+    x->dones++;
+    x->finish_rc = status == -EPROTO
+                       ? eddy_http_respond(req, 400, NULL, 0, "bad", 3)
+                       : eddy_http_finish(req);
+}
+
+static void h_stream_status(eddy_http_request *req, void *arg)
+{
+    record(arg, req);
+    assert_int_equal(eddy_http_read_body(req, on_body_status, arg), 0);
+}
+
+#define BODY_100                                                               \
+    "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"
+
+/* A streamed body's callback hears why the body ended, each reason with
+ * its own status (EDDY_HTTP_TOO_LARGE: test_limit_body_size; -ECONNRESET:
+ * test_client_gone_mid_body). */
+static void test_body_callback_statuses(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    eddy_http_options o = {0};
+    client c;
+
+    (void)state;
+    o.body_timeout_ms = TIMEOUT_MS;
+    srv_start(&t, &o);
+    srv_route(&t, "POST", "/up", EDDY_ROUTE_STREAM, h_stream_status, &x);
+    /* -EPROTO: malformed chunked framing; answered with 400, closed. */
+    cl_open(&t, &c);
+    cl_send(&c, "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                "\r\n5\r\nhelloX");
+    cl_expect(&c, 400, "bad");
+    cl_expect_closed(&c);
+    cl_close(&c);
+    assert_int_equal(x.body_status, -EPROTO);
+    assert_int_equal(x.finish_rc, 0);
+    /* -ETIMEDOUT: no byte of the body within body_timeout_ms. */
+    cl_open(&t, &c);
+    cl_send(&c, BODY_100);
+    assert_true(tu_run_until_count(t.loop, &x.dones, 2, RUN_ITER, RUN_MS));
+    assert_int_equal(x.body_status, -ETIMEDOUT);
+    assert_int_equal(x.finish_rc, -EPIPE);
+    cl_wait_eof(&c);
+    cl_close(&c);
+    /* -ECANCELED: the shutdown's deadline passed. */
+    cl_open(&t, &c);
+    cl_send(&c, BODY_100);
+    assert_true(tu_run_until_count(t.loop, &x.calls, 3, RUN_ITER, RUN_MS));
+    eddy_http_server_shutdown(t.srv, 20, NULL, NULL);
+    assert_true(tu_run_until_count(t.loop, &x.dones, 3, RUN_ITER, RUN_MS));
+    assert_int_equal(x.body_status, -ECANCELED);
+    assert_int_equal(x.finish_rc, -EPIPE);
+    cl_close(&c);
+    srv_finish(&t);
+    /* -ECANCELED: the server is freed. */
+    srv_start(&t, &o);
+    srv_route(&t, "POST", "/up", EDDY_ROUTE_STREAM, h_stream_status, &x);
+    cl_open(&t, &c);
+    cl_send(&c, BODY_100);
+    assert_true(tu_run_until_count(t.loop, &x.calls, 4, RUN_ITER, RUN_MS));
+    eddy_http_server_free(t.srv);
+    t.srv = NULL;
+    assert_int_equal(x.dones, 4);
+    assert_int_equal(x.body_status, -ECANCELED);
+    assert_int_equal(x.finish_rc, -EPIPE);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+/* A response that did not go out whole reaches the access log and the
+ * stats, marked aborted, with the bytes that did. */
+static void test_aborted_logged(void **state)
+{
+    size_t n = 16u << 20; /* more than the socket buffers hold */
+    char *body = calloc(1, n);
+    tsrv t;
+    hctx x = {0}, y = {0};
+    alog a = {0};
+    eddy_http_options o = {0};
+    client c;
+    eddy_http_stats st;
+    int calls;
+
+    (void)state;
+    assert_non_null(body);
+    o.access_log = access_log;
+    o.access_log_arg = &a;
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/hold", 0, h_hold_tell, &x);
+    srv_route(&t, "GET", "/short", 0, h_short, &y);
+    srv_route(&t, "GET", "/ok", 0, h_rec, &y);
+    /* Gone in the middle of an answer it did not read: the kernel took
+     * part of it, the rest was still queued. */
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/hold"));
+    wait_held(&t, &x, 1);
+    cl_pause(&c);
+    assert_int_equal(
+        eddy_http_start_response(x.held[0], 200, NULL, NULL, 0, (int64_t)n), 0);
+    assert_int_equal(eddy_http_write(x.held[0], body, n, NULL, NULL), 0);
+    run_for(&t, 20);
+    cl_resume(&c);
+    cl_reset(&c);
+    assert_true(
+        tu_run_until(t.loop, closes_at_least_one, &x, RUN_ITER, RUN_MS));
+    assert_int_equal(eddy_http_finish(x.held[0]), -EPIPE);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.last_aborted, 1);
+    assert_int_equal(a.last_status, 200);
+    assert_true(a.last_bytes > 0 && a.last_bytes < n);
+    st = srv_stats(&t);
+    assert_int_equal(st.requests, 1);
+    assert_int_equal(st.aborted, 1);
+    assert_true(st.bytes_out > a.last_bytes && st.bytes_out < n);
+    /* Short of its Content-Length: aborted too, with the bytes it sent. */
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/short"));
+    cl_wait_eof(&c);
+    cl_close(&c);
+    assert_int_equal(a.calls, 2);
+    assert_int_equal(a.last_aborted, 1);
+    assert_int_equal(a.last_bytes, 5);
+    assert_int_equal(srv_stats(&t).aborted, 2);
+    /* A whole answer is not. */
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/ok"));
+    cl_expect(&c, 200, "ok /ok");
+    cl_close(&c);
+    assert_int_equal(a.calls, 3);
+    assert_int_equal(a.last_aborted, 0);
+    assert_int_equal(srv_stats(&t).aborted, 2);
+    /* A request whose client left and whose server was freed since is
+     * finished without reaching either. */
+    hold_then_reset(&t, &x, &c, "/hold");
+    calls = a.calls;
+    eddy_http_server_free(t.srv);
+    t.srv = NULL;
+    assert_int_equal(eddy_http_finish(x.held[1]), -EPIPE);
+    assert_int_equal(a.calls, calls);
+    free(body);
+    srv_finish(&t);
+}
+
+/* The log names the rule that a refused request broke (through the
+ * loop's log hook); the answer stays generic. */
+static void test_refusal_names_rule(void **state)
+{
+    static const struct {
+        const char *req, *rule;
+        int status;
+    } cases[] = {
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1_0\r\n\r\n",
+         "Content-Length: not digits only", 400},
+        {"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 without Host", 400},
+        {"GET / HTTP/1.1\r\nHost: x\r\nX-A : b\r\n\r\n",
+         "header name not a token", 400},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+         "Transfer-Encoding other than one chunked", 501},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "5\r\nhelloX",
+         "POST /echo from 127.0.0.1: chunk data not followed by CRLF", 400},
+    };
+    tsrv t;
+    hctx x = {0};
+    tu_log log;
+    client c;
+    resp r = {0};
+    char generic[64];
+
+    (void)state;
+    srv_start(&t, NULL);
+    tu_log_attach(t.loop, &log);
+    srv_route(&t, "POST", "/echo", 0, h_echo, &x);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cl_open(&t, &c);
+        cl_send(&c, cases[i].req);
+        assert_true(cl_response(&c, &r));
+        assert_int_equal(r.status, cases[i].status);
+        snprintf(generic, sizeof generic, "%d %s\n", cases[i].status,
+                 eddy_http_reason(cases[i].status));
+        assert_string_equal(r.body, generic);
+        assert_true(resp_has(&r, "content-type", "text/plain"));
+        if (strstr(log.last, cases[i].rule) == NULL)
+            fail_msg("the log said [%s], not [%s]", log.last, cases[i].rule);
+        assert_int_equal(log.last_level, EDDY_LOG_INFO);
+        cl_expect_closed(&c);
+        cl_close(&c);
+    }
+    assert_int_equal(x.calls, 0);
+    resp_free(&r);
+    srv_finish(&t);
+}
+
+/* The server's own answers: text/plain, and Allow lists each method once,
+ * HEAD wherever GET is. */
+static void test_server_replies(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    eddy_http_options o = {0};
+    client c;
+    resp r = {0};
+
+    (void)state;
+    o.max_body_size = 4;
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/m", 0, h_rec, &x);
+    srv_route(&t, "GET", "/m", EDDY_ROUTE_PREFIX, h_rec, &x);
+    srv_route(&t, "PUT", "/m", 0, h_rec, &x);
+    cl_open(&t, &c);
+    cl_send(&c, "DELETE /m HTTP/1.1\r\nHost: x\r\n\r\n" REQ("/x"));
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 405);
+    assert_true(resp_has(&r, "allow", "GET, HEAD, PUT"));
+    assert_true(resp_has(&r, "content-type", "text/plain"));
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 404);
+    assert_true(resp_has(&r, "content-type", "text/plain"));
+    assert_int_equal(resp_hdr(&r, "allow", NULL, 0), 0);
+    cl_send(&c, "PUT /m HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 413);
+    assert_true(resp_has(&r, "content-type", "text/plain"));
+    cl_expect_closed(&c);
+    assert_int_equal(x.calls, 0);
+    resp_free(&r);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
 /* --- main ---------------------------------------------------------------------- */
 
 int main(void)
@@ -3557,6 +4390,24 @@ int main(void)
         tu_test(test_fork_processes),
         tu_test(test_hello_example),
         tu_test(test_hello_processes),
+        tu_test(test_respond_einval_then_500),
+        tu_test(test_respond_ealready_then_write),
+        tu_test(test_respond_epipe_finished),
+        tu_test(test_start_response_einval_then_start),
+        tu_test(test_start_response_ealready),
+        tu_test(test_start_response_epipe_then_finish),
+        tu_test(test_write_einval),
+        tu_test(test_write_epipe_then_finish),
+        tu_test(test_finish_epipe),
+        tu_test(test_lingering_close_big_post),
+        tu_test(test_close_without_linger),
+        tu_test(test_discard_small_body),
+        tu_test(test_linger_bounds),
+        tu_test(test_half_close_answered),
+        tu_test(test_body_callback_statuses),
+        tu_test(test_aborted_logged),
+        tu_test(test_refusal_names_rule),
+        tu_test(test_server_replies),
         cmocka_unit_test_setup_teardown(test_emfile_no_spin, emfile_setup,
                                         emfile_teardown),
     };

@@ -9,7 +9,7 @@
  */
 #include "testutil.h"
 
-#include "../ioloop/loop_internal.h"
+#include "../ioloop/loop_state.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -2033,6 +2033,130 @@ static void test_backend_fd(void **state)
     tu_close_pair(p);
 }
 
+/* Whether fds[0, n) holds fd with exactly events. */
+static int has_pollfd(const struct pollfd *fds, size_t n, int fd, short events)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i].fd == fd)
+            return fds[i].events == events && fds[i].revents == 0;
+    return 0;
+}
+
+/* The fds a host must poll: the backend's one fd (epoll, kqueue), or the
+ * wakeup and every watched fd with its events, removals included at once;
+ * -ENOSPC says how many are needed. */
+static void test_query_fds(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    int bfd = eddy_loop_backend_fd(loop), p[2], q[2];
+    struct pollfd fds[8];
+    fd_rec r = {0};
+    size_t n = 99;
+
+    (void)state;
+    tu_pipe(p);
+    tu_socketpair(q);
+    assert_int_equal(eddy_loop_add_handler(loop, p[0], EDDY_READ, on_fd, &r),
+                     0);
+    assert_int_equal(eddy_loop_add_handler(loop, q[0], EDDY_READ | EDDY_WRITE,
+                                           on_fd, &r),
+                     0);
+    assert_int_equal(eddy_loop_add_handler(loop, q[1], 0, on_fd, &r), 0);
+    assert_int_equal(eddy_loop_query_fds(loop, fds, 8, &n), 0);
+    if (bfd >= 0) {
+        assert_int_equal(n, 1);
+        assert_true(has_pollfd(fds, n, bfd, POLLIN));
+    } else {
+        assert_int_equal(n, 4); /* the wakeup and three */
+        assert_true(has_pollfd(fds, n, p[0], POLLIN));
+        assert_true(has_pollfd(fds, n, q[0], POLLIN | POLLOUT));
+        assert_true(has_pollfd(fds, n, q[1], 0));
+        /* Too small: nothing written, the count needed. */
+        fds[0].fd = -7;
+        assert_int_equal(eddy_loop_query_fds(loop, fds, 3, &n), -ENOSPC);
+        assert_int_equal(n, 4);
+        assert_int_equal(fds[0].fd, -7);
+        /* Then: ask again with room. */
+        assert_int_equal(eddy_loop_remove_handler(loop, q[1]), 0);
+        assert_int_equal(eddy_loop_update_handler(loop, q[0], EDDY_WRITE), 0);
+        assert_int_equal(eddy_loop_query_fds(loop, fds, 3, &n), 0);
+        assert_int_equal(n, 3);
+        assert_false(has_pollfd(fds, n, q[1], 0));
+        assert_true(has_pollfd(fds, n, q[0], POLLOUT));
+    }
+    assert_int_equal(eddy_loop_query_fds(loop, fds, 0, &n), -ENOSPC);
+    assert_true(n >= 1);
+    eddy_loop_close(loop, 0);
+    tu_close_pair(p);
+    tu_close_pair(q);
+}
+
+/* A host's poll() loop on those fds sleeps until there is work, on every
+ * backend: a pipe that becomes readable, a timer, a callback from another
+ * thread (through the wakeup fd).  It never wakes up periodically. */
+struct cross {
+    eddy_loop *loop;
+    int called, rc;
+};
+
+static void *add_callback_later(void *arg)
+{
+    struct cross *x = arg;
+
+    poll(NULL, 0, 30); /* the helper's job is to come late */
+    x->rc = eddy_loop_add_callback(x->loop, count_cb, &x->called);
+    return NULL;
+}
+
+static void host_once(eddy_loop *loop, int *wakeups)
+{
+    struct pollfd fds[16];
+    size_t n;
+
+    assert_int_equal(eddy_loop_query_fds(loop, fds, 16, &n), 0);
+    assert_true(poll(fds, (nfds_t)n, eddy_loop_timeout(loop)) >= 0);
+    ++*wakeups;
+    assert_int_equal(eddy_loop_run_once(loop, 0), 0);
+}
+
+static void test_query_fds_host_loop(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    struct cross x = {loop, 0, -1};
+    fd_rec r = {.drain = 1};
+    int p[2], fired = 0, wakeups = 0;
+    pthread_t t;
+
+    (void)state;
+    tu_pipe(p);
+    assert_int_equal(eddy_loop_add_handler(loop, p[0], EDDY_READ, on_fd, &r),
+                     0);
+    /* A pipe: one wakeup. */
+    tu_write_byte(p[1]);
+    host_once(loop, &wakeups);
+    assert_int_equal(r.called, 1);
+    /* A timer 50 ms away: the host sleeps until it is due. */
+    assert_int_equal(eddy_loop_call_later(loop, 50, count_cb, &fired, NULL),
+                     0);
+    for (int i = 0; i < 10 && fired == 0; i++)
+        host_once(loop, &wakeups);
+    assert_int_equal(fired, 1);
+    /* Another thread's callback, with nothing else to wait for. */
+    assert_int_equal(eddy_loop_timeout(loop), -1);
+    assert_int_equal(pthread_create(&t, NULL, add_callback_later, &x), 0);
+    for (int i = 0; i < 10 && x.called == 0; i++)
+        host_once(loop, &wakeups);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(x.rc, 0);
+    assert_int_equal(x.called, 1);
+    /* One wakeup each, two for the timer at most (it may be a hair early);
+     * a 10 ms tick would have been 8 or more. */
+    assert_true(wakeups <= 5);
+    assert_int_equal(eddy_loop_remove_handler(loop, p[0]), 0);
+    eddy_loop_close(loop, 0);
+    tu_close_pair(p);
+}
+
 /* --- fork ------------------------------------------------------------------- */
 
 /* The child must not return into cmocka: it reports through its status. */
@@ -2264,6 +2388,8 @@ int main(void)
         tu_test(test_loop_timeout),
         tu_test(test_loop_timeout_counts_from_now),
         tu_test(test_backend_fd),
+        tu_test(test_query_fds),
+        tu_test(test_query_fds_host_loop),
         tu_test(test_fork_child_runs_loop),
         tu_test(test_fork_with_closed_watched_fd),
         tu_test(test_epoll_orphaned_registration),

@@ -1377,6 +1377,441 @@ static uint8_t pattern(uint64_t i)
     return (uint8_t)(i ^ (i >> 8) ^ (i >> 16) ^ (i >> 24));
 }
 
+/* --- backpressure: write watermarks and the drain callback ---------------- */
+
+typedef struct drain_rec {
+    sctx *c;
+    int calls;
+    size_t queued_at; /* eddy_stream_write_buffered() in the callback */
+} drain_rec;
+
+static void on_drain(eddy_stream *s, int status, void *arg)
+{
+    drain_rec *d = arg;
+
+    callback_entered('d');
+    assert_ptr_equal(s, d->c->s);
+    assert_int_equal(d->c->closes, 0);
+    assert_int_equal(status, 0);
+    assert_false(eddy_stream_needs_drain(s));
+    d->calls++;
+    d->queued_at = eddy_stream_write_buffered(s);
+}
+
+static void drain_attach(sctx *c, drain_rec *d, size_t high, size_t low)
+{
+    memset(d, 0, sizeof *d);
+    d->c = c;
+    assert_int_equal(API(eddy_stream_set_write_watermarks(c->s, high, low)), 0);
+    API_V(eddy_stream_set_drain_callback(c->s, on_drain, d));
+}
+
+/* Queues n copies of chunk (no write callback). */
+static void write_n(sctx *c, const char *chunk, size_t len, int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(do_write(c, chunk, len, NULL), 0);
+}
+
+/* Node's 'drain': the flag goes up when the queue reaches high, writes
+ * still succeed above it, and the callback runs once when the queue falls
+ * to low, not before; again each time the queue reached high again. */
+static void test_drain_after_high_watermark(void **state)
+{
+    static char chunk[16384], sink[1 << 20];
+    eddy_loop *loop = tu_loop_new();
+    drain_rec d;
+    sctx c;
+    int peer;
+
+    (void)state;
+    order_reset();
+    ctx_socketpair(&c, loop, &peer, NULL);
+    drain_attach(&c, &d, 65536, 16384);
+    assert_false(eddy_stream_needs_drain(c.s));
+    for (int i = 0; i < 3; i++) {
+        write_n(&c, chunk, sizeof chunk, 1);
+        assert_false(eddy_stream_needs_drain(c.s));
+    }
+    write_n(&c, chunk, sizeof chunk, 1); /* 64 KiB queued: the mark */
+    assert_true(eddy_stream_needs_drain(c.s));
+    write_n(&c, chunk, sizeof chunk, 60); /* advice, not a limit */
+    assert_int_equal(eddy_stream_write_buffered(c.s), 64 * sizeof chunk);
+    /* The peer reads nothing: the kernel takes what it can, no more. */
+    spin(loop);
+    assert_true(eddy_stream_write_buffered(c.s) > 16384);
+    assert_true(eddy_stream_needs_drain(c.s));
+    assert_int_equal(d.calls, 0);
+    /* The peer reads a little: still above low. */
+    assert_true(peer_read(loop, peer, sink, 4096, 4096) > 0);
+    spin(loop);
+    assert_int_equal(d.calls, 0);
+    /* The peer reads it all: the drain ran once, at low or under. */
+    assert_int_equal(
+        peer_read(loop, peer, sink, sizeof sink, 64 * sizeof chunk - 4096) +
+            4096,
+        64 * sizeof chunk);
+    spin(loop);
+    assert_int_equal(d.calls, 1);
+    assert_true(d.queued_at <= 16384);
+    /* Below high, no drain; at high again, another. */
+    write_n(&c, chunk, sizeof chunk, 1);
+    spin(loop);
+    assert_int_equal(peer_read(loop, peer, sink, sizeof sink, sizeof chunk),
+                     sizeof chunk);
+    assert_int_equal(d.calls, 1);
+    write_n(&c, chunk, sizeof chunk, 8);
+    assert_true(eddy_stream_needs_drain(c.s));
+    assert_int_equal(peer_read(loop, peer, sink, sizeof sink, 8 * sizeof chunk),
+                     8 * sizeof chunk);
+    spin(loop);
+    assert_int_equal(d.calls, 2);
+    assert_null(strchr(order, 'x'));
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
+/* -EINVAL leaves the watermarks as they were; high 0 turns them off. */
+static void test_watermark_errors(void **state)
+{
+    static char chunk[4096];
+    eddy_loop *loop = tu_loop_new();
+    drain_rec d;
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, NULL);
+    drain_attach(&c, &d, 4096, 1024);
+    assert_int_equal(eddy_stream_set_write_watermarks(c.s, 100, 100), -EINVAL);
+    assert_int_equal(eddy_stream_set_write_watermarks(c.s, 100, 200), -EINVAL);
+    write_n(&c, chunk, sizeof chunk, 1); /* still 4096 */
+    assert_true(eddy_stream_needs_drain(c.s));
+    spin(loop); /* the kernel takes it */
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(eddy_stream_set_write_watermarks(c.s, 0, 12345), 0);
+    write_n(&c, chunk, sizeof chunk, 4);
+    assert_false(eddy_stream_needs_drain(c.s));
+    spin(loop);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(tu_drain(peer), 5 * sizeof chunk);
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
+/* A stream stuck above high: raising low past the queue makes the drain
+ * due, and it runs in a later iteration, not inside the call. */
+static void test_watermark_raised_low(void **state)
+{
+    static char chunk[65536];
+    eddy_loop *loop = tu_loop_new();
+    drain_rec d;
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, NULL);
+    drain_attach(&c, &d, 65536, 0);
+    write_n(&c, chunk, sizeof chunk, 32);
+    spin(loop);
+    assert_true(eddy_stream_needs_drain(c.s));
+    assert_int_equal(
+        API(eddy_stream_set_write_watermarks(c.s, 64 << 20, 32 << 20)), 0);
+    assert_int_equal(d.calls, 0);
+    spin(loop);
+    assert_int_equal(d.calls, 1);
+    assert_true(eddy_stream_write_buffered(c.s) > 0);
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
+/* The drain is not a request: a stream that closes above high never
+ * drains; its close callback says what happened. */
+static void test_drain_not_run_on_close(void **state)
+{
+    static char chunk[65536];
+    eddy_loop *loop = tu_loop_new();
+    drain_rec d;
+    sctx c;
+    int peer;
+
+    (void)state;
+    order_reset();
+    ctx_socketpair(&c, loop, &peer, NULL);
+    drain_attach(&c, &d, 65536, 1024);
+    write_n(&c, chunk, sizeof chunk, 32);
+    spin(loop);
+    assert_true(eddy_stream_needs_drain(c.s));
+    close_fd(&peer); /* the peer goes */
+    run_until_closed(&c);
+    assert_int_equal(d.calls, 0);
+    assert_null(strchr(order, 'd'));
+    ctx_finish(&c);
+    loop_finish(loop);
+}
+
+/* max_write_buffer_size stays the hard limit beside the watermarks. */
+static void test_watermarks_and_hard_limit(void **state)
+{
+    static char chunk[65536];
+    eddy_stream_options o = {.max_write_buffer_size = 8 * 65536};
+    eddy_loop *loop = tu_loop_new();
+    drain_rec d;
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, &o);
+    drain_attach(&c, &d, 65536, 1024);
+    write_n(&c, chunk, sizeof chunk, 8); /* at the limit: fine */
+    assert_true(eddy_stream_needs_drain(c.s));
+    assert_int_equal(do_write(&c, chunk, 1, NULL), -ENOSPC);
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, -ENOSPC);
+    assert_int_equal(d.calls, 0);
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
+/* --- backpressure: pausing reads ----------------------------------------- */
+
+/* Paused, a pending read stays pending and the bytes stay in the kernel;
+ * resumed, it completes (in a later iteration, not inside the call). */
+static void test_pause_keeps_read_pending(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, NULL);
+    c.kind = K_BYTES;
+    c.n = 5;
+    assert_int_equal(issue(&c), 0);
+    assert_false(eddy_stream_reading_paused(c.s));
+    API_V(eddy_stream_pause_reading(c.s));
+    assert_true(eddy_stream_reading_paused(c.s));
+    send_all(peer, "hello", 5);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+    assert_int_equal(c.reads, 0);
+    assert_int_equal(unread(c.rfd), 5); /* not read from the fd */
+    assert_true(eddy_stream_reading(c.s));
+    API_V(eddy_stream_resume_reading(c.s));
+    assert_int_equal(c.reads, 0);
+    settle(&c);
+    assert_int_equal(c.reads, 1);
+    assert_int_equal(c.got_len, 5);
+    assert_memory_equal(c.got, "hello", 5);
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
+/* Paused from a read callback: the next line stays pending although it
+ * is already buffered. */
+static void pause_after_first(sctx *c, int status, const char *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    if (status == 0 && c->done == 1)
+        API_V(eddy_stream_pause_reading(c->s));
+    if (status == 0)
+        assert_int_equal(issue(c), 0);
+}
+
+static void test_pause_with_buffered_data(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, NULL);
+    c.kind = K_UNTIL;
+    c.delim = "\n";
+    c.dlen = 1;
+    c.read_hook = pause_after_first;
+    assert_int_equal(issue(&c), 0);
+    feed(&c, peer, "a\nb\n", 4, 0);
+    spin(loop);
+    assert_int_equal(c.done, 1);
+    assert_int_equal(eddy_stream_read_buffered(c.s), 2);
+    API_V(eddy_stream_resume_reading(c.s));
+    spin(loop);
+    assert_int_equal(c.done, 2);
+    assert_int_equal(c.got_len, 4);
+    assert_memory_equal(c.got, "a\nb\n", 4);
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
+/* The peer that writes into a paused stream fills the kernel's buffers
+ * and then gets EAGAIN: backpressure reaches it.  Resumed, every byte
+ * arrives, in order. */
+static void test_pause_backpressure_reaches_peer(void **state)
+{
+    static char block[65536];
+    eddy_loop *loop = tu_loop_new();
+    size_t sent = 0;
+    sctx c;
+    int peer, blocked = 0;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, NULL);
+    c.kind = K_STREAM;
+    c.n = SIZE_MAX;
+    assert_int_equal(issue(&c), 0);
+    API_V(eddy_stream_pause_reading(c.s));
+    for (int i = 0; i < 4096 && !blocked; i++) {
+        ssize_t n;
+
+        for (size_t k = 0; k < sizeof block; k++)
+            block[k] = (char)pattern(sent + k);
+        n = send(peer, block, sizeof block, MSG_NOSIGNAL);
+
+        if (n < 0) {
+            assert_int_equal(errno, EAGAIN);
+            blocked = 1;
+        } else {
+            sent += (size_t)n;
+        }
+        assert_int_equal(eddy_loop_run_once(loop, 0), 0);
+    }
+    assert_true(blocked);
+    assert_int_equal(c.reads, 0);
+    assert_int_equal(eddy_stream_read_buffered(c.s), 0);
+    API_V(eddy_stream_resume_reading(c.s));
+    close_fd(&peer);
+    run_until_closed(&c);
+    assert_int_equal(c.last_status, 0);
+    assert_int_equal(c.got_len, sent);
+    for (size_t k = 0; k < sent; k++)
+        assert_int_equal((uint8_t)c.got[k], pattern(k));
+    ctx_finish(&c);
+    loop_finish(loop);
+}
+
+/* Paused at EOF: the pending read is not failed until resumed; then it
+ * gets the bytes and EDDY_EOF. */
+static void test_pause_at_eof(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, NULL);
+    c.kind = K_BYTES;
+    c.n = 100;
+    assert_int_equal(issue(&c), 0);
+    API_V(eddy_stream_pause_reading(c.s));
+    send_all(peer, "0123456789", 10);
+    close_fd(&peer);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+    assert_int_equal(c.reads, 0);
+    assert_int_equal(c.closes, 0);
+    API_V(eddy_stream_resume_reading(c.s));
+    run_until_closed(&c);
+    assert_int_equal(c.reads, 1);
+    assert_int_equal(c.first_error, EDDY_EOF);
+    assert_int_equal(c.got_len, 10);
+    assert_int_equal(c.close_status, EDDY_EOF);
+    ctx_finish(&c);
+    loop_finish(loop);
+}
+
+/* Writes go on while reading is paused; the calls do nothing where there
+ * is nothing to do. */
+static void test_pause_writes_go_on(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    char buf[8];
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, NULL);
+    API_V(eddy_stream_resume_reading(c.s)); /* not paused: nothing */
+    assert_false(eddy_stream_reading_paused(c.s));
+    API_V(eddy_stream_pause_reading(c.s));
+    API_V(eddy_stream_pause_reading(c.s));
+    assert_true(eddy_stream_reading_paused(c.s));
+    assert_int_equal(do_write(&c, "ping", 4, NULL), 0);
+    assert_int_equal(peer_read(loop, peer, buf, sizeof buf, 4), 4);
+    assert_memory_equal(buf, "ping", 4);
+    API_V(eddy_stream_close(c.s));
+    API_V(eddy_stream_pause_reading(c.s)); /* closing: nothing */
+    API_V(eddy_stream_resume_reading(c.s));
+    run_until_closed(&c);
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
+/* Paused in the middle of a flow, from the first piece's callback: the
+ * stream stops reading at once, then takes the rest when resumed. */
+static void pause_on_first_piece(sctx *c, int status, const char *data,
+                                 size_t len)
+{
+    (void)data;
+    (void)len;
+    if (status == EDDY_MORE && c->reads == 1)
+        API_V(eddy_stream_pause_reading(c->s));
+}
+
+static void test_pause_in_a_flow(void **state)
+{
+    static char block[1 << 20];
+    eddy_stream_options o = {.read_chunk_size = 4096};
+    eddy_loop *loop = tu_loop_new();
+    size_t sent = 0;
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, &o);
+    c.kind = K_STREAM;
+    c.n = SIZE_MAX;
+    c.read_hook = pause_on_first_piece;
+    assert_int_equal(issue(&c), 0);
+    for (size_t i = 0; i < sizeof block; i++)
+        block[i] = (char)pattern(i);
+    while (sent < sizeof block) {
+        ssize_t n = send(peer, block + sent, sizeof block - sent, MSG_NOSIGNAL);
+
+        if (n < 0) {
+            assert_int_equal(errno, EAGAIN);
+            break;
+        }
+        sent += (size_t)n;
+    }
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+    assert_int_equal(c.reads, 1);
+    assert_true(c.got_len <= 4096);
+    API_V(eddy_stream_resume_reading(c.s));
+    while (sent < sizeof block) {
+        ssize_t n = send(peer, block + sent, sizeof block - sent, MSG_NOSIGNAL);
+
+        if (n > 0)
+            sent += (size_t)n;
+        assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+    }
+    close_fd(&peer);
+    run_until_closed(&c);
+    assert_int_equal(c.got_len, sizeof block);
+    assert_memory_equal(c.got, block, sizeof block);
+    ctx_finish(&c);
+    loop_finish(loop);
+}
+
 typedef struct bulk {
     sctx w, r;
     uint64_t total, produced, consumed;
@@ -3238,6 +3673,17 @@ int main(void)
         tu_test(test_max_buffer_read_until_close),
         tu_test(test_read_bytes_past_max_buffer),
         tu_test(test_max_write_buffer),
+        tu_test(test_drain_after_high_watermark),
+        tu_test(test_watermark_errors),
+        tu_test(test_watermark_raised_low),
+        tu_test(test_drain_not_run_on_close),
+        tu_test(test_watermarks_and_hard_limit),
+        tu_test(test_pause_keeps_read_pending),
+        tu_test(test_pause_with_buffered_data),
+        tu_test(test_pause_backpressure_reaches_peer),
+        tu_test(test_pause_at_eof),
+        tu_test(test_pause_writes_go_on),
+        tu_test(test_pause_in_a_flow),
         tu_test(test_bulk_transfer_backpressure),
         tu_test(test_write_callbacks_in_order),
         tu_test(test_writes_coalesce),

@@ -22,6 +22,7 @@
  */
 #include "testutil.h"
 
+#include "eddy/tcp.h"
 #include "eddy/tls.h"
 
 #include <arpa/inet.h>
@@ -2408,6 +2409,88 @@ static void test_interop_gnutls(void **state)
     eddy_tls_ctx_free(sctx);
 }
 
+/* --- with the TCP layer ------------------------------------------------- */
+
+typedef struct tcp_case {
+    eddy_tls_ctx *sctx, *cctx;
+    end srv, cli;
+    int connected;
+} tcp_case;
+
+static void on_tcp_connection(eddy_tcp_server *ts, eddy_stream *s,
+                              const struct sockaddr *peer, socklen_t len,
+                              void *arg)
+{
+    tcp_case *tc = arg;
+
+    (void)peer, (void)len;
+    end_init(&tc->srv, eddy_tcp_server_loop(ts), s);
+    /* One call on the accepted stream. */
+    assert_int_equal(
+        eddy_stream_start_tls(s, tc->sctx, NULL, RUN_MS, on_hs, &tc->srv), 0);
+    tc->srv.close_after_echo = 1;
+    start_echo(&tc->srv);
+}
+
+static void on_tcp_connected(eddy_stream *s, int status, void *arg)
+{
+    tcp_case *tc = arg;
+
+    assert_int_equal(status, 0);
+    tc->connected = 1;
+    end_init(&tc->cli, eddy_stream_loop(s), s);
+    /* One call on the connected stream. */
+    assert_int_equal(eddy_stream_start_tls(s, tc->cctx, "localhost", RUN_MS,
+                                           on_hs, &tc->cli),
+                     0);
+    assert_int_equal(eddy_stream_write(s, "over tcp/\n", 10, NULL, NULL), 0);
+    read_any(&tc->cli);
+}
+
+static void on_tcp_stopped(eddy_tcp_server *ts, void *arg)
+{
+    (void)ts;
+    *(int *)arg = 1;
+}
+
+/* The TCP server and the TCP client of tcp.h hand out streams; TLS is one
+ * call on each. */
+static void test_tcp_server_and_client(void **state)
+{
+    eddy_loop *loop;
+    eddy_tcp_server *ts;
+    tcp_case tc = {0};
+    int stopped = 0;
+
+    (void)state;
+    need_tls();
+    tc.sctx = server_ctx("server");
+    tc.cctx = client_ctx();
+    loop = tu_loop_new();
+    assert_int_equal(
+        eddy_tcp_server_new(loop, NULL, on_tcp_connection, &tc, &ts), 0);
+    assert_int_equal(eddy_tcp_server_listen(ts, 0, "127.0.0.1"), 0);
+    assert_int_equal(eddy_tcp_connect(loop, NULL, "127.0.0.1",
+                                      (uint16_t)eddy_tcp_server_port(ts), NULL,
+                                      on_tcp_connected, &tc, NULL),
+                     0);
+    assert_true(tu_run_until(loop, closed, &tc.cli, RUN_ITER, RUN_MS));
+    assert_int_equal(tc.cli.hs_status, 0);
+    assert_int_equal(tc.srv.hs_status, 0);
+    assert_int_equal(tc.cli.got_len, 10);
+    assert_memory_equal(tc.cli.got, "over tcp/\n", 10);
+    /* The server closed after the echo: close_notify, a clean end. */
+    assert_int_equal(tc.cli.read_status, EDDY_EOF);
+    eddy_tcp_server_shutdown(ts, 1000, on_tcp_stopped, &stopped);
+    assert_true(tu_run_until_count(loop, &stopped, 1, RUN_ITER, RUN_MS));
+    eddy_tcp_server_free(ts);
+    loop_finish(loop);
+    end_free(&tc.srv);
+    end_free(&tc.cli);
+    eddy_tls_ctx_free(tc.sctx);
+    eddy_tls_ctx_free(tc.cctx);
+}
+
 /* --- built without TLS ---------------------------------------------------- */
 
 static void test_without_tls(void **state)
@@ -2483,6 +2566,7 @@ int main(void)
         tu_test(test_interop_openssl_server),
         tu_test(test_interop_curl),
         tu_test(test_interop_gnutls),
+        tu_test(test_tcp_server_and_client),
         tu_test(test_without_tls),
     };
 

@@ -1,7 +1,8 @@
 /*
  * tests/testutil.h - helpers shared by the cmocka suites: non-blocking fd
  * pairs, a monotonic clock, bounded loop runs, a log hook that records,
- * a capture of anything printed, and a per-test fd leak check.
+ * a capture of anything printed, a per-test fd leak check, and a guard
+ * page for parsers' inputs.
  *
  * Helpers fail the running test through cmocka's assertions instead of
  * returning errors, so that tests read top to bottom.  Nothing here sleeps
@@ -37,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -379,6 +381,43 @@ static inline eddy_timer_id tu_safety_timer(eddy_loop *loop, uint64_t ms,
     assert_int_equal(eddy_loop_call_later(loop, ms, tu_safety_cb, fired, &id),
                      0);
     return id;
+}
+
+/* --- guard page -------------------------------------------------------- */
+
+/* Inputs copied to end exactly at a PROT_NONE page, as picohttpparser's
+ * tests place them: a parser that reads one byte past its length crashes,
+ * with or without ASan or valgrind. */
+typedef struct tu_guard {
+    char *base; /* size bytes, then the PROT_NONE page */
+    size_t size;
+} tu_guard;
+
+static inline void tu_guard_init(tu_guard *g, size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+    g->size = (size + page - 1) / page * page;
+    g->base = mmap(NULL, g->size + page, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(g->base != MAP_FAILED);
+    assert_int_equal(mprotect(g->base + g->size, page, PROT_NONE), 0);
+}
+
+/* Copies src[0, n) so that its last byte is the last before the guard. */
+static inline char *tu_guard_place(tu_guard *g, const void *src, size_t n)
+{
+    char *p = g->base + g->size - n;
+
+    assert_true(n <= g->size);
+    if (n != 0)
+        memmove(p, src, n);
+    return p;
+}
+
+static inline void tu_guard_free(tu_guard *g)
+{
+    munmap(g->base, g->size + (size_t)sysconf(_SC_PAGESIZE));
 }
 
 #endif

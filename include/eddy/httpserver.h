@@ -1,13 +1,17 @@
 /**
  * @file
- * @brief A strict, fast HTTP/1.1 server, listening sockets and processes.
+ * @brief A strict, fast HTTP/1.1 server.
  *
  * Everything it declares is described under @ref http.
  */
 /**
  * @defgroup http The HTTP server (httpserver.h)
- * @brief A strict, fast HTTP/1.1 server: Tornado's HTTPServer,
- * HTTP1Connection, netutil and process modules in C.
+ * @brief A strict, fast HTTP/1.1 server: Tornado's HTTPServer and
+ * HTTP1Connection in C.
+ *
+ * Listening sockets and processes (eddy_bind_sockets(),
+ * eddy_fork_processes()) are declared in tcp.h, which this header
+ * includes.
  *
  * A handler is called once per request with the request head parsed and,
  * unless its route streams the body, the whole body read.  It answers in
@@ -24,8 +28,10 @@
 #ifndef EDDY_HTTPSERVER_H
 #define EDDY_HTTPSERVER_H
 
+#include "eddy/httputil.h"
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
+#include "eddy/tcp.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -38,26 +44,6 @@ extern "C" {
 /** @addtogroup http
  *  @{ */
 
-/** A byte string that is not NUL-terminated. */
-typedef struct eddy_str {
-    const char *p; /**< the first byte */
-    size_t len;    /**< the number of bytes */
-} eddy_str;
-
-/** A header field.  For responses, EDDY_HEADER("Name", "value") builds one
- *  from two string literals. */
-typedef struct eddy_http_header {
-    const char *name;  /**< the field name, not NUL-terminated */
-    size_t name_len;   /**< its length in bytes */
-    const char *value; /**< the field value, not NUL-terminated */
-    size_t value_len;  /**< its length in bytes */
-} eddy_http_header;
-
-/** An initializer for an eddy_http_header from two string literals, e.g.
- *  `eddy_http_header h[] = { EDDY_HEADER("Content-Type", "text/plain") };` */
-#define EDDY_HEADER(name, value)                                              \
-    { (name), sizeof(name) - 1, (value), sizeof(value) - 1 }
-
 /** An HTTP server.  Opaque; create with eddy_http_server_new(), free with
  *  eddy_http_server_free(). */
 typedef struct eddy_http_server eddy_http_server;
@@ -65,17 +51,45 @@ typedef struct eddy_http_server eddy_http_server;
  *  server owns it and hands it to a handler, which must finish it. */
 typedef struct eddy_http_request eddy_http_request;
 
+/** The status a body callback receives when a streamed body grows past
+ *  max_body_size: answer 413.  One of eddy's own codes (iostream.h), which
+ *  eddy_strerror() names. */
+#define EDDY_HTTP_TOO_LARGE (EDDY_EOF + 1)
+
 /** Called once per request; finish it now or later. */
 typedef void (*eddy_http_handler)(eddy_http_request *req, void *arg);
-/** Called with each piece of a streamed body; the last call has len 0 and
- *  done 1 (or an error: status < 0, the request cannot be read further). */
+/**
+ * Called with each piece of a streamed body (status 0, done 0), then once
+ * more with done 1: status 0 and len 0 when the body is whole, or one of
+ * these, after which nothing more of the body comes:
+ *
+ * - EDDY_HTTP_TOO_LARGE: the body passed max_body_size; answer 413.
+ * - -EPROTO: its chunked framing is malformed; answer 400.
+ * - -ENOMEM: the server ran out of memory for it; answer 503.
+ * - -ETIMEDOUT: body_timeout_ms passed without a byte of it; the
+ *   connection is closed.
+ * - -ECONNRESET: the client went away (closed or reset the connection);
+ *   the connection is closed.
+ * - -ECANCELED: the server closed the connection: the deadline of
+ *   eddy_http_server_shutdown() passed, or the server is being freed.
+ *
+ * After each error the connection closes once the answer is sent; where
+ * it is closed already, finishing the request returns -EPIPE.  The
+ * request must be finished either way, from this callback or later.
+ */
 typedef void (*eddy_http_body_cb)(eddy_http_request *req, int status,
                                   const char *data, size_t len, int done,
                                   void *arg);
-/** Called when the client went away before the request was finished. */
+/** Called when the client went away before the request was finished: it
+ *  reset the connection, a write to it failed, or the server closed it
+ *  (shutdown deadline, eddy_http_server_free()).  A client that only shut
+ *  down its sending side after a whole request is waiting for the answer:
+ *  that is not going away, and it gets the answer, then the close. */
 typedef void (*eddy_http_close_cb)(eddy_http_request *req, void *arg);
 /** One line of access log, after each response: method, path, status,
- *  body bytes sent, milliseconds from the head's arrival to the end. */
+ *  body bytes sent (handed to the kernel), milliseconds from the head's
+ *  arrival to the end.  A response that did not go out whole is logged
+ *  too, with the bytes that did: eddy_http_aborted(req) says so. */
 typedef void (*eddy_http_access_fn)(void *arg, const eddy_http_request *req,
                                     int status, uint64_t bytes, double ms);
 
@@ -96,9 +110,27 @@ typedef struct eddy_http_options {
                                       in X-Forwarded-For */
     const char *server_name;     /**< the Server header, "eddy"; "" omits it */
     eddy_http_access_fn access_log; /**< called after each response, also
-                                      the server's own 404 or 413; NULL:
-                                      none */
+                                      the server's own 404 or 413, and
+                                      aborted ones; NULL: none */
     void *access_log_arg;        /**< passed to access_log */
+    uint64_t max_discard_size;   /**< a body of at most this declared size
+                                      (64 KiB) is read and dropped after
+                                      the server's own 404 or 405, so that
+                                      the connection and the requests
+                                      pipelined behind stay; a larger one
+                                      gets a lingering close */
+    uint64_t linger_ms;          /**< lingering close: when the server
+                                      closes with the client maybe still
+                                      sending (an unread body, a refused
+                                      request), it shuts down its sending
+                                      side once the answer is out and reads
+                                      and drops what comes, until the
+                                      client's EOF, for at most this long,
+                                      5 s; closing at once would reset the
+                                      connection and could destroy the
+                                      answer in flight */
+    uint64_t max_linger_bytes;   /**< ... and at most this many bytes,
+                                      16 MiB */
 } eddy_http_options;
 
 /** Route flags. */
@@ -123,9 +155,9 @@ EDDY_API int eddy_http_server_new(eddy_loop *loop,
 /**
  * Adds a route: method (NULL: any) and path pattern (copied).  Routes are
  * tried in the order added; a path no route matches gets 404, a path that
- * matches only with other methods gets 405 with Allow.  A GET route also
- * answers HEAD.  Errors: -EINVAL (NULL path or handler, unknown flags),
- * -ENOMEM.
+ * matches only with other methods gets 405 with Allow (which lists HEAD
+ * wherever it lists GET).  A GET route also answers HEAD.  Errors: -EINVAL
+ * (NULL path or handler, unknown flags), -ENOMEM.
  */
 EDDY_API int eddy_http_server_route(eddy_http_server *srv, const char *method,
                                     const char *path, unsigned flags,
@@ -185,6 +217,9 @@ typedef struct eddy_http_stats {
              bytes_out;        /**< sent in responses, heads and
                                     bodies */
     uint64_t errors;           /**< 4xx/5xx answered by the server itself */
+    uint64_t aborted;          /**< requests whose response did not go
+                                    out whole (also counted in requests):
+                                    see eddy_http_aborted() */
 } eddy_http_stats;
 
 /** @name The server's counters and loop
@@ -249,9 +284,9 @@ EDDY_API void *eddy_http_data(const eddy_http_request *req);
 EDDY_API int eddy_http_read_body(eddy_http_request *req, eddy_http_body_cb cb,
                                  void *arg);
 
-/** Calls cb if the client goes away before the request is finished.  A
- *  later call replaces cb; NULL cancels it.  The request must still be
- *  finished after cb. */
+/** Calls cb if the client goes away before the request is finished (see
+ *  eddy_http_close_cb).  A later call replaces cb; NULL cancels it.  The
+ *  request must still be finished after cb. */
 EDDY_API void eddy_http_on_close(eddy_http_request *req, eddy_http_close_cb cb,
                                  void *arg);
 
@@ -262,12 +297,19 @@ EDDY_API void eddy_http_on_close(eddy_http_request *req, eddy_http_close_cb cb,
 /**
  * Answers in one call and finishes the request: status, extra headers
  * (Content-Length, Date, Server and Connection are added), body (copied).
- * Errors: -EINVAL (a header or status that cannot be sent: a control
- * character such as CR, LF or NUL in it, a non-token name, one of the
- * framing headers Content-Length, Transfer-Encoding and Connection that
- * the server writes itself, a status outside 200..999; nothing is sent
- * and the request is not finished), -EALREADY (already started), -EPIPE
- * (the client went away: the request is finished anyway).
+ * Everything is checked before a byte is queued.  Errors:
+ *
+ * - -EINVAL: a response that cannot be sent: a status outside 200..999; a
+ *   header with a control character such as CR, LF or NUL, a name that is
+ *   not a token, or one of the framing headers Content-Length,
+ *   Transfer-Encoding and Connection, which the server writes itself;
+ *   headers NULL with nheaders > 0; body NULL with len > 0; a body (len >
+ *   0) with 204 or 304.  Nothing is sent and the request is not finished:
+ *   answer it again, 500 say.
+ * - -EALREADY: a response was started already (eddy_http_start_response);
+ *   nothing changes: go on with eddy_http_write() and eddy_http_finish().
+ * - -EPIPE: the client went away, or the connection could not take the
+ *   response; the request is finished anyway: do not touch it again.
  */
 EDDY_API int eddy_http_respond(eddy_http_request *req, int status,
                                const eddy_http_header *headers,
@@ -277,93 +319,56 @@ EDDY_API int eddy_http_respond(eddy_http_request *req, int status,
  * Starts a response whose body follows with eddy_http_write().
  * content_length < 0 means unknown: chunked on HTTP/1.1, and on HTTP/1.0
  * the connection closes after the body.  reason NULL: the standard phrase.
- * 204 and 304 responses, and answers to HEAD, carry no body.  Errors as
- * eddy_http_respond(), and a reason with a control character: -EINVAL.
+ * 204 and 304 responses, and answers to HEAD, carry no body.  Errors:
+ *
+ * - -EINVAL: as eddy_http_respond()'s, and a reason with a control
+ *   character, and a content_length above 0 with 204 or 304.  Nothing is
+ *   sent and the response is not started: start it again, or answer with
+ *   eddy_http_respond().
+ * - -EALREADY: started already; nothing changes.
+ * - -EPIPE: the client went away, or the connection could not take the
+ *   head.  The response counts as started, with nothing sent: finish the
+ *   request with eddy_http_finish() (which returns -EPIPE and frees it).
  */
 EDDY_API int eddy_http_start_response(eddy_http_request *req, int status,
                                       const char *reason,
                                       const eddy_http_header *headers,
                                       size_t nheaders, int64_t content_length);
 
-/** Writes a piece of the body (copied).  cb (may be NULL) runs once it is
- *  handed to the kernel: use it to pace large bodies.  Errors: -EINVAL
- *  (not started, or more than the Content-Length given), -EPIPE. */
+/**
+ * Writes a piece of the body (copied).  cb (may be NULL) runs once it is
+ * handed to the kernel, or with an error if the connection fails first:
+ * use it to pace large bodies.  When this returns an error, cb does not
+ * run.  Errors:
+ *
+ * - -EINVAL: no response was started; or data NULL with len > 0; or the
+ *   piece would pass the Content-Length given (any byte with 204 or 304
+ *   does).  Nothing is written: write less, or finish the request (short
+ *   of its Content-Length, eddy_http_finish() returns -EPROTO).
+ * - -EPIPE: the client went away, or the connection could not take the
+ *   piece.  Finish the request with eddy_http_finish() (which returns
+ *   -EPIPE and frees it).
+ */
 EDDY_API int eddy_http_write(eddy_http_request *req, const void *data,
                              size_t len, eddy_stream_cb cb, void *arg);
 
-/** Ends the response and releases the request.  Errors: -EPIPE (client
- *  gone; released anyway), -EPROTO (fewer bytes than Content-Length were
- *  written: the connection is closed). */
+/** Ends the response (starting a 200 with no body if none was started)
+ *  and releases the request: do not touch it again, whatever this
+ *  returns.  Errors: -EPIPE (the client went away; the request is logged
+ *  as aborted), -EPROTO (fewer bytes than the Content-Length were
+ *  written: the connection is closed after them, which tells the client;
+ *  logged as aborted). */
 EDDY_API int eddy_http_finish(eddy_http_request *req);
+
+/** Non-zero when the request's response did not go out whole: the client
+ *  went away before it was finished (eddy_http_finish() returned -EPIPE),
+ *  or it fell short of its Content-Length (-EPROTO).  For the access log
+ *  hook, which gets such requests too, and for the stats (aborted). */
+EDDY_API int eddy_http_aborted(const eddy_http_request *req);
 
 /** The standard reason phrase of status ("Unknown" when there is none); a
  *  static string.  Any thread. */
 EDDY_API const char *eddy_http_reason(int status);
-
-/** @} */
-
-/** Flags of eddy_bind_sockets(). */
-enum {
-    EDDY_BIND_REUSEPORT = 1 /**< set SO_REUSEPORT, so that several processes
-                                 can bind the same port (-ENOTSUP where the
-                                 system has no SO_REUSEPORT) */
-};
-
-/** @name Listening sockets (Tornado's netutil)
- *  These need no loop and may be called from any thread.
- *  @{ */
-
-/**
- * Creates listening sockets for address:port (address NULL or "": every
- * interface; family AF_UNSPEC, AF_INET or AF_INET6), as getaddrinfo
- * resolves them: SO_REUSEADDR, IPV6_V6ONLY on IPv6, close-on-exec,
- * non-blocking, listen(backlog; 0: 1024).  Port 0 picks a free port (the
- * same for every family).  Up to max fds go to fds, their count to *n; the
- * caller owns them.  Errors: -EINVAL (port outside 0..65535, max 0),
- * -EADDRNOTAVAIL (address does not resolve to a usable address), or the
- * errno of socket(2), setsockopt(2), bind(2) or listen(2), such as
- * -EADDRINUSE; no socket is left open then.
- */
-EDDY_API int eddy_bind_sockets(int port, const char *address, int family,
-                               int backlog, unsigned flags, int *fds,
-                               size_t max, size_t *n);
-
-/** A listening Unix domain socket at path (an old socket file there is
- *  replaced), with the given file mode (0: 0666 masked by umask),
- *  close-on-exec and non-blocking, listen(backlog; 0: 1024).  The caller
- *  owns *fd.  Errors: -EINVAL (path NULL or too long), -EEXIST (path exists
- *  and is not a socket), or the errno of socket(2), bind(2), chmod(2) or
- *  listen(2). */
-EDDY_API int eddy_bind_unix_socket(const char *path, int mode, int backlog,
-                                   int *fd);
-
-/** The port a socket is bound to, or a negative errno: getsockname(2)'s,
- *  or -EAFNOSUPPORT for a socket that is neither IPv4 nor IPv6. */
-EDDY_API int eddy_socket_port(int fd);
-
-/** @} */
-/** @name Processes (Tornado's process module)
- *  @{ */
-
-/**
- * Forks n children (0: one per CPU) and returns in each child with its task
- * id (0 .. n-1) in *task_id.  The parent never returns: it restarts a
- * child that dies abnormally (at most max_restarts times in all; same task
- * id), forwards SIGTERM and SIGINT to the children, and exits when they
- * have all exited: 0 if they all exited 0.  Call it before creating loops
- * and threads: the children inherit only the calling thread.  Errors (in
- * the parent, which stops the children it started first): -EINVAL (n or
- * max_restarts negative, task_id NULL, or called in a child), -ENOMEM,
- * fork's errno.
- */
-EDDY_API int eddy_fork_processes(int n, int max_restarts, int *task_id);
-
-/** The task id of this process (-1 unless forked by eddy_fork_processes).
- *  Any thread. */
-EDDY_API int eddy_task_id(void);
-
-/** The number of CPUs online (at least 1).  Any thread. */
-EDDY_API int eddy_cpu_count(void);
 
 /** @} */
 

@@ -30,6 +30,8 @@
 #ifndef EDDY_IOLOOP_H
 #define EDDY_IOLOOP_H
 
+#include <poll.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -280,6 +282,21 @@ EDDY_API void eddy_loop_stop(eddy_loop *loop);
  * -ENOTSUP (poll and select have no such fd).
  */
 EDDY_API int eddy_loop_backend_fd(const eddy_loop *loop);
+
+/**
+ * The fds a host loop must poll for this loop, as curl_multi_fdset() and
+ * GLib's g_main_context_query() give them, on every backend: with epoll
+ * and kqueue the one backend fd (POLLIN); with poll and select the
+ * loop's wakeup fd and every fd with a handler, with the events it is
+ * watched for (0 still reports POLLERR and POLLHUP).  When poll(2) says
+ * any of them is ready, or eddy_loop_timeout() passed, the host calls
+ * eddy_loop_run_once(loop, 0).  The set changes as handlers come and go:
+ * query it before each poll.  *n gets the number of entries.  Errors:
+ * -ENOSPC (more than max entries are needed: *n says how many, and fds
+ * is left alone).
+ */
+EDDY_API int eddy_loop_query_fds(const eddy_loop *loop, struct pollfd *fds,
+                                 size_t max, size_t *n);
 
 /**
  * Milliseconds until the loop has work without I/O: 0 when callbacks are

@@ -38,6 +38,14 @@
  * Errors are negative errno values, plus EDDY_EOF.  The limits close the
  * stream with their own codes: -ENOBUFS (max_buffer_size), -EMSGSIZE
  * (read_until's max_bytes), -ENOSPC (max_write_buffer_size).
+ *
+ * Backpressure.  A writer that must not outrun its reader sets a high and
+ * a low watermark: once the bytes queued reach the high one,
+ * eddy_stream_needs_drain() says so and the drain callback runs when they
+ * have fallen to the low one (Node's 'drain').  Writes above the high
+ * watermark still succeed: it is advice, and max_write_buffer_size stays
+ * the hard limit.  A reader that cannot keep up pauses reading: nothing
+ * more is read from the fd, so TCP's own flow control reaches the peer.
  */
 #ifndef EDDY_IOSTREAM_H
 #define EDDY_IOSTREAM_H
@@ -60,6 +68,19 @@ typedef struct eddy_stream eddy_stream;
 
 /** The peer closed the stream (read returned 0). */
 #define EDDY_EOF (-4095)
+/* eddy's own codes share one namespace below EDDY_EOF, all known to
+ * eddy_strerror(); the tcp layer's are -4080 to -4089, TLS's -4070 to
+ * -4079 (tls.h), the HTTP server's from -4094 (EDDY_HTTP_TOO_LARGE,
+ * httpserver.h) down. */
+/** Name resolution: the host name does not exist, or has no address of
+ *  the family asked for (EAI_NONAME, EAI_NODATA, a name under .invalid). */
+#define EDDY_ENOTFOUND (-4080)
+/** Name resolution: a temporary failure, such as an unreachable name
+ *  server (EAI_AGAIN); trying again later may work. */
+#define EDDY_ETRYAGAIN (-4081)
+/** Name resolution failed for good in some other way (EAI_FAIL, and any
+ *  EAI_ code without a closer errno). */
+#define EDDY_ERESOLVE (-4082)
 /** Status of a streaming read's pieces: more will follow. */
 #define EDDY_MORE 1
 /** The longest delimiter eddy_stream_read_until() accepts. */
@@ -194,6 +215,49 @@ EDDY_API int eddy_stream_write(eddy_stream *s, const void *data, size_t len,
 EDDY_API int eddy_stream_write_ref(eddy_stream *s, const void *data,
                                    size_t len, eddy_stream_cb cb, void *arg);
 
+/**
+ * Sets the write watermarks: from the moment the bytes queued reach high,
+ * eddy_stream_needs_drain() is non-zero, and once they have fallen to low
+ * the drain callback runs (once).  high 0 (the default) turns them off.
+ * Writes keep succeeding above high.  Errors: -EINVAL (low not below a
+ * non-zero high; nothing changes).
+ */
+EDDY_API int eddy_stream_set_write_watermarks(eddy_stream *s, size_t high,
+                                              size_t low);
+
+/**
+ * Runs cb(s, 0, arg) each time the queued bytes, after reaching the high
+ * watermark, have fallen to the low one: a producer paused at the high
+ * watermark resumes there.  It is not a request: it does not run when the
+ * stream closes (the close callback does).  NULL removes it.
+ */
+EDDY_API void eddy_stream_set_drain_callback(eddy_stream *s,
+                                             eddy_stream_cb cb, void *arg);
+
+/** Non-zero from the moment the bytes queued reached the high watermark
+ *  until they fell to the low one (when the drain callback runs). */
+EDDY_API int eddy_stream_needs_drain(const eddy_stream *s);
+
+/** @} */
+/** @name Pausing reads
+ *  @{ */
+
+/**
+ * Stops reading from the fd: data the peer sends waits in the kernel, and
+ * TCP's window makes the peer wait.  A pending read stays pending (it is
+ * not completed even from buffered bytes, nor failed at EOF) until
+ * eddy_stream_resume_reading(); new reads may still be asked for.  Writes
+ * go on.  On a closed or paused stream it does nothing.
+ */
+EDDY_API void eddy_stream_pause_reading(eddy_stream *s);
+
+/** Reads again: a pending read completes from what is buffered, or waits
+ *  for the fd.  On a stream that is not paused it does nothing. */
+EDDY_API void eddy_stream_resume_reading(eddy_stream *s);
+
+/** Non-zero while reading is paused. */
+EDDY_API int eddy_stream_reading_paused(const eddy_stream *s);
+
 /** @} */
 /** @name Closing and state
  *  @{ */
@@ -204,10 +268,18 @@ EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
                                              void *arg);
 
 /**
- * Closes the stream: the fd at once, then pending callbacks with
- * -ECANCELED, then the close callback.  Queued writes are dropped (wait for
- * the last write's callback first to send them).  Calling it again, or on
- * a stream that is closing, does nothing.
+ * Closes the stream: its fd(s) at once; queued writes are dropped (wait
+ * for the last write's callback first to send them).  No callback runs
+ * inside this call.  The pending ones run next: right after the stream's
+ * own callback that called this returns, or, called from anywhere else,
+ * from a loop callback (eddy_loop_add_callback()), so at the latest in the
+ * next loop iteration.  The connect callback first (0 if the connection
+ * was made and not reported yet, else -ECANCELED), then the pending read
+ * (with -ECANCELED and what was buffered), then each write callback (0 if
+ * its bytes had all gone to the kernel, else -ECANCELED), and last the
+ * close callback, with 0.  The stream is freed when that returns.  Calling
+ * it again, or on a stream that is closing (at EOF, after an error), does
+ * nothing: the callbacks then get that first error.
  */
 EDDY_API void eddy_stream_close(eddy_stream *s);
 

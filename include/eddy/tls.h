@@ -51,31 +51,32 @@ extern "C" {
 typedef struct eddy_tls_ctx eddy_tls_ctx;
 
 /** @name Error codes
- *  Next to #EDDY_EOF, out of errno's range.
+ *  In eddy's namespace below #EDDY_EOF (iostream.h): TLS has -4070 to
+ *  -4079.
  *  @{ */
 /** The handshake failed: no common version or cipher, a malformed or
  *  non-TLS message (garbage, a plaintext HTTP request), an alert from the
  *  peer.  The stream closes; the log line says why. */
-#define EDDY_TLS_HANDSHAKE (-4094)
+#define EDDY_TLS_HANDSHAKE (-4070)
 /** The peer's certificate did not verify: unknown CA, expired, wrong
  *  host name, or none when one is required.  The stream closes;
  *  eddy_stream_tls_verify_error() says why. */
-#define EDDY_TLS_VERIFY (-4093)
+#define EDDY_TLS_VERIFY (-4071)
 /** The peer closed the connection without a close_notify: what was read
  *  may be cut short (an attacker can end a TLS stream this way).  A
  *  pending eddy_stream_read_until_close() fails with it.  Also the error
  *  of a peer that closes during the handshake. */
-#define EDDY_TLS_TRUNCATED (-4092)
+#define EDDY_TLS_TRUNCATED (-4072)
 /** A TLS protocol error after the handshake (a record that does not
  *  decrypt, an unexpected message, a renegotiation the peer insisted
  *  on).  The stream closes. */
-#define EDDY_TLS_PROTOCOL (-4091)
+#define EDDY_TLS_PROTOCOL (-4073)
 /** eddy_tls_ctx_load_cert_chain(): the private key is not the key of the
  *  certificate. */
-#define EDDY_TLS_KEY_MISMATCH (-4090)
+#define EDDY_TLS_KEY_MISMATCH (-4074)
 /** A certificate, key or CA file exists but holds no usable PEM data
  *  (not PEM, empty, or a key protected by a passphrase). */
-#define EDDY_TLS_BAD_PEM (-4089)
+#define EDDY_TLS_BAD_PEM (-4075)
 /** @} */
 
 /** Roles, for eddy_tls_ctx_new(). */

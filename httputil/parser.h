@@ -1,21 +1,22 @@
 /*
- * httpserver/parser.h - the HTTP/1.1 request-head parser and the chunked
- * body decoder (parser.c).  Internal: shared with the connection code, the
+ * httputil/parser.h - the HTTP/1.1 request-head parser and the chunked
+ * body decoder (parser.c).  Internal: shared with the HTTP server, the
  * tests, the fuzzers and the parser benchmark.
  *
  * Both are incremental and allocation-free, and point into the caller's
  * bytes instead of copying them.  Errors are the negated HTTP status to
- * answer with: -400, -413, -414, -431, -501, -505.
+ * answer with: -400, -413, -414, -431, -501, -505; the rule that failed
+ * is then in the error field, for the log (never for the client).
  */
 #ifndef EDDY_HTTP_PARSER_H
 #define EDDY_HTTP_PARSER_H
 
-#include "eddy/httpserver.h"
+#include "eddy/httputil.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define EDDY_HIDDEN_P __attribute__((visibility("hidden")))
+#include "../common/internal.h"
 
 enum { EDDY__CONN_CLOSE = 1, EDDY__CONN_KEEP_ALIVE = 2 };
 
@@ -31,6 +32,7 @@ typedef struct eddy__http_head {
     int connection;           /* EDDY__CONN_* tokens seen */
     int expect_continue;
     int host;                 /* index of the Host header, or -1 */
+    const char *error;        /* after an error: the rule that failed */
 } eddy__http_head;
 
 /* Resume state: zero it before the first call for a new request. */
@@ -54,7 +56,7 @@ typedef struct eddy__http_parser {
  * show only when the end, a bare LF, max_head or an over-long target
  * arrives, where a whole parse reports it at once.
  */
-EDDY_HIDDEN_P int eddy__http_parse_head(eddy__http_parser *p, const char *buf,
+EDDY_HIDDEN int eddy__http_parse_head(eddy__http_parser *p, const char *buf,
                                         size_t len, eddy__http_head *h);
 
 /* Chunked transfer coding (RFC 9112 7.1), bounded. */
@@ -64,6 +66,7 @@ typedef struct eddy__chunked {
     size_t line;    /* bytes in the current size line or trailer field */
     size_t trailer; /* trailer bytes so far */
     size_t max_trailer;
+    const char *error; /* after an error: the rule that failed */
 } eddy__chunked;
 
 /*
@@ -71,19 +74,19 @@ typedef struct eddy__chunked {
  * at the body bytes found among them (*dlen may be 0), or -400.  Call
  * again with the rest while input remains and eddy__chunked_done() is 0.
  */
-EDDY_HIDDEN_P long eddy__chunked_feed(eddy__chunked *c, const char *in,
+EDDY_HIDDEN long eddy__chunked_feed(eddy__chunked *c, const char *in,
                                       size_t len, const char **data,
                                       size_t *dlen);
-EDDY_HIDDEN_P int eddy__chunked_done(const eddy__chunked *c);
+EDDY_HIDDEN int eddy__chunked_done(const eddy__chunked *c);
 /* Whether c is in a chunk's data: its size line has ended, and c->size is
  * what is left of the size it announced (while the line goes on, c->size
  * holds only the digits so far). */
-EDDY_HIDDEN_P int eddy__chunked_in_data(const eddy__chunked *c);
+EDDY_HIDDEN int eddy__chunked_in_data(const eddy__chunked *c);
 
 /* Whether ch may appear in a token (a method, a header name). */
-EDDY_HIDDEN_P int eddy__http_is_token(unsigned char ch);
+EDDY_HIDDEN int eddy__http_is_token(unsigned char ch);
 
 /* Case-insensitive compare of a and the lowercase literal b, length n. */
-EDDY_HIDDEN_P int eddy__http_ieq(const char *a, const char *b, size_t n);
+EDDY_HIDDEN int eddy__http_ieq(const char *a, const char *b, size_t n);
 
 #endif

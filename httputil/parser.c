@@ -1,5 +1,5 @@
 /*
- * httpserver/parser.c - the request-head parser and the chunked decoder.
+ * httputil/parser.c - the request-head parser and the chunked decoder.
  *
  * Strict where RFC 9112 is strict, because a lenient parser behind or in
  * front of another one is how requests get smuggled: a line ends in CRLF
@@ -18,6 +18,10 @@
 #include "parser.h"
 
 #include <string.h>
+
+/* An error: the status to answer with, and the rule that failed, for the
+ * server's log. */
+#define BAD(h, status, why) ((h)->error = (why), -(status))
 
 #if defined(__SSE2__) && defined(__GNUC__) && !defined(EDDY_NO_SIMD)
 #include <emmintrin.h>
@@ -274,7 +278,7 @@ static int lower_is(const char *a, const char *lit, size_t n)
  * the letter.  Returns -400 on a malformed list, else what each returned. */
 static int each_token(cursor p, cursor end, int empty_ok,
                       int (*fn)(eddy__http_head *h, cursor t, size_t n),
-                      eddy__http_head *h)
+                      eddy__http_head *h, const char *malformed)
 {
     for (;;) {
         cursor t;
@@ -284,14 +288,14 @@ static int each_token(cursor p, cursor end, int empty_ok,
         t = p;
         p = skip_class(p, end, T_TOKEN);
         if (p == t && !(empty_ok && (p == end || *p == ',')))
-            return -400;
+            return BAD(h, 400, malformed);
         if (p != t && (err = fn(h, t, (size_t)(p - t))) != 0)
             return err;
         p = skip_ows(p, end);
         if (p == end)
             return 0;
         if (*p++ != ',')
-            return -400;
+            return BAD(h, 400, malformed);
     }
 }
 
@@ -309,7 +313,7 @@ static int coding_token(eddy__http_head *h, cursor t, size_t n)
 {
     if (n == 7 && lower_is((const char *)t, "chunked", 7)) {
         if (h->chunked == 1)
-            return -400; /* chunked twice */
+            return BAD(h, 400, "Transfer-Encoding: chunked twice");
         if (h->chunked == 0)
             h->chunked = 1;
     } else {
@@ -323,14 +327,16 @@ static int content_length(eddy__http_head *h, cursor p, cursor end)
     uint64_t v = 0;
 
     if (p == end)
-        return -400;
+        return BAD(h, 400, "Content-Length: empty");
     for (; p < end; p++) {
         if (*p < '0' || *p > '9' || v > (UINT64_MAX / 2 - 9) / 10)
-            return -400;
+            return BAD(h, 400,
+                       "Content-Length: not digits only, or past "
+                       "2^63");
         v = v * 10 + (uint64_t)(*p - '0');
     }
     if (h->has_length && v != h->content_length)
-        return -400;
+        return BAD(h, 400, "Content-Length: copies that disagree");
     h->has_length = 1;
     h->content_length = v;
     return 0;
@@ -346,8 +352,10 @@ static ALWAYS_INLINE int classify(eddy__http_head *h, const eddy_http_header *f,
     case 4:
         if (!lower_is(f->name, "host", 4))
             return 0;
-        if (h->host >= 0 || skip_class(v, end, T_HOST) != end)
-            return -400;
+        if (h->host >= 0)
+            return BAD(h, 400, "Host: twice");
+        if (skip_class(v, end, T_HOST) != end)
+            return BAD(h, 400, "Host: a character no host has");
         h->host = (int)h->nheaders;
         return 0;
     case 6:
@@ -358,7 +366,8 @@ static ALWAYS_INLINE int classify(eddy__http_head *h, const eddy_http_header *f,
     case 10:
         if (!lower_is(f->name, "connection", 10))
             return 0;
-        return each_token(v, end, 1, connection_token, h);
+        return each_token(v, end, 1, connection_token, h,
+                          "Connection: not a list of tokens");
     case 14:
         if (!lower_is(f->name, "content-length", 14))
             return 0;
@@ -367,7 +376,9 @@ static ALWAYS_INLINE int classify(eddy__http_head *h, const eddy_http_header *f,
         if (!lower_is(f->name, "transfer-encoding", 17))
             return 0;
         *te = 1;
-        return each_token(v, end, 0, coding_token, h);
+        return each_token(v, end, 0, coding_token, h,
+                          "Transfer-Encoding: not a list of tokens without "
+                          "empty elements");
     default:
         return 0;
     }
@@ -383,21 +394,23 @@ static int request_line(const eddy__http_parser *ps, cursor s, cursor end,
     cursor p = skip_token(s, end), t;
 
     if (p - s > MAX_METHOD)
-        return -400;
+        return BAD(h, 400, "method longer than 32 characters");
     if (p == end)
         return 0;
     if (p == s || *p != ' ')
-        return -400;
+        return BAD(h, 400, "method not a token followed by one SP");
     h->method.p = (const char *)s;
     h->method.len = (size_t)(p - s);
     t = ++p;
     p = skip_target(p, end);
     if ((size_t)(p - t) > ps->max_uri)
-        return -414;
+        return BAD(h, 414, "request target longer than max_uri_length");
     if (p == end)
         return 0;
     if (p == t || *p != ' ')
-        return -400;
+        return BAD(h, 400,
+                   "request target empty, not visible ASCII, or "
+                   "not followed by one SP");
     h->target.p = (const char *)t;
     h->target.len = (size_t)(p - t);
     p++;
@@ -411,8 +424,8 @@ static int request_line(const eddy__http_parser *ps, cursor s, cursor end,
     for (t = p; t < end && t < p + 10; t++)
         if (version_shape[t - p] == 'D' ? *t < '0' || *t > '9'
                                         : *t != version_shape[t - p])
-            return -400;
-    return end - p < 10 ? 0 : -505;
+            return BAD(h, 400, "HTTP version not HTTP/D.D CRLF");
+    return end - p < 10 ? 0 : BAD(h, 505, "HTTP version not 1.0 or 1.1");
 }
 
 /* One full pass over what has arrived. */
@@ -430,7 +443,9 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
         if (s + 1 == end)
             return 0;
         if (s[1] != '\n' || i == MAX_EMPTY)
-            return -400;
+            return BAD(h, 400,
+                       "more than 8 empty lines, or a bare CR, "
+                       "before the request line");
     }
     h->skipped = (size_t)(s - (cursor)buf);
     if ((n = request_line(ps, s, end, h)) <= 0)
@@ -444,7 +459,7 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
             if (s + 1 == end)
                 return 0;
             if (s[1] != '\n')
-                return -400;
+                return BAD(h, 400, "a bare CR ends the head");
             s += 2;
             break;
         }
@@ -452,9 +467,11 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
         if (p == end)
             return 0;
         if (p == s || *p != ':') /* also obs-fold: SP or HTAB first */
-            return -400;
+            return BAD(h, 400,
+                       "header name not a token followed by ':' "
+                       "(whitespace before it, or obs-fold)");
         if (h->nheaders == h->max_headers)
-            return -431;
+            return BAD(h, 431, "more header fields than max_headers");
         f = &h->headers[h->nheaders];
         f->name = (const char *)s;
         f->name_len = (size_t)(p - s);
@@ -463,7 +480,9 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
         if (cr == end || (*cr == '\r' && cr + 1 == end))
             return 0;
         if (*cr != '\r' || cr[1] != '\n')
-            return -400; /* a control character, bare CR or bare LF */
+            return BAD(h, 400,
+                       "a control character, bare CR or bare LF "
+                       "in a header line");
         f->value = (const char *)s;
         for (p = cr; p > s && (p[-1] == ' ' || p[-1] == '\t');)
             p--;
@@ -474,11 +493,13 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
         s = cr + 2;
     }
     if (te && (h->version == 10 || h->has_length))
-        return -400;
+        return BAD(h, 400,
+                   "Transfer-Encoding with Content-Length, or on "
+                   "HTTP/1.0");
     if (te && h->chunked != 1)
-        return -501;
+        return BAD(h, 501, "Transfer-Encoding other than one chunked");
     if (h->version == 11 && h->host < 0)
-        return -400;
+        return BAD(h, 400, "HTTP/1.1 without Host");
     return (int)(s - (cursor)buf);
 }
 
@@ -543,7 +564,7 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
     if ((n = parse(ps, buf, seen, h)) != 0)
         return n;
     if (len > ps->max_head)
-        return -431;
+        return BAD(h, 431, "head longer than max_header_size");
     if (ps->scanned == 0) {
         lead = leading_empty(buf, len);
         ps->seen_lf = memchr(buf + lead, '\n', len - lead) != NULL;
@@ -723,10 +744,28 @@ static int line_byte(eddy__chunked *c, unsigned char ch)
     }
 }
 
+/* The rule a byte broke, from the state it arrived in. */
+static const char *chunk_rule(int state)
+{
+    if (state <= C_SIZE)
+        return "chunk size: not 1 to 16 hex digits followed by CRLF or "
+               "an extension";
+    if (state < C_SIZE_LF)
+        return "malformed chunk extension";
+    if (state == C_SIZE_LF)
+        return "chunk size line not ended by CRLF";
+    if (state < C_TRAILER)
+        return "chunk data not followed by CRLF (not as long as its size)";
+    if (state < C_END_LF)
+        return "malformed trailer field";
+    return "chunked body not ended by CRLF";
+}
+
 long eddy__chunked_feed(eddy__chunked *c, const char *in, size_t len,
                         const char **data, size_t *dlen)
 {
     size_t i = 0;
+    int state;
 
     *data = in;
     *dlen = 0;
@@ -746,12 +785,13 @@ long eddy__chunked_feed(eddy__chunked *c, const char *in, size_t len,
             c->line = 0;
         }
         if (++c->line > MAX_CHUNK_LINE)
-            return -400;
+            return BAD(c, 400, "chunk size line or trailer field too long");
         if (c->state >= C_TRAILER &&
             (c->max_trailer == 0 ? 16384 : c->max_trailer) < ++c->trailer)
-            return -400;
+            return BAD(c, 400, "trailer section too long");
+        state = c->state;
         if (line_byte(c, (unsigned char)in[i]) != 0)
-            return -400;
+            return BAD(c, 400, chunk_rule(state));
         if (c->state == C_TRAILER || c->state == C_DATA)
             c->line = 0;
         i++;

@@ -1,5 +1,5 @@
 /*
- * httpserver/netutil.c - listening sockets (Tornado's netutil.bind_sockets
+ * tcp/netutil.c - listening sockets (Tornado's netutil.bind_sockets
  * and bind_unix_socket).
  *
  * Every socket made here is close-on-exec (a child process must not keep a
@@ -7,7 +7,7 @@
  * This file must never leave an fd behind on an error path.
  */
 #define _GNU_SOURCE
-#include "eddy/httpserver.h"
+#include "eddy/tcp.h"
 
 #include <errno.h>
 #include <fcntl.h>

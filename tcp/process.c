@@ -1,5 +1,5 @@
 /*
- * httpserver/process.c - pre-forking (Tornado's process.fork_processes).
+ * tcp/process.c - pre-forking (Tornado's process.fork_processes).
  *
  * Bind the listening sockets first, then fork: every child accepts on the
  * same sockets, and the kernel spreads the connections.  The parent only
@@ -12,7 +12,7 @@
  * parent, and never restart a child that exited on its own with status 0.
  */
 #define _GNU_SOURCE
-#include "eddy/httpserver.h"
+#include "eddy/tcp.h"
 
 #include <errno.h>
 #include <pthread.h>

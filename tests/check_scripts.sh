@@ -1,0 +1,95 @@
+#!/bin/sh
+# tests/check_scripts.sh - the build's own scripts do what they say, run by
+# `make check-scripts` (part of `make check`) from the top directory:
+#
+#  - scripts/need.sh prints the exact command before it runs it, with the
+#    package manager's output, and with NO_INSTALL=1 only says what is
+#    missing (a fake apt-get and id, first in PATH, record what it ran);
+#  - make: `make check` builds each backend once (the one build/ has in
+#    build/, the others in build/NAME), a backend named once sticks to its
+#    build directory, clean and docs honour B, and nothing sets
+#    LD_LIBRARY_PATH for the programs it runs (the caller's is needed for
+#    libkqueue, docs/porting.md);
+#
+# all with `make -n` or in a scratch directory: nothing is built or
+# installed.  Exit status 0 when all holds; what failed is printed.
+set -eu
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+MAKE=${MAKE:-make}
+checks=0
+
+fail() {
+    echo "check-scripts: $*" >&2
+    [ -s "$tmp/out" ] && sed 's/^/    /' "$tmp/out" >&2
+    exit 1
+}
+ok() { checks=$((checks + 1)); }
+
+# --- scripts/need.sh --------------------------------------------------------
+
+mkdir -p "$tmp/bin"
+# A fake apt-get that cannot find the package, as the real one says
+# "Unable to locate package" (status 100).
+cat > "$tmp/bin/apt-get" << EOF
+#!/bin/sh
+echo "fake apt-get \$*"
+echo "\$*" >> "$tmp/apt.log"
+[ "\$1" = update ] || exit 100
+EOF
+printf '#!/bin/sh\necho 0\n' > "$tmp/bin/id"
+chmod +x "$tmp/bin/apt-get" "$tmp/bin/id"
+ln -s "$(command -v uname)" "$tmp/bin/uname"
+need() { env PATH="$tmp/bin" "$@" > "$tmp/out" 2>&1; }
+
+# Present: nothing to say.
+need scripts/need.sh uname || fail "need.sh uname: not 0 for a tool that is there"
+[ ! -s "$tmp/out" ] || fail "need.sh uname printed something"
+ok
+# NO_INSTALL=1: says what is missing and the command, installs nothing.
+if need NO_INSTALL=1 scripts/need.sh eddy-no-such-tool; then
+    fail "need.sh: 0 for a missing tool"
+fi
+grep -q 'missing: eddy-no-such-tool' "$tmp/out" || fail "NO_INSTALL=1: not said what is missing"
+grep -q 'apt-get install -y eddy-no-such-tool' "$tmp/out" || fail "NO_INSTALL=1: no command"
+[ ! -e "$tmp/apt.log" ] || fail "NO_INSTALL=1 ran apt-get"
+ok
+# As root: the command is printed, then run, its output shown; the
+# package lists are updated once when it does not help.
+need scripts/need.sh eddy-no-such-tool && fail "need.sh: 0 for a tool still missing"
+printf 'install -y eddy-no-such-tool\nupdate\ninstall -y eddy-no-such-tool\n' > "$tmp/want"
+cmp -s "$tmp/apt.log" "$tmp/want" || fail "need.sh ran: $(cat "$tmp/apt.log")"
+grep -n 'running: apt-get install -y eddy-no-such-tool\|^fake apt-get install' "$tmp/out" |
+    head -n 2 | cut -d: -f2- > "$tmp/order"
+printf 'need.sh: running: apt-get install -y eddy-no-such-tool\nfake apt-get install -y eddy-no-such-tool\n' |
+    cmp -s - "$tmp/order" || fail "need.sh does not print the command before running it"
+ok
+
+# --- make ----------------------------------------------------------------------
+
+b=$tmp/build
+# Each backend once: build/ for the one it has, build/NAME for the others.
+$MAKE -n check B="$b" > "$tmp/out" 2>&1 || fail "make -n check failed"
+default=$(cat "$b/backend")
+grep -q -- "-o $b/obj/backends/$default\\.o" "$tmp/out" || fail "check does not build $default in B"
+! grep -q -- "-o $b/$default/" "$tmp/out" || fail "check builds $default twice (B and B/$default)"
+ok
+# A backend named once sticks, for install too.
+$MAKE -n lib B="$tmp/sticky" BACKEND=select > /dev/null 2>&1
+[ "$(cat "$tmp/sticky/backend")" = select ] || fail "BACKEND=select not recorded"
+$MAKE -n install B="$tmp/sticky" PREFIX="$tmp/prefix" > "$tmp/out" 2>&1
+grep -q 'backends/select\.c' "$tmp/out" || fail "make install after BACKEND=select builds another"
+! grep -q 'backends/epoll\.c\|backends/poll\.c' "$tmp/out" || fail "make install switched backends"
+ok
+# clean and docs honour B.
+$MAKE -n clean B="$tmp/other" > "$tmp/out" 2>&1
+grep -qx "rm -rf $tmp/other" "$tmp/out" || fail "make clean ignores B"
+$MAKE -n docs B="$tmp/other" > "$tmp/out" 2>&1
+grep -q "EDDY_DOCS=$tmp/other/docs" "$tmp/out" || fail "make docs ignores B"
+ok
+# The programs make runs get the caller's LD_LIBRARY_PATH, not one of its own.
+! grep -n 'LD_LIBRARY_PATH=' Makefile tests/check_install.sh > "$tmp/out" ||
+    fail "LD_LIBRARY_PATH is set (replacing the caller's)"
+ok
+
+echo "== scripts: need.sh and make, $checks checks"
