@@ -71,7 +71,7 @@ endif
 # its headers (not musl-gcc, say), else none (tls.h then says -ENOTSUP).
 ifeq ($(origin TLS),undefined)
   TLS := $(shell pkg-config --exists openssl 2>/dev/null && \
-           echo '\#include <openssl/ssl.h>' | $(CC) `pkg-config --cflags openssl` \
+           printf '\043include <openssl/ssl.h>\n' | $(CC) `pkg-config --cflags openssl` \
                -E -x c - >/dev/null 2>&1 && echo openssl || echo none)
 endif
 ifeq ($(filter $(TLS),openssl none),)
