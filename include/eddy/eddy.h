@@ -1,9 +1,9 @@
 /**
  * @file
- * @brief Everything: the loop, streams, TCP, HTTP utilities, the HTTP
- * server and WebSocket.
+ * @brief Everything: the loop, streams, TLS, TCP, HTTP utilities, the
+ * HTTP server and WebSocket.
  *
- * It includes version.h, ioloop.h, iostream.h, tcp.h, httputil.h,
+ * It includes version.h, ioloop.h, iostream.h, tls.h, tcp.h, httputil.h,
  * httpserver.h and websocket.h: one line, `#include <eddy/eddy.h>`, gives
  * a program the whole library.
  */
@@ -13,6 +13,7 @@
 #include "eddy/version.h"
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
+#include "eddy/tls.h"
 #include "eddy/tcp.h"
 #include "eddy/httputil.h"
 #include "eddy/httpserver.h"
