@@ -2835,6 +2835,159 @@ static void failure_over_tcp(void **state)
     loop_done(loop);
 }
 
+/* --- over TLS ----------------------------------------------------------- */
+
+#include "eddy/tls.h"
+
+typedef struct tls_end {
+    int shook, hs_status, reads, closed, close_err;
+    char got[64];
+    size_t got_len;
+} tls_end;
+
+static void tls_shook(eddy_stream *s, int status, void *arg)
+{
+    tls_end *e = arg;
+
+    (void)s;
+    e->shook++;
+    e->hs_status = status;
+}
+
+static int tls_both_shook(void *arg)
+{
+    tls_end *e = arg;
+
+    return e[0].shook > 0 && e[1].shook > 0;
+}
+
+static void tls_read(eddy_stream *s, int status, const char *data, size_t len,
+                     void *arg)
+{
+    tls_end *e = arg;
+
+    (void)s;
+    e->reads++;
+    if (len > 0 && e->got_len + len <= sizeof e->got) {
+        memcpy(e->got + e->got_len, data, len);
+        e->got_len += len;
+    }
+    e->close_err = status;
+}
+
+static void tls_closed(eddy_stream *s, int err, void *arg)
+{
+    tls_end *e = arg;
+
+    (void)s;
+    e->closed++;
+    e->close_err = err;
+}
+
+static int tls_end_closed(void *arg)
+{
+    return ((tls_end *)arg)->closed > 0;
+}
+
+/* A TLS pair over a socketpair, handshake done, with certificates that
+ * tests/certs.sh made in dir. */
+static void tls_streams(eddy_loop *loop, const char *dir, eddy_tls_ctx **ctx,
+                        eddy_stream **s, tls_end *e)
+{
+    char crt[160], key[160], ca[160];
+    int sv[2];
+
+    snprintf(crt, sizeof crt, "%s/server.pem", dir);
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_SERVER, &ctx[0]), 0);
+    assert_int_equal(eddy_tls_ctx_load_cert_chain(ctx[0], crt, key), 0);
+    assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_CLIENT, &ctx[1]), 0);
+    assert_int_equal(eddy_tls_ctx_load_verify(ctx[1], ca, NULL), 0);
+    tu_socketpair(sv);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(eddy_stream_new(loop, sv[i], NULL, &s[i]), 0);
+        assert_int_equal(eddy_stream_start_tls(s[i], ctx[i],
+                                               i ? "localhost" : NULL, 0,
+                                               tls_shook, &e[i]),
+                         0);
+    }
+    assert_true(tu_run_until(loop, tls_both_shook, e, WAIT_ITER, WAIT_MS));
+    assert_int_equal(e[0].hs_status, 0);
+    assert_int_equal(e[1].hs_status, 0);
+}
+
+/*
+ * wss: connections over TLS streams.  Messages and the closing handshake
+ * go through TLS; and a failure's Close reaches a TLS peer followed by a
+ * clean end (close_notify), not by a truncation: a raw half-close of the
+ * socket would cut TLS short.
+ */
+static void over_tls(void **state)
+{
+    char dir[64] = "/tmp/eddy-ws-tls-XXXXXX", cmd[160];
+    eddy_tls_ctx *ctx[2];
+    eddy_stream *s[2];
+    tls_end e[2];
+    eddy_loop *loop;
+    side sd = {0};
+    pair p;
+
+    (void)state;
+    if (eddy_tls_library() == NULL) {
+        skip(); /* built without TLS */
+        return;
+    }
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "sh tests/certs.sh %s >/dev/null 2>&1", dir);
+    assert_int_equal(system(cmd), 0);
+
+    /* Both ends eddy: an echo, and the client's close. */
+    memset(&p, 0, sizeof p);
+    memset(e, 0, sizeof e);
+    p.loop = loop = tu_loop_new();
+    tls_streams(loop, dir, ctx, s, e);
+    assert_int_equal(eddy__ws_conn_new(s[0], EDDY_WS_SERVER, NULL, 0, NULL,
+                                       NULL, NULL, &whole_cbs, &p.srv,
+                                       &p.srv.ws),
+                     0);
+    assert_int_equal(eddy__ws_conn_new(s[1], EDDY_WS_CLIENT, NULL, 0, NULL,
+                                       NULL, NULL, &whole_cbs, &p.cli,
+                                       &p.cli.ws),
+                     0);
+    p.srv.echo = 1;
+    assert_int_equal(eddy_ws_send(p.cli.ws, TXT, "secret", 6), 0);
+    wait_messages(loop, &p.cli, 1);
+    assert_string_equal((const char *)p.cli.last.data, "secret");
+    pair_close(&p);
+    eddy_tls_ctx_free(ctx[0]);
+    eddy_tls_ctx_free(ctx[1]);
+
+    /* A TLS peer that sends opcode 3 to eddy's server. */
+    memset(e, 0, sizeof e);
+    loop = tu_loop_new();
+    tls_streams(loop, dir, ctx, s, e);
+    assert_int_equal(eddy__ws_conn_new(s[0], EDDY_WS_SERVER, NULL, 0, NULL,
+                                       NULL, NULL, &whole_cbs, &sd, &sd.ws),
+                     0);
+    eddy_stream_set_close_callback(s[1], tls_closed, &e[1]);
+    assert_int_equal(
+        eddy_stream_write(s[1], "\x83\x80\x01\x02\x03\x04", 6, NULL, NULL), 0);
+    assert_int_equal(eddy_stream_read_until_close(s[1], tls_read, &e[1]), 0);
+    assert_true(tu_run_until(loop, tls_end_closed, &e[1], WAIT_ITER, WAIT_MS));
+    assert_int_equal(e[1].got_len, 4);
+    assert_memory_equal(e[1].got, "\x88\x02\x03\xea", 4); /* Close 1002 */
+    assert_int_equal(e[1].close_err, EDDY_EOF); /* with close_notify */
+    wait_closed(loop, &sd);
+    assert_int_equal(sd.code, 1002);
+    side_free(&sd);
+    loop_done(loop);
+    eddy_tls_ctx_free(ctx[0]);
+    eddy_tls_ctx_free(ctx[1]);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* --- allocation failures ------------------------------------------------- */
 
 #ifdef TU_WRAP_MALLOC
@@ -3188,6 +3341,7 @@ int main(void)
         tu_test(close_inside_pieces),
         tu_test(over_pipes),
         tu_test(failure_over_tcp),
+        tu_test(over_tls),
 #ifdef TU_WRAP_MALLOC
         tu_test(send_enomem),
         tu_test(constructor_enomem),

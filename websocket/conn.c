@@ -22,10 +22,10 @@
  * is in, or by a client waiting for that (RFC 6455 7.1.1); after a
  * failure (a protocol error), the Close is followed by shutdown(SHUT_WR)
  * and reading to EOF, so that the peer reads our Close before anything
- * resets the connection.  One deadline covers it all (close_timeout).
- * on_close() runs from the stream's close callback, so exactly once and
- * never inside a call of the program's, and the connection is freed
- * right after it.
+ * resets the connection (over TLS, by closing, which sends close_notify).  One
+ * deadline covers it all (close_timeout). on_close() runs from the stream's
+ * close callback, so exactly once and never inside a call of the program's, and
+ * the connection is freed right after it.
  *
  * This file must never block, deliver a message that broke the protocol,
  * buffer more than max_message_size (+ 2) of a message, or touch the
@@ -33,6 +33,8 @@
  */
 #define _GNU_SOURCE /* shutdown() under -std=c11 */
 #include "ws_internal.h"
+
+#include "eddy/tls.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -414,10 +416,14 @@ static void finish(eddy_ws *ws)
     if (!(ws->flags & F_CLOSE_FLUSHED) || gone(ws))
         return;
     if (ws->flags & F_FAILED) {
+        /* Over TLS a half-close of the socket would end TLS without its
+         * close_notify (a truncation to the peer): closing sends it.  A
+         * stream that is not a socket just closes. */
         if (!(ws->flags & F_SHUT)) {
             ws->flags |= F_SHUT;
-            if (shutdown(eddy_stream_fd(ws->s), SHUT_WR) != 0)
-                close_stream(ws, 0); /* not a socket: just close */
+            if (eddy_stream_tls_version(ws->s) != NULL ||
+                shutdown(eddy_stream_fd(ws->s), SHUT_WR) != 0)
+                close_stream(ws, 0);
         }
     } else if ((ws->flags & F_CLOSE_RECV) && ws->role == EDDY_WS_SERVER) {
         close_stream(ws, 0);
