@@ -397,6 +397,127 @@ INFLATE = {
 for name, (s1, s2, parts) in sorted(INFLATE.items()):
     write("ws_inflate", name, bytes([s1, s2]) + messages(parts))
 
+# tls_server: settings byte (bit 0 the server stops at TLS 1.2, 1 it has
+# ALPN, 2 it asks for a client certificate, 3 the client half-closes at
+# the end, 4 read_until), cuts, the bytes the client sends.  The
+# ClientHellos are recorded from real clients (openssl, curl, gnutls-cli,
+# when installed) connecting to a socket here that only listens.
+import socket
+import subprocess
+
+def first_record(argv):
+    """What a client sends first: its ClientHello record (None without
+    the tool)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(5)
+    port = srv.getsockname()[1]
+    try:
+        p = subprocess.Popen([a.replace("PORT", str(port)) for a in argv],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        srv.close()
+        return None
+    data = b""
+    try:
+        conn, _ = srv.accept()
+        conn.settimeout(5)
+        while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        conn.close()
+    except OSError:
+        pass
+    p.kill()
+    p.wait()
+    srv.close()
+    return data or None
+
+HELLOS = {
+    "openssl": ["openssl", "s_client", "-connect", "127.0.0.1:PORT",
+                "-servername", "localhost"],
+    "openssl-tls12": ["openssl", "s_client", "-connect", "127.0.0.1:PORT",
+                      "-tls1_2", "-servername", "localhost"],
+    "openssl-tls10": ["openssl", "s_client", "-connect", "127.0.0.1:PORT",
+                      "-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
+    "curl": ["curl", "-sk", "--resolve", "localhost:PORT:127.0.0.1",
+             "https://localhost:PORT/"],
+    "gnutls": ["gnutls-cli", "--insecure", "--port", "PORT",
+               "--sni-hostname=localhost", "127.0.0.1"],
+}
+CCS = b"\x14\x03\x03\x00\x01\x01"          # ChangeCipherSpec, as TLS 1.3 sends
+FAKE_FINISHED = b"\x17\x03\x03\x00\x35" + bytes(range(0x35))
+ALERT = b"\x15\x03\x03\x00\x02\x02\x28"    # fatal handshake_failure
+TLS_SEEDS = {
+    "http": (0x00, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    "sslv2": (0x00, b"\x80\x1c\x01\x00\x02\x00\x03\x00\x00\x00\x10\x01\x00\x80"
+                    b"0123456789abcdef"),
+    "alert": (0x08, ALERT),
+    "empty-record": (0x08, b"\x16\x03\x01\x00\x00"),
+    "huge-length": (0x00, b"\x16\x03\x01\xff\xff" + b"\x01" * 40),
+}
+for name, argv in sorted(HELLOS.items()):
+    hello = first_record(argv)
+    if hello is None:
+        continue
+    TLS_SEEDS[name] = (0x08, hello)
+    TLS_SEEDS[name + "-then-finished"] = (0x12, hello + CCS + FAKE_FINISHED)
+    TLS_SEEDS[name + "-tls12-alpn-mtls"] = (0x17, hello)
+    TLS_SEEDS[name + "-cut"] = (0x00, hello[:len(hello) // 2])
+for i, (name, (cfg, data)) in enumerate(sorted(TLS_SEEDS.items())):
+    gaps = [(), (5,), (1, 1, 1, 1, 1, 1, 1, 1), (64, 64), (3, 100)][i % 5]
+    write("tls_server", name, bytes([cfg]) + cuts(*gaps) + data)
+
+# ws_conn: settings byte (bit 0 eddy is the client, else the server; bit 1
+# permessage-deflate, bit 2 without context takeover; bit 3 messages in
+# pieces; bits 4-5 limit 1 MiB/10/200/70000; bit 6 the first piece is
+# leftover from the handshake), cuts, the bytes a peer sends (masked to a
+# server).
+def to_server(*frames):
+    return b"".join(frames)
+
+def m(opcode, payload, **kw):
+    return frame(opcode, payload, mask=K, **kw)
+
+def z(data):
+    return deflate_messages([data])[0]
+
+CONN = {
+    "echo": (0x00, m(1, b"Hello") + m(2, b"\x00\xff") + m(8, b"\x03\xe8")),
+    "client-echo": (0x01, frame(1, b"Hello") + frame(8, b"\x03\xe8bye")),
+    "pings": (0x00, m(9, b"a") + m(1, b"x", fin=False) + m(9, b"") +
+              m(0, b"y") + m(10, b"unsolicited")),
+    "fragments": (0x08, m(1, b"frag", fin=False) + m(0, b"ment", fin=False) +
+                  m(0, b"ed")),
+    "big": (0x00, m(2, bytes(range(256)) * 40)),
+    "big-pieces": (0x08, m(1, TEXT * 4)),
+    "utf8-bad": (0x00, m(1, b"\xce\xba\xe1\xbd\xb9", fin=False) +
+                 m(0, b"\xf4\x90\x80\x80edited")),
+    "too-big": (0x10, m(1, b"0123456789x")),
+    "too-big-fragments": (0x20, m(2, b"x" * 150, fin=False) + m(0, b"y" * 60)),
+    "close-bad-code": (0x00, m(8, b"\x03\xed")),
+    "close-empty": (0x01, frame(8, b"")),
+    "masked-to-client": (0x01, m(1, b"x")),
+    "unmasked-to-server": (0x00, frame(1, b"x")),
+    "compressed": (0x02, m(1, z(b"Hello, Hello, Hello"), rsv1=True) +
+                   m(2, z(bytes(300)), rsv1=True)),
+    "compressed-no-takeover": (0x06, m(1, z(TEXT), rsv1=True) +
+                               m(1, z(TEXT), rsv1=True)),
+    "compressed-pieces": (0x0a, m(1, z(TEXT * 10), rsv1=True)),
+    "compressed-bomb": (0x22, m(2, z(bytes(100000)), rsv1=True)),
+    "compressed-bad": (0x02, m(2, b"\xff\xff\xff", rsv1=True)),
+    "compressed-bad-utf8": (0x02, m(1, z(b"abc\xff"), rsv1=True)),
+    "leftover": (0x40, m(1, b"early") + m(9, b"p") + m(1, b"late")),
+    "limit-70000": (0x30, m(2, b"q" * 66000)),
+}
+for i, (name, (cfg, data)) in enumerate(sorted(CONN.items())):
+    gaps = [(), (1, 1, 1), (2, 5), (7,), (3, 3, 3, 3), (40, 200)][i % 6]
+    write("ws_conn", name, bytes([cfg]) + cuts(*gaps) + data)
+
 # parse_response: settings byte (bits 0-1 max_head 64K/256/64/1024, 2-3
 # header slots 100/4/1/16, 4 byte at a time), cuts, what a server sends.
 SL = b"HTTP/1.1 200 OK\r\n"

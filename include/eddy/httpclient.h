@@ -95,7 +95,7 @@ typedef struct eddy_http_client eddy_http_client;
 typedef struct eddy_http_fetch eddy_http_fetch;
 
 /** @name Error codes
- *  Eddy's own codes for the HTTP client, -4060 to -4079, named by
+ *  Eddy's own codes for the HTTP client, -4050 to -4069, named by
  *  eddy_strerror().  A fetch's callback gets them, and
  *  eddy_http_fetch_detail() says more in words.
  *  @{ */
@@ -103,34 +103,34 @@ typedef struct eddy_http_fetch eddy_http_fetch;
  *  header field, Content-Length with Transfer-Encoding, Content-Lengths
  *  that differ, a Transfer-Encoding other than chunked, malformed chunked
  *  framing, a 101 no upgrade asked for.  The connection was closed. */
-#define EDDY_HTTP_EMALFORMED (-4060)
+#define EDDY_HTTP_EMALFORMED (-4050)
 /** The connection closed (or was reset) in the middle of the response:
  *  before its head ended, or before its body did. */
-#define EDDY_HTTP_ETRUNCATED (-4061)
+#define EDDY_HTTP_ETRUNCATED (-4051)
 /** The server closed the connection without a byte of response. */
-#define EDDY_HTTP_ENORESPONSE (-4062)
+#define EDDY_HTTP_ENORESPONSE (-4052)
 /** The response head was longer than max_header_size. */
-#define EDDY_HTTP_EHEADSIZE (-4063)
+#define EDDY_HTTP_EHEADSIZE (-4053)
 /** The response head had more fields than max_headers. */
-#define EDDY_HTTP_EHEADERS (-4064)
+#define EDDY_HTTP_EHEADERS (-4054)
 /** The response body (inflated, for gzip) was longer than
  *  max_body_size; no byte of it beyond the limit was read into memory. */
-#define EDDY_HTTP_EBODYSIZE (-4065)
+#define EDDY_HTTP_EBODYSIZE (-4055)
 /** More redirects than max_redirects. */
-#define EDDY_HTTP_EREDIRECTS (-4066)
+#define EDDY_HTTP_EREDIRECTS (-4056)
 /** A redirect's Location is not a URL the client can fetch (another
  *  scheme than http or https, a malformed URL). */
-#define EDDY_HTTP_EBADREDIRECT (-4067)
+#define EDDY_HTTP_EBADREDIRECT (-4057)
 /** A gzip body did not inflate: malformed, or cut short. */
-#define EDDY_HTTP_EDECODE (-4068)
+#define EDDY_HTTP_EDECODE (-4058)
 /** connect_timeout_ms passed before the connection (name lookup, TCP and
  *  TLS handshake) was made. */
-#define EDDY_HTTP_ECONNTIMEOUT (-4069)
+#define EDDY_HTTP_ECONNTIMEOUT (-4059)
 /** request_timeout_ms passed before the response was complete. */
-#define EDDY_HTTP_EREQTIMEOUT (-4070)
+#define EDDY_HTTP_EREQTIMEOUT (-4060)
 /** idle_timeout_ms passed without a byte from the server while a
  *  response was awaited. */
-#define EDDY_HTTP_EIDLETIMEOUT (-4071)
+#define EDDY_HTTP_EIDLETIMEOUT (-4061)
 /** @} */
 
 /** A timeout value meaning "none". */
