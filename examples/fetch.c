@@ -197,6 +197,32 @@ static long number(const char *s, long max)
     return errno != 0 || *end != '\0' || end == s || v < 0 || v > max ? -1 : v;
 }
 
+/* The client's TLS context for --cacert FILE (the CAs to trust instead of
+ * the system's) or --insecure (no verification); says why on failure. */
+static int tls_setup(eddy_tls_ctx **out, const char *cacert, int insecure)
+{
+    static const char *const alpn[] = {"http/1.1"};
+    eddy_tls_ctx *ctx = NULL;
+    int err = eddy_tls_ctx_new(EDDY_TLS_CLIENT, &ctx);
+
+    if (err == 0)
+        err = eddy_tls_ctx_set_alpn(ctx, alpn, 1);
+    if (err == 0 && cacert != NULL &&
+        (err = eddy_tls_ctx_load_verify(ctx, cacert, NULL)) != 0)
+        fprintf(stderr, "fetch: --cacert %s: %s: %s\n", cacert,
+                eddy_strerror(err), eddy_tls_ctx_error(ctx));
+    else if (err != 0)
+        fprintf(stderr, "fetch: TLS: %s\n", eddy_strerror(err));
+    if (err == 0 && insecure)
+        err = eddy_tls_ctx_set_verify(ctx, EDDY_TLS_VERIFY_NONE);
+    if (err != 0) {
+        eddy_tls_ctx_free(ctx);
+        return err;
+    }
+    *out = ctx;
+    return 0;
+}
+
 /* "Name: value" into h (pointing into s). */
 static int header(char *s, eddy_http_header *h)
 {
@@ -268,8 +294,6 @@ int main(int argc, char **argv)
     }
     if (optind != argc - 1 || (u.parallel > 0) != (u.count > 0))
         return usage(argv[0]);
-    (void)cacert;
-    (void)insecure;
     u.url = argv[optind];
     u.opt.headers = headers;
     u.opt.nheaders = nh;
@@ -283,6 +307,9 @@ int main(int argc, char **argv)
         copt.max_connections = (size_t)u.parallel;
         copt.max_per_host = (size_t)u.parallel;
     }
+    if ((cacert != NULL || insecure) &&
+        (err = tls_setup(&copt.tls, cacert, insecure)) != 0)
+        return 1;
     if ((err = eddy_loop_new(&u.loop)) != 0 ||
         (err = eddy_http_client_new(u.loop, &copt, &u.client)) != 0) {
         fprintf(stderr, "fetch: %s\n", eddy_strerror(err));
@@ -307,6 +334,7 @@ int main(int argc, char **argv)
         err = u.failed;
     }
     eddy_http_client_free(u.client);
+    eddy_tls_ctx_free(copt.tls);
     eddy_loop_run_once(u.loop, 0);
     eddy_loop_close(u.loop, 1);
     return err != 0 ? 1 : 0;

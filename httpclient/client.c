@@ -131,6 +131,7 @@ int eddy_http_client_new(eddy_loop *loop, const eddy_http_client_options *opts,
         c->opt = *opts;
     defaults(&c->opt);
     c->opt.user_agent = NULL;
+    c->tls = c->opt.tls;
     eddy__list_init(&c->hosts);
     eddy__list_init(&c->conns);
     eddy__list_init(&c->idle);
@@ -225,10 +226,12 @@ void eddy__fetch_reset_response(eddy_http_fetch *f)
 {
     free(f->rhead);
     free(f->rbody);
+    free(f->gzin);
     eddy__gunzip_free(f->gz);
-    f->rhead = f->rbody = NULL;
+    f->rhead = f->rbody = f->gzin = NULL;
     f->gz = NULL;
     f->rbody_len = f->rbody_cap = 0;
+    f->gzin_len = f->gzin_cap = 0;
     f->received = 0;
     f->gzip = 0;
     f->location = -1;
@@ -348,6 +351,30 @@ static void on_timer(eddy_loop *loop, void *arg)
 
 /* --- hops ---------------------------------------------------------------- */
 
+/* The context for an https hop: the fetch's, the client's, or the one the
+ * client makes the first time (the system's CAs, verification on, ALPN
+ * http/1.1).  -ENOTSUP without TLS in the build. */
+static int tls_context(eddy_http_client *c, eddy_tls_ctx **out,
+                       eddy_tls_ctx *mine)
+{
+    static const char *const alpn[] = {"http/1.1"};
+    int err;
+
+    if (eddy_tls_library() == NULL)
+        return -ENOTSUP;
+    if (mine != NULL || c->tls != NULL) {
+        *out = mine != NULL ? mine : c->tls;
+        return 0;
+    }
+    if ((err = eddy_tls_ctx_new(EDDY_TLS_CLIENT, &c->tls)) != 0)
+        return err;
+    c->own_tls = 1;
+    if ((err = eddy_tls_ctx_set_alpn(c->tls, alpn, 1)) != 0)
+        return err;
+    *out = c->tls;
+    return 0;
+}
+
 static int location(const eddy_http_fetch *f, eddy_str *v)
 {
     if (f->location < 0)
@@ -377,7 +404,9 @@ static int follow(eddy_http_fetch *f)
     if (err != 0)
         return err;
     eddy__pool_unref(f->h);
-    if ((f->h = eddy__pool_host(f->c, &f->url)) == NULL)
+    if (f->url.https && (err = tls_context(f->c, &f->tls, f->opt.tls)) != 0)
+        return err;
+    if ((f->h = eddy__pool_host(f->c, &f->url, f->tls)) == NULL)
         return -ENOMEM;
     eddy__fetch_reset_response(f);
     f->state = EDDY__F_WAITING;
@@ -439,10 +468,10 @@ static int fetch_new(eddy_http_client *c, const char *url,
     eddy__list_init(&f->queue);
     eddy__list_init(&f->hqueue);
     err = eddy__url_parse(url, strlen(url), &f->url);
-    if (err == 0 && f->url.https)
-        err = -ENOTSUP; /* TLS is not in this build */
     if (err == 0)
         err = eddy__request_copy(f, opts);
+    if (err == 0 && f->url.https)
+        err = tls_context(c, &f->tls, f->opt.tls);
     if (err == 0) {
         f->opt.max_redirects = f->opt.max_redirects != 0
                                    ? f->opt.max_redirects
@@ -453,7 +482,7 @@ static int fetch_new(eddy_http_client *c, const char *url,
         f->max_body = c->opt.max_body_size;
         err = eddy__request_build(f);
     }
-    if (err == 0 && (f->h = eddy__pool_host(c, &f->url)) == NULL)
+    if (err == 0 && (f->h = eddy__pool_host(c, &f->url, f->tls)) == NULL)
         err = -ENOMEM;
     if (err != 0) {
         fetch_free(f);
@@ -605,6 +634,9 @@ void eddy_http_client_free(eddy_http_client *c)
     if (c->own_resolver)
         eddy_resolver_free(c->resolver);
     c->resolver = NULL;
+    if (c->own_tls)
+        eddy_tls_ctx_free(c->tls); /* its streams keep it while they live */
+    c->tls = NULL;
     if (c->depth == 0)
         client_destroy(c);
 }

@@ -22,8 +22,9 @@
  *
  * The request: the head and a buffered body are queued without a copy
  * (they live in the fetch, which never outlives a connection still
- * sending them: a connection whose fetch ends with bytes of it unsent is
- * closed); a produced body is copied piece by piece.
+ * sending them: a connection whose fetch ends before their write
+ * callbacks ran is closed, and a closed stream never reads them); a
+ * produced body is copied piece by piece.
  *
  * Failures: a connection lost before a byte of the response is the one
  * case that may be retried (client.c decides: a reused connection, an
@@ -105,9 +106,36 @@ void eddy__hconn_read(eddy__hconn *k)
      * its close callback says so.) */
 }
 
+static void on_handshake(eddy_stream *s, int status, void *arg)
+{
+    eddy__hconn *k = arg;
+    eddy_http_client *c = k->c;
+
+    if (c == NULL || k->state != EDDY__C_CONNECTING)
+        return; /* closed meanwhile */
+    eddy__client_enter(c);
+    eddy__pool_connected_why(k, status, eddy_stream_tls_verify_error(s));
+    eddy__client_leave(c);
+}
+
 void eddy__hconn_ready(eddy__hconn *k)
 {
-    eddy__pool_connected(k, 0);
+    eddy__host *h = k->h;
+    uint64_t now, left = 0;
+    int err;
+
+    if (!h->https) {
+        eddy__pool_connected(k, 0);
+        return;
+    }
+    /* The handshake has what is left of the connect timeout. */
+    now = eddy_loop_now(k->c->loop);
+    if (k->connect_deadline != 0)
+        left = k->connect_deadline > now ? k->connect_deadline - now : 1;
+    k->tls = 1;
+    err = eddy_stream_start_tls(k->s, h->tls, h->name, left, on_handshake, k);
+    if (err != 0)
+        eddy__pool_connected(k, err);
 }
 
 static void on_connected(eddy_stream *s, int status, void *arg)
@@ -140,6 +168,8 @@ eddy__hconn *eddy__hconn_open(eddy__host *h, uint64_t timeout_ms, int *err)
     k->state = EDDY__C_CONNECTING;
     h->nconnecting++;
     o.timeout_ms = timeout_ms;
+    if (timeout_ms != 0)
+        k->connect_deadline = eddy_loop_now(h->c->loop) + timeout_ms;
     *err = eddy_tcp_connect(h->c->loop, h->c->resolver, h->name, h->port, &o,
                             on_connected, k, &k->connector);
     if (*err != 0) {
@@ -216,9 +246,11 @@ int eddy__hconn_alive(eddy__hconn *k)
     if (eddy_stream_closed(k->s) || eddy_stream_read_buffered(k->s) > k->piece)
         return 0;
     /* Idle since this iteration began: the server just said it keeps the
-     * connection, and the poll that would show a close has not run. */
+     * connection, and the poll that would show a close has not run.  And
+     * TLS: a record in the kernel (a session ticket) is no sign of a
+     * close; the read kept pending sees a close_notify or an EOF. */
     eddy_loop_get_stats(k->c->loop, &st);
-    if (st.iterations == k->idle_iter)
+    if (st.iterations == k->idle_iter || k->tls)
         return 1;
     r = recv(eddy_stream_fd(k->s), &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
@@ -247,14 +279,26 @@ static void count_out(eddy__hconn *k, size_t n)
     k->c->stats.bytes_out += n;
 }
 
+static void on_body_sent(eddy_stream *s, int status, void *arg)
+{
+    eddy__hconn *k = arg;
+
+    (void)s;
+    (void)status;
+    k->refs_out--;
+}
+
 static void send_body(eddy__hconn *k)
 {
     eddy_http_fetch *f = k->f;
 
     if (f->opt.body_producer == NULL) {
         k->body_state = EDDY__B_NONE;
-        if (eddy_stream_write_ref(k->s, f->body, f->body_len, NULL, NULL) == 0)
+        if (eddy_stream_write_ref(k->s, f->body, f->body_len, on_body_sent,
+                                  k) == 0) {
             count_out(k, f->body_len);
+            k->refs_out++;
+        }
         k->req_complete = 1;
         return;
     }
@@ -281,6 +325,7 @@ static void on_head_sent(eddy_stream *s, int status, void *arg)
     eddy_http_client *c = k->c;
 
     (void)s;
+    k->refs_out--;
     if (c == NULL || ++k->heads_done != k->heads_out || status != 0 ||
         k->state != EDDY__C_BUSY || k->body_state != EDDY__B_WAIT)
         return;
@@ -400,8 +445,10 @@ void eddy__hconn_start(eddy__hconn *k, eddy_http_fetch *f)
     eddy__fetch_touch(f);
     k->heads_out++;
     err = eddy_stream_write_ref(k->s, f->head, f->head_len, on_head_sent, k);
-    if (err == 0)
+    if (err == 0) {
         count_out(k, f->head_len);
+        k->refs_out++;
+    }
     if (!f->has_body || (f->opt.body_producer == NULL && f->body_len == 0)) {
         k->body_state = EDDY__B_NONE;
         k->req_complete = 1;
@@ -779,9 +826,10 @@ static long head_step(eddy__hconn *k, const char *p, size_t n)
 static void done(eddy__hconn *k, int extra)
 {
     eddy_http_fetch *f = k->f;
-    int keep = k->keep && k->req_complete && !extra &&
-               eddy_stream_read_buffered(k->s) <= k->piece &&
-               eddy_stream_write_buffered(k->s) == 0;
+    /* Kept: nothing of the fetch's own memory still queued to send (the
+     * head and a body are queued without a copy), the request whole. */
+    int keep = k->keep && k->req_complete && !extra && k->refs_out == 0 &&
+               eddy_stream_read_buffered(k->s) <= k->piece;
 
     if (f->gzip && f->gz != NULL && eddy__gunzip_end(f->gz) != 0) {
         conn_fail(k, EDDY_HTTP_EDECODE, "the gzip body ends in the middle");
@@ -885,7 +933,7 @@ static void lost(eddy__hconn *k, int err)
     }
     if (!k->got && k->requests > 1 && !f->retried &&
         eddy__method_idempotent(f->method) &&
-        eddy_stream_write_buffered(k->s) == k->req_queued) {
+        eddy_stream_write_buffered(k->s) >= k->req_queued) {
         k->f = NULL; /* a stale pooled connection: nothing of it went out */
         f->conn = NULL;
         eddy__hconn_close(k);

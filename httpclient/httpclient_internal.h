@@ -26,6 +26,7 @@
 #include "../httputil/httputil_internal.h"
 #include "eddy/httpclient.h"
 #include "eddy/tcp.h"
+#include "eddy/tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -132,6 +133,8 @@ struct eddy_http_client {
     eddy_loop *loop;
     eddy_resolver *resolver;
     int own_resolver;
+    eddy_tls_ctx *tls; /* for https; the client's own when own_tls */
+    int own_tls;
     eddy_http_client_options opt;
     char *user_agent; /* a copy; NULL: none */
     eddy__link hosts;
@@ -156,6 +159,7 @@ struct eddy__host {
     char *name;
     uint16_t port;
     int https;
+    eddy_tls_ctx *tls;     /* https: the context (part of the key) */
     eddy__link idle;       /* its idle connections, last used last */
     eddy__link queue;      /* its waiting fetches, oldest first */
     size_t refs;           /* fetches and connections that point here */
@@ -194,6 +198,8 @@ struct eddy__hconn {
     eddy_http_fetch *f; /* the fetch it carries (busy) */
     uint64_t requests;  /* requests sent on it */
     uint64_t idle_since, idle_iter;
+    uint64_t connect_deadline; /* loop time; 0: none */
+    int tls;            /* over TLS */
     /* the response being read */
     int rstate;
     eddy__http_parser ps;
@@ -214,6 +220,7 @@ struct eddy__hconn {
     int chunked;         /* the body goes chunked */
     int producing;       /* inside the producer */
     int drain_armed;     /* a callback waits for the queue to empty */
+    int refs_out;        /* writes of the fetch's memory not yet out */
     uint64_t heads_out, heads_done;
     eddy_timer_id continue_timer;
 };
@@ -251,6 +258,7 @@ struct eddy_http_fetch {
     void *arg;
     /* where it goes now */
     eddy__url url;
+    eddy_tls_ctx *tls; /* for https */
     eddy__host *h;
     eddy__hconn *conn;
     char *head; /* the request head for this hop */
@@ -354,9 +362,10 @@ EDDY_HIDDEN int eddy__request_redirect(eddy_http_fetch *f, int status,
 
 /* --- pool.c ------------------------------------------------------------ */
 
-/* The host record for f's URL, made if needed; NULL for -ENOMEM. */
+/* The host record for u (and tls, for https), made if needed, with a
+ * reference taken; NULL for -ENOMEM. */
 EDDY_HIDDEN eddy__host *eddy__pool_host(eddy_http_client *c,
-                                        const eddy__url *u);
+                                        const eddy__url *u, eddy_tls_ctx *tls);
 
 /* Finds f a connection: an idle one now, or a place in the queue (its
  * front for a retry; and a new connection when the limits allow).  No
@@ -386,6 +395,10 @@ EDDY_HIDDEN void eddy__pool_forget(eddy__hconn *k);
  * of its host. */
 EDDY_HIDDEN void eddy__pool_connected(eddy__hconn *k, int status);
 
+/* ... with the failure's detail in words (valid during the call). */
+EDDY_HIDDEN void eddy__pool_connected_why(eddy__hconn *k, int status,
+                                          const char *why);
+
 /* Closes the idle connections that passed pool_idle_ms. */
 EDDY_HIDDEN void eddy__pool_expire(eddy_http_client *c);
 
@@ -400,8 +413,8 @@ EDDY_HIDDEN eddy__hconn *eddy__hconn_open(eddy__host *h, uint64_t timeout_ms,
  * -ENOMEM. */
 EDDY_HIDDEN eddy__hconn *eddy__hconn_adopt(eddy__host *h, eddy_stream *s);
 
-/* The stream of a new connection is ready: 0 when it is, else an error
- * for its first waiter. */
+/* The stream of a new connection is connected: TLS starts on it for
+ * https, and then (or at once) the pool hears of it. */
 EDDY_HIDDEN void eddy__hconn_ready(eddy__hconn *k);
 
 /* Keeps a read pending on an idle or busy connection. */

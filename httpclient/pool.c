@@ -28,13 +28,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-eddy__host *eddy__pool_host(eddy_http_client *c, const eddy__url *u)
+eddy__host *eddy__pool_host(eddy_http_client *c, const eddy__url *u,
+                            eddy_tls_ctx *tls)
 {
     eddy__host *h;
 
+    if (!u->https)
+        tls = NULL;
     for (eddy__link *l = c->hosts.next; l != &c->hosts; l = l->next) {
         h = EDDY__CONTAINER(l, eddy__host, link);
-        if (h->https == u->https && h->port == u->port &&
+        if (h->https == u->https && h->port == u->port && h->tls == tls &&
             strcmp(h->name, u->host) == 0) {
             h->refs++;
             return h;
@@ -49,6 +52,7 @@ eddy__host *eddy__pool_host(eddy_http_client *c, const eddy__url *u)
     h->c = c;
     h->port = u->port;
     h->https = u->https;
+    h->tls = tls;
     h->refs = 1;
     eddy__list_init(&h->idle);
     eddy__list_init(&h->queue);
@@ -281,6 +285,11 @@ void eddy__pool_forget(eddy__hconn *k)
 
 void eddy__pool_connected(eddy__hconn *k, int status)
 {
+    eddy__pool_connected_why(k, status, NULL);
+}
+
+void eddy__pool_connected_why(eddy__hconn *k, int status, const char *why)
+{
     eddy_http_client *c = k->c;
     eddy__host *h = k->h;
     eddy_http_fetch *f = NULL;
@@ -304,7 +313,7 @@ void eddy__pool_connected(eddy__hconn *k, int status)
     if (f != NULL)
         eddy__fetch_finish(f, status == -ETIMEDOUT ? EDDY_HTTP_ECONNTIMEOUT
                                                    : status,
-                           NULL);
+                           why);
     if (!c->freed)
         eddy__pool_dispatch(c);
 }

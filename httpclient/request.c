@@ -90,7 +90,9 @@ static int check(const eddy_http_fetch_options *o)
     if ((o->body != NULL && o->body_producer != NULL) ||
         (o->body == NULL && o->body_len > 0) ||
         (o->body_length > 0 && o->body_producer == NULL) ||
-        (o->on_upgrade != NULL && (o->on_chunk != NULL || !upgrade)))
+        (o->on_upgrade != NULL &&
+         (o->on_chunk != NULL || !upgrade || o->body != NULL ||
+          o->body_producer != NULL)))
         return -EINVAL;
     if ((o->flags & EDDY_FETCH_GZIP) && !eddy__gunzip_available())
         return -ENOTSUP;

@@ -80,8 +80,11 @@ int eddy__url_parse(const char *url, size_t len, eddy__url *out)
     char *b;
 
     memset(out, 0, sizeof *out);
-    if ((slen = scheme(p, len, &https)) == 0)
-        return has_scheme(p, len) ? -EPROTONOSUPPORT : -EINVAL;
+    if ((slen = scheme(p, len, &https)) == 0) /* http: without // too */
+        return has_scheme(p, len) && !(len >= 5 && eddy__http_ieq(p, "http", 4) &&
+                                       (p[4] == ':' || p[4] == 's' || p[4] == 'S'))
+                   ? -EPROTONOSUPPORT
+                   : -EINVAL;
     p += slen + 3;
     host = p;
     if (p < end && *p == '[') {
@@ -287,5 +290,5 @@ int eddy__url_resolve(const eddy__url *base, const char *ref, size_t len,
         err = eddy__url_parse(abs, n, out);
     }
     free(abs);
-    return err == -EPROTONOSUPPORT ? -EINVAL : err;
+    return err;
 }

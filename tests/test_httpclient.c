@@ -443,6 +443,28 @@ static void sc_request(eddy_loop *loop, script *sc)
     assert_true(tu_run_until(loop, request_cond, sc, ITER, WAIT_MS));
 }
 
+typedef struct wanting {
+    script *sc;
+    const char *what;
+} wanting;
+
+static int want_cond(void *arg)
+{
+    wanting *w = arg;
+
+    request_cond(w->sc);
+    return strstr(w->sc->req, w->what) != NULL;
+}
+
+/* Runs the loop until what came on the connection (after the head, or
+ * anywhere since req_len was reset). */
+static void sc_wait_for(eddy_loop *loop, script *sc, const char *what)
+{
+    wanting w = {sc, what};
+
+    assert_true(tu_run_until(loop, want_cond, &w, ITER, WAIT_MS));
+}
+
 static void sc_send(script *sc, const void *p, size_t n)
 {
     size_t off = 0;
@@ -2182,6 +2204,537 @@ static void test_producer_errors(void **state)
     finish(loop, c);
 }
 
+/* --- Expect: 100-continue --------------------------------------------------- */
+
+static void test_expect_continue(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_client *c;
+    eddy_http_fetch_options o = {0};
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    static const char nope[] =
+        "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 2\r\n\r\nno";
+    uint64_t t0;
+    script sc;
+    srv sv;
+    result r;
+    upload u;
+
+    (void)state;
+    co.continue_timeout_ms = 100;
+    c = client_new(loop, &co);
+    srv_start(loop, &sv);
+    sc_open(&sc);
+    o.method = "POST";
+    o.body = "hello";
+    o.body_len = 5;
+    o.flags = EDDY_FETCH_EXPECT_CONTINUE;
+    /* eddy's server answers 100 Continue: the body follows. */
+    fetch_wait(loop, c, url_of(sv.port, "/echo"), &o, &r);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.body, "Expect: 100-continue\n"));
+    assert_non_null(strstr(r.body, "\n\nhello"));
+    r_free(&r);
+    srv_stop(loop, &sv);
+    assert_true(tu_run_until(loop, idle_zero, c, ITER, WAIT_MS));
+    /* A server that says 100 itself: nothing before it. */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
+                                            on_done, &r, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    settle(loop);
+    assert_null(strstr(sc.req, "hello"));
+    sc_send(&sc, cont, sizeof cont - 1);
+    sc_wait_for(loop, &sc, "\r\n\r\nhello");
+    sc_send(&sc, ok1, sizeof ok1 - 1);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, 0);
+    r_free(&r);
+    /* A server that says nothing: the body goes after continue_timeout. */
+    memset(&r, 0, sizeof r);
+    t0 = tu_now_ms();
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
+                                            on_done, &r, NULL),
+                     0);
+    sc.req_len = 0;
+    sc_wait_for(loop, &sc, "\r\n\r\nhello");
+    assert_true(tu_now_ms() - t0 >= 90);
+    sc_send(&sc, ok1, sizeof ok1 - 1);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, 0);
+    r_free(&r);
+    settle(loop);
+    assert_int_equal(stats(c).idle, 1);
+    /* A final status first: the body is never sent, the connection (which
+     * the server may still expect it on) closes. */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
+                                            on_done, &r, NULL),
+                     0);
+    sc.req_len = 0;
+    sc_request(loop, &sc);
+    sc_send(&sc, nope, sizeof nope - 1);
+    wait_done(loop, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.code, 417);
+    assert_string_equal(r.body, "no");
+    settle(loop);
+    assert_int_equal(stats(c).connections, 0);
+    request_cond(&sc);
+    assert_null(strstr(sc.req, "hello"));
+    r_free(&r);
+    /* The same with a chunked body: its last chunk ends it at once, and
+     * the connection stays. */
+    memset(&u, 0, sizeof u);
+    u.loop = loop;
+    u.piece_len = 10;
+    o.body = NULL;
+    o.body_len = 0;
+    o.body_producer = produce_cb;
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
+                                            on_done, &u, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    sc_send(&sc, nope, sizeof nope - 1);
+    wait_done(loop, &u.r);
+    assert_int_equal(u.r.code, 417);
+    assert_int_equal(u.calls, 0); /* the producer never ran */
+    settle(loop);
+    assert_int_equal(stats(c).idle, 1);
+    request_cond(&sc);
+    assert_non_null(strstr(sc.req, "\r\n\r\n0\r\n\r\n"));
+    r_free(&u.r);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
+/* --- gzip ---------------------------------------------------------------- */
+
+#ifdef EDDY_ZLIB
+static char *gz_body;
+static size_t gz_len;
+
+static void h_gzip(eddy_http_request *req, void *arg)
+{
+    eddy_http_header h = EDDY_HEADER("Content-Encoding", "gzip");
+
+    note(arg, req);
+    eddy_http_respond(req, 200, &h, 1, gz_body, gz_len);
+}
+#endif
+
+static void test_gzip(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    srv sv;
+    result r;
+
+    (void)state;
+    srv_start(loop, &sv);
+    o.flags = EDDY_FETCH_GZIP;
+#ifndef EDDY_ZLIB
+    memset(&r, 0, sizeof r);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/"), &o,
+                                            on_done, &r, NULL),
+                     -ENOTSUP);
+    /* ... and without the flag it works. */
+    fetch_wait(loop, c, url_of(sv.port, "/"), NULL, &r);
+    assert_int_equal(r.status, 0);
+    r_free(&r);
+#else
+    {
+        size_t n = 300000, a, b;
+        char *plain = malloc(n), *one, *two;
+
+        for (size_t i = 0; i < n; i++)
+            plain[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+        /* Two members, concatenated: one body, as gzip(1) reads it. */
+        one = gzip_of(plain, n / 2, &a);
+        two = gzip_of(plain + n / 2, n - n / 2, &b);
+        gz_body = malloc(a + b);
+        memcpy(gz_body, one, a);
+        memcpy(gz_body + a, two, b);
+        gz_len = a + b;
+        free(one);
+        free(two);
+        assert_int_equal(eddy_http_server_route(sv.s, NULL, "/gz", 0, h_gzip,
+                                                &sv),
+                         0);
+        fetch_wait(loop, c, url_of(sv.port, "/gz"), &o, &r);
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.body_len, n);
+        assert_memory_equal(r.body, plain, n);
+        assert_true(has(&r, "Content-Encoding: gzip\n"));
+        assert_non_null(strstr(sv.last, "Accept-Encoding: gzip\n"));
+        r_free(&r);
+        /* Streamed, paused at every piece. */
+        o.on_chunk = on_chunk;
+        memset(&r, 0, sizeof r);
+        r.pause_in_chunk = 1;
+        assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/gz"), &o,
+                                                on_done, &r, &r.f),
+                         0);
+        for (int i = 0; i < 10000 && !r.done; i++) {
+            int k = r.chunks;
+
+            assert_int_equal(eddy_loop_run_once(loop, 5), 0);
+            if (r.chunks > k) {
+                assert_int_equal(r.chunks, k + 1);
+                eddy_http_fetch_resume(r.f);
+            }
+        }
+        assert_int_equal(r.status, 0);
+        assert_int_equal(r.body_len, n);
+        assert_memory_equal(r.body, plain, n);
+        assert_true(r.chunks > 10);
+        r_free(&r);
+        /* Without the flag: as sent. */
+        fetch_wait(loop, c, url_of(sv.port, "/gz"), NULL, &r);
+        assert_int_equal(r.body_len, gz_len);
+        assert_memory_equal(r.body, gz_body, gz_len);
+        assert_null(strstr(sv.last, "Accept-Encoding"));
+        r_free(&r);
+        free(plain);
+        free(gz_body);
+    }
+#endif
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+/* --- upgrades -------------------------------------------------------------- */
+
+typedef struct upg {
+    result r;
+    int upgraded;
+    eddy_stream *s;
+    char extra[64];
+    int code;
+    char got[64];
+    size_t got_len;
+} upg;
+
+static void on_upgrade(eddy_http_fetch *f, const eddy_http_response *rs,
+                       eddy_stream *st, const char *extra, size_t n, void *arg)
+{
+    upg *u = arg;
+
+    (void)f;
+    u->upgraded++;
+    u->code = rs->status;
+    u->s = st;
+    snprintf(u->extra, sizeof u->extra, "%.*s", (int)n, extra);
+}
+
+static void upg_read(eddy_stream *st, int status, const char *data,
+                     size_t len, void *arg)
+{
+    upg *u = arg;
+
+    (void)st;
+    if (status == 0) {
+        memcpy(u->got, data, len);
+        u->got_len = len;
+    }
+}
+
+/* 101 to a fetch that asked: the stream and the bytes after the head go
+ * to on_upgrade, and the new protocol runs on the stream. */
+static void test_upgrade(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_header h[] = {EDDY_HEADER("Upgrade", "echo/1"),
+                            EDDY_HEADER("X-Key", "abc")};
+    eddy_http_fetch_options o = {0};
+    static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                             "Upgrade: echo/1\r\nConnection: Upgrade\r\n\r\n"
+                             "HELLO";
+    script sc;
+    upg u;
+
+    (void)state;
+    sc_open(&sc);
+    o.headers = h;
+    o.nheaders = 2;
+    o.on_upgrade = on_upgrade;
+    memset(&u, 0, sizeof u);
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/ws"), &o,
+                                            on_done, &u, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_request(loop, &sc);
+    assert_non_null(strstr(sc.req, "GET /ws HTTP/1.1\r\n"));
+    assert_non_null(strstr(sc.req, "Connection: Upgrade\r\n"));
+    assert_non_null(strstr(sc.req, "Upgrade: echo/1\r\n"));
+    sc_send(&sc, sw, sizeof sw - 1);
+    run_until_int(loop, &u.upgraded, 1);
+    assert_int_equal(u.code, 101);
+    assert_string_equal(u.extra, "HELLO");
+    assert_int_equal(stats(c).connections, 0);
+    assert_int_equal(stats(c).fetches, 0);
+    /* The stream is ours: both ways. */
+    assert_int_equal(eddy_stream_write(u.s, "ping", 4, NULL, NULL), 0);
+    sc.req_len = 0;
+    sc_wait_for(loop, &sc, "ping");
+    sc_send(&sc, "pong", 4);
+    assert_int_equal(eddy_stream_read_bytes(u.s, 4, 0, upg_read, &u), 0);
+    while (u.got_len == 0)
+        assert_int_equal(eddy_loop_run_once(loop, 10), 0);
+    assert_memory_equal(u.got, "pong", 4);
+    eddy_stream_close(u.s);
+    settle(loop);
+    assert_int_equal(u.r.done, 0); /* never a final callback */
+    /* Asked, and answered 200: a response like any. */
+    memset(&u, 0, sizeof u);
+    scripted(loop, c, &sc, &o, ok1, sizeof ok1 - 1, 0, 0, &u.r);
+    assert_int_equal(u.r.status, 0);
+    assert_int_equal(u.upgraded, 0);
+    r_free(&u.r);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
+/* --- what eddy_http_client_fetch() refuses ------------------------------------ */
+
+static void test_fetch_errors(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_client *bad = NULL;
+    eddy_http_client_options co = {0};
+    eddy_http_fetch_options o = {0};
+    eddy_http_header h[1];
+    srv sv;
+    result r;
+    static const char *const urls[] = {
+        "",          "http://",          "http:///x",         "http://a b/",
+        "http://u:p@h/", "http://h:0/",  "http://h:65536/",   "http://[::1/",
+        "http://h/a b",  "http://h/\x01", "http://h:x/",      "http//h/",
+        "http://h%41/",  "http://h\xc3\xa9/", "//h/",         "http:h/",
+    };
+
+    (void)state;
+    srv_start(loop, &sv);
+    /* The client. */
+    assert_int_equal(eddy_http_client_new(NULL, NULL, &bad), -EINVAL);
+    co.user_agent = "bad\r\nX: y";
+    assert_int_equal(eddy_http_client_new(loop, &co, &bad), -EINVAL);
+    assert_null(bad);
+    /* URLs. */
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++)
+        if (eddy_http_client_fetch(c, urls[i], NULL, on_done, &r, NULL) !=
+            -EINVAL)
+            fail_msg("URL '%s' taken", urls[i]);
+    assert_int_equal(eddy_http_client_fetch(c, "ftp://h/", NULL, on_done, &r,
+                                            NULL),
+                     -EPROTONOSUPPORT);
+    assert_int_equal(eddy_http_client_fetch(c, "gopher://h/", NULL, on_done,
+                                            &r, NULL),
+                     -EPROTONOSUPPORT);
+    if (eddy_tls_library() == NULL)
+        assert_int_equal(eddy_http_client_fetch(c, "https://h/", NULL, on_done,
+                                                &r, NULL),
+                         -ENOTSUP);
+    assert_int_equal(eddy_http_client_fetch(NULL, "http://h/", NULL, on_done,
+                                            &r, NULL),
+                     -EINVAL);
+    assert_int_equal(eddy_http_client_fetch(c, NULL, NULL, on_done, &r, NULL),
+                     -EINVAL);
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", NULL, NULL, &r,
+                                            NULL),
+                     -EINVAL);
+    /* Methods. */
+    o.method = "GE T";
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL);
+    o.method = "CONNECT";
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL);
+    o.method = "";
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL);
+    o.method = NULL;
+    /* Fields. */
+    o.headers = h;
+    o.nheaders = 1;
+    {
+        static const eddy_http_header bads[] = {
+            EDDY_HEADER("Content-Length", "5"),
+            EDDY_HEADER("transfer-encoding", "chunked"),
+            EDDY_HEADER("Connection", "close"),
+            EDDY_HEADER("Expect", "100-continue"),
+            EDDY_HEADER("X-A", "b\r\nX-Injected: 1"),
+            EDDY_HEADER("X-A", "b\nc"),
+            EDDY_HEADER("X A", "b"),
+            EDDY_HEADER("", "b"),
+            EDDY_HEADER("X-A", "b\x7f"),
+        };
+
+        for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+            h[0] = bads[i];
+            if (eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                       NULL) != -EINVAL)
+                fail_msg("field '%s' taken", bads[i].name);
+        }
+    }
+    o.headers = NULL;
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL); /* nheaders without headers */
+    o.nheaders = 0;
+    /* Bodies. */
+    o.body = "x";
+    o.body_len = 1;
+    o.body_producer = produce_cb;
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL);
+    o.body = NULL;
+    o.body_producer = NULL;
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL); /* body_len without body */
+    o.body_len = 0;
+    o.body_length = 5;
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL); /* body_length without a producer */
+    o.body_length = 0;
+    /* Upgrades. */
+    o.on_upgrade = on_upgrade;
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL); /* no Upgrade field */
+    h[0] = (eddy_http_header)EDDY_HEADER("Upgrade", "x");
+    o.headers = h;
+    o.nheaders = 1;
+    o.on_chunk = on_chunk;
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL); /* streaming and upgrading */
+    o.on_chunk = NULL;
+    o.body = "x";
+    o.body_len = 1;
+    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
+                                            NULL),
+                     -EINVAL); /* a body with an upgrade */
+    /* None of it left a trace; the client fetches as before. */
+    assert_int_equal(stats(c).fetches, 0);
+    assert_int_equal(stats(c).connections, 0);
+    fetch_wait(loop, c, url_of(sv.port, "/"), NULL, &r);
+    assert_int_equal(r.status, 0);
+    r_free(&r);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+}
+
+/* Names for every code, distinct, none of them strerror()'s. */
+static void test_error_texts(void **state)
+{
+    static const int codes[] = {
+        EDDY_HTTP_EMALFORMED,  EDDY_HTTP_ETRUNCATED,  EDDY_HTTP_ENORESPONSE,
+        EDDY_HTTP_EHEADSIZE,   EDDY_HTTP_EHEADERS,    EDDY_HTTP_EBODYSIZE,
+        EDDY_HTTP_EREDIRECTS,  EDDY_HTTP_EBADREDIRECT, EDDY_HTTP_EDECODE,
+        EDDY_HTTP_ECONNTIMEOUT, EDDY_HTTP_EREQTIMEOUT, EDDY_HTTP_EIDLETIMEOUT,
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+
+    (void)state;
+    for (size_t i = 0; i < n; i++) {
+        const char *t = eddy_strerror(codes[i]);
+
+        assert_true(codes[i] <= -4050 && codes[i] >= -4069);
+        assert_null(strstr(t, "Unknown error"));
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(t, eddy_strerror(codes[j]));
+    }
+}
+
+/* --- URLs ---------------------------------------------------------------- */
+
+static void test_urls(void **state)
+{
+    static const struct {
+        const char *in, *host, *target, *text;
+        int port, https;
+    } good[] = {
+        {"http://Example.COM", "example.com", "/", "http://example.com/", 80, 0},
+        {"HTTPS://h:443/a?b#c", "h", "/a?b", "https://h/a?b", 443, 1},
+        {"http://h:8080?q", "h", "/?q", "http://h:8080/?q", 8080, 0},
+        {"http://h:/x", "h", "/x", "http://h/x", 80, 0},
+        {"http://[::1]:81/", "::1", "/", "http://[::1]:81/", 81, 0},
+        {"http://127.0.0.1/%7e", "127.0.0.1", "/%7e", "http://127.0.0.1/%7e",
+         80, 0},
+        {"https://a_b.c-d/", "a_b.c-d", "/", "https://a_b.c-d/", 443, 1},
+    };
+    /* RFC 3986 5.4's examples, with http://a/b/c/d;p?q as the base. */
+    static const struct {
+        const char *ref, *want;
+    } refs[] = {
+        {"g", "http://a/b/c/g"},         {"./g", "http://a/b/c/g"},
+        {"g/", "http://a/b/c/g/"},       {"/g", "http://a/g"},
+        {"//g", "http://g/"},            {"?y", "http://a/b/c/d;p?y"},
+        {"g?y", "http://a/b/c/g?y"},     {"#s", "http://a/b/c/d;p?q"},
+        {"g#s", "http://a/b/c/g"},       {";x", "http://a/b/c/;x"},
+        {"", "http://a/b/c/d;p?q"},      {".", "http://a/b/c/"},
+        {"./", "http://a/b/c/"},         {"..", "http://a/b/"},
+        {"../", "http://a/b/"},          {"../g", "http://a/b/g"},
+        {"../..", "http://a/"},          {"../../g", "http://a/g"},
+        {"../../../g", "http://a/g"},    {"/./g", "http://a/g"},
+        {"/../g", "http://a/g"},         {"g.", "http://a/b/c/g."},
+        {"..g", "http://a/b/c/..g"},     {"./g/.", "http://a/b/c/g/"},
+        {"g/./h", "http://a/b/c/g/h"},   {"g/../h", "http://a/b/c/h"},
+        {"g;x=1/../y", "http://a/b/c/y"}, {"g?y/./x", "http://a/b/c/g?y/./x"},
+        {"https://x:1/y", "https://x:1/y"}, {"a b\xc3\xa9", "http://a/b/c/a%20b%C3%A9"},
+    };
+    eddy__url u, v;
+
+#define LIT(x) (x), sizeof(x) - 1
+    (void)state;
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(eddy__url_parse(good[i].in, strlen(good[i].in), &u),
+                         0);
+        assert_string_equal(u.host, good[i].host);
+        assert_string_equal(u.target, good[i].target);
+        assert_string_equal(u.text, good[i].text);
+        assert_int_equal(u.port, good[i].port);
+        assert_int_equal(u.https, good[i].https);
+        eddy__url_free(&u);
+    }
+    assert_int_equal(eddy__url_parse(LIT("http://a/b/c/d;p?q"), &u), 0);
+    for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+        int err = eddy__url_resolve(&u, refs[i].ref, strlen(refs[i].ref), &v);
+
+        if (err != 0 || strcmp(v.text, refs[i].want) != 0)
+            fail_msg("'%s': %d '%s', want '%s'", refs[i].ref, err,
+                     err ? "" : v.text, refs[i].want);
+        eddy__url_free(&v);
+    }
+    assert_int_equal(eddy__url_resolve(&u, LIT("ftp://x/"), &v),
+                     -EPROTONOSUPPORT);
+    assert_int_equal(eddy__url_resolve(&u, LIT("/a\001"), &v), -EINVAL);
+    assert_int_equal(eddy__url_parse(LIT("http://a/"), &v), 0);
+    assert_true(eddy__url_same_origin(&u, &v));
+    eddy__url_free(&v);
+    assert_int_equal(eddy__url_parse(LIT("http://a:81/"), &v), 0);
+    assert_false(eddy__url_same_origin(&u, &v));
+    eddy__url_free(&v);
+    assert_int_equal(eddy__url_parse(LIT("https://a:80/"), &v), 0);
+    assert_false(eddy__url_same_origin(&u, &v));
+    eddy__url_free(&v);
+    eddy__url_free(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2210,6 +2763,12 @@ int main(void)
         tu_test(test_free_client_inside),
         tu_test(test_producer_bodies),
         tu_test(test_producer_errors),
+        tu_test(test_expect_continue),
+        tu_test(test_gzip),
+        tu_test(test_upgrade),
+        tu_test(test_fetch_errors),
+        tu_test(test_error_texts),
+        tu_test(test_urls),
     };
 
     signal(SIGPIPE, SIG_IGN);

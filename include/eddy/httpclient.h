@@ -40,6 +40,10 @@
  *   was sent.
  * - **gzip**: with #EDDY_FETCH_GZIP, `Accept-Encoding: gzip` is sent and
  *   a gzip body is inflated, within max_body_size.
+ * - **https** over eddy's TLS streams (tls.h): the server's certificate
+ *   is verified against the URL's host (a name, or an IP address in its
+ *   subjectAltName) unless the context says otherwise; connections with
+ *   different contexts are pooled apart.
  *
  * **Strict about what servers send.**  Response heads are parsed by the
  * rules of the server's request parser (httputil/parser.c): a
@@ -74,6 +78,7 @@
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
 #include "eddy/tcp.h"
+#include "eddy/tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -141,6 +146,12 @@ typedef struct eddy_http_client_options {
     eddy_resolver *resolver;     /**< looks up host names; NULL: the client
                                       makes one of its own.  A resolver
                                       given must outlive the client */
+    eddy_tls_ctx *tls;           /**< the client context (EDDY_TLS_CLIENT)
+                                      for https; NULL: one of the client's
+                                      own, made at the first https fetch:
+                                      the system's CAs, verification on,
+                                      ALPN http/1.1.  A context given must
+                                      outlive the client */
     size_t max_connections;      /**< connections open at once in all, 64 */
     size_t max_per_host;         /**< ... to one scheme, host and port, 8 */
     uint64_t pool_idle_ms;       /**< an idle pooled connection closes
@@ -274,6 +285,10 @@ typedef struct eddy_http_fetch_options {
     eddy_http_upgrade_cb on_upgrade;  /**< ask for an upgrade: needs an
                                            Upgrade header among headers;
                                            Connection: Upgrade is sent */
+    eddy_tls_ctx *tls;                /**< https: this client context
+                                           instead of the client's (its
+                                           connections are pooled apart);
+                                           it must outlive the fetch */
 } eddy_http_fetch_options;
 
 /** A client's counters (eddy_http_client_get_stats()). */
@@ -331,8 +346,8 @@ EDDY_API void eddy_http_client_get_stats(const eddy_http_client *c,
  * that is not visible ASCII in its path; a method that is not a token,
  * or CONNECT; a header with a name that is not a token, a control
  * character in its value, or one the client writes itself; both body and
- * body_producer; on_chunk with on_upgrade; on_upgrade without an Upgrade
- * header), -EPROTONOSUPPORT (a scheme other than http and https),
+ * body_producer; on_upgrade with on_chunk, with a body, or without an
+ * Upgrade header), -EPROTONOSUPPORT (a scheme other than http and https),
  * -ENOTSUP (https or #EDDY_FETCH_GZIP in a build without TLS or zlib),
  * -ENOMEM.
  *
