@@ -2735,6 +2735,333 @@ static void test_urls(void **state)
     eddy__url_free(&u);
 }
 
+/* --- https ----------------------------------------------------------------- */
+
+static char certs[64]; /* tests/certs.sh's output, made by the group setup */
+
+static const char *cert(const char *name)
+{
+    static char p[4][128];
+    static int i;
+
+    i = (i + 1) % 4;
+    snprintf(p[i], sizeof p[i], "%s/%s", certs, name);
+    return p[i];
+}
+
+/* A TLS server of one response: each request on a connection gets it;
+ * close_after closes after it (with close_notify, or, with no_notify,
+ * without one: a truncation). */
+typedef struct tlsrv {
+    eddy_loop *loop;
+    eddy_tcp_server *srv;
+    eddy_tls_ctx *ctx;
+    int port;
+    const char *resp;
+    int close_after, no_notify;
+    int requests, handshakes_failed;
+    char last[2048];
+} tlsrv;
+
+static void tls_read(eddy_stream *s, int status, const char *data, size_t len,
+                     void *arg);
+
+static void tls_sent(eddy_stream *s, int status, void *arg)
+{
+    tlsrv *t = arg;
+
+    if (status != 0)
+        return;
+    if (t->no_notify) /* the socket ends beneath TLS: no close_notify */
+        shutdown(eddy_stream_fd(s), SHUT_RDWR);
+    eddy_stream_close(s);
+}
+
+static void tls_read(eddy_stream *s, int status, const char *data, size_t len,
+                     void *arg)
+{
+    tlsrv *t = arg;
+
+    if (status != 0) {
+        eddy_stream_close(s);
+        return;
+    }
+    t->requests++;
+    snprintf(t->last, sizeof t->last, "%.*s", (int)len, data);
+    eddy_stream_write(s, t->resp, strlen(t->resp),
+                      t->close_after ? tls_sent : NULL, t);
+    if (!t->close_after)
+        eddy_stream_read_until(s, "\r\n\r\n", 4, 65536, tls_read, t);
+}
+
+static void tls_hs(eddy_stream *s, int status, void *arg)
+{
+    tlsrv *t = arg;
+
+    (void)s;
+    if (status != 0)
+        t->handshakes_failed++;
+}
+
+static void tls_conn(eddy_tcp_server *ts, eddy_stream *s,
+                     const struct sockaddr *peer, socklen_t len, void *arg)
+{
+    tlsrv *t = arg;
+
+    (void)ts;
+    (void)peer;
+    (void)len;
+    assert_int_equal(eddy_stream_start_tls(s, t->ctx, NULL, 5000, tls_hs, t),
+                     0);
+    assert_int_equal(
+        eddy_stream_read_until(s, "\r\n\r\n", 4, 65536, tls_read, t), 0);
+}
+
+static void tls_start(eddy_loop *loop, tlsrv *t, const char *name)
+{
+    char c[64], k[64];
+
+    memset(t, 0, sizeof *t);
+    t->loop = loop;
+    t->resp = OKL "Content-Length: 6\r\n\r\nsecret";
+    snprintf(c, sizeof c, "%s.pem", name);
+    snprintf(k, sizeof k, "%s.key", name);
+    assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_SERVER, &t->ctx), 0);
+    assert_int_equal(eddy_tls_ctx_load_cert_chain(t->ctx, cert(c), cert(k)),
+                     0);
+    assert_int_equal(eddy_tcp_server_new(loop, NULL, tls_conn, t, &t->srv), 0);
+    assert_int_equal(eddy_tcp_server_listen(t->srv, 0, "127.0.0.1"), 0);
+    t->port = eddy_tcp_server_port(t->srv);
+}
+
+static void tls_stop(tlsrv *t)
+{
+    eddy_tcp_server_free(t->srv);
+    eddy_tls_ctx_free(t->ctx);
+    settle(t->loop);
+}
+
+static char *https_of(const char *host, int port, const char *path)
+{
+    static char u[4][256];
+    static int i;
+
+    i = (i + 1) % 4;
+    snprintf(u[i], sizeof u[i], "https://%s:%d%s", host, port, path);
+    return u[i];
+}
+
+static eddy_tls_ctx *client_ctx(int verify)
+{
+    eddy_tls_ctx *ctx = NULL;
+
+    assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_CLIENT, &ctx), 0);
+    assert_int_equal(eddy_tls_ctx_load_verify(ctx, cert("ca.pem"), NULL), 0);
+    if (!verify)
+        assert_int_equal(eddy_tls_ctx_set_verify(ctx, EDDY_TLS_VERIFY_NONE),
+                         0);
+    return ctx;
+}
+
+/* Verification on: the server's chain against the test CA, its name
+ * against the URL's host (a name, or an IP address in the SAN). */
+static void test_https_verified(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_client *c;
+    tlsrv t;
+    result r;
+
+    (void)state;
+    if (eddy_tls_library() == NULL)
+        skip();
+    co.tls = client_ctx(1);
+    c = client_new(loop, &co);
+    tls_start(loop, &t, "server");
+    fetch_wait(loop, c, https_of("127.0.0.1", t.port, "/a"), NULL, &r);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.body, "secret");
+    assert_string_equal(r.url, https_of("127.0.0.1", t.port, "/a"));
+    r_free(&r);
+    fetch_wait(loop, c, https_of("localhost", t.port, "/b"), NULL, &r);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(t.last, "GET /b HTTP/1.1\r\n"));
+    r_free(&r);
+    /* kept alive, over TLS */
+    fetch_wait(loop, c, https_of("127.0.0.1", t.port, "/c"), NULL, &r);
+    assert_int_equal(r.status, 0);
+    r_free(&r);
+    assert_int_equal(stats(c).connections_total, 2); /* two host names */
+    assert_int_equal(stats(c).reused, 1);
+    tls_stop(&t);
+    /* A certificate for another name; one from an unknown CA; expired. */
+    {
+        static const char *const names[] = {"other", "rogue", "expired"};
+
+        for (int i = 0; i < 3; i++) {
+            tls_start(loop, &t, names[i]);
+            fetch_wait(loop, c, https_of("localhost", t.port, "/"), NULL, &r);
+            if (r.status != EDDY_TLS_VERIFY || strlen(r.detail) == 0)
+                fail_msg("%s: %d (%s), detail '%s'", names[i], r.status,
+                         eddy_strerror(r.status), r.detail);
+            assert_int_equal(t.requests, 0);
+            tls_stop(&t);
+        }
+    }
+    /* The client's own context trusts the system's CAs only. */
+    finish(loop, c);
+    loop = tu_loop_new();
+    c = client_new(loop, NULL);
+    tls_start(loop, &t, "server");
+    fetch_wait(loop, c, https_of("localhost", t.port, "/"), NULL, &r);
+    assert_int_equal(r.status, EDDY_TLS_VERIFY);
+    tls_stop(&t);
+    finish(loop, c);
+    eddy_tls_ctx_free(co.tls);
+}
+
+/* Verification off (a fetch's own context): any certificate; pooled
+ * apart from the verifying context's connections. */
+static void test_https_unverified(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_fetch_options o = {0};
+    eddy_http_client *c;
+    tlsrv t;
+    result r;
+
+    (void)state;
+    if (eddy_tls_library() == NULL)
+        skip();
+    co.tls = client_ctx(1);
+    c = client_new(loop, &co);
+    o.tls = client_ctx(0);
+    tls_start(loop, &t, "rogue");
+    fetch_wait(loop, c, https_of("localhost", t.port, "/"), &o, &r);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.body, "secret");
+    r_free(&r);
+    fetch_wait(loop, c, https_of("localhost", t.port, "/"), NULL, &r);
+    assert_int_equal(r.status, EDDY_TLS_VERIFY);
+    assert_int_equal(stats(c).connections_total, 2);
+    assert_int_equal(stats(c).idle, 1); /* the unverified one */
+    tls_stop(&t);
+    finish(loop, c);
+    eddy_tls_ctx_free(co.tls);
+    eddy_tls_ctx_free(o.tls);
+}
+
+/* A body until the close: complete with close_notify, a truncation
+ * without; a Content-Length body cut short, either way. */
+static void test_https_close_delimited(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_client *c;
+    tlsrv t;
+    result r;
+
+    (void)state;
+    if (eddy_tls_library() == NULL)
+        skip();
+    co.tls = client_ctx(1);
+    c = client_new(loop, &co);
+    tls_start(loop, &t, "server");
+    t.resp = OKL "\r\nuntil the close";
+    t.close_after = 1;
+    fetch_wait(loop, c, https_of("127.0.0.1", t.port, "/"), NULL, &r);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.body, "until the close");
+    r_free(&r);
+    t.no_notify = 1;
+    fetch_wait(loop, c, https_of("127.0.0.1", t.port, "/"), NULL, &r);
+    assert_int_equal(r.status, EDDY_TLS_TRUNCATED);
+    assert_int_equal(r.body_len, 0);
+    r_free(&r);
+    t.resp = OKL "Content-Length: 100\r\n\r\nshort";
+    t.no_notify = 0;
+    fetch_wait(loop, c, https_of("127.0.0.1", t.port, "/"), NULL, &r);
+    assert_int_equal(r.status, EDDY_HTTP_ETRUNCATED);
+    r_free(&r);
+    tls_stop(&t);
+    finish(loop, c);
+    eddy_tls_ctx_free(co.tls);
+}
+
+/* A redirect from https to http is another origin: no credentials. */
+static void test_https_downgrade(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client_options co = {0};
+    eddy_http_header h[] = {EDDY_HEADER("Authorization", "Bearer x"),
+                            EDDY_HEADER("Cookie", "c=1")};
+    eddy_http_fetch_options o = {0};
+    eddy_http_client *c;
+    char answer[256];
+    tlsrv t;
+    srv sv;
+    result r;
+
+    (void)state;
+    if (eddy_tls_library() == NULL)
+        skip();
+    co.tls = client_ctx(1);
+    c = client_new(loop, &co);
+    srv_start(loop, &sv);
+    tls_start(loop, &t, "server");
+    snprintf(answer, sizeof answer,
+             "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/echo/down\r\n"
+             "Content-Length: 0\r\n\r\n",
+             sv.port);
+    t.resp = answer;
+    o.headers = h;
+    o.nheaders = 2;
+    fetch_wait(loop, c, https_of("127.0.0.1", t.port, "/"), &o, &r);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.redirects, 1);
+    assert_non_null(strstr(t.last, "Authorization: Bearer x\r\n"));
+    assert_null(strstr(sv.last, "Authorization"));
+    assert_null(strstr(sv.last, "Cookie"));
+    r_free(&r);
+    tls_stop(&t);
+    srv_stop(loop, &sv);
+    finish(loop, c);
+    eddy_tls_ctx_free(co.tls);
+}
+
+static int group_setup(void **state)
+{
+    char cmd[256];
+
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    if (eddy_tls_library() == NULL)
+        return 0;
+    snprintf(certs, sizeof certs, "/tmp/eddy-client-XXXXXX");
+    if (mkdtemp(certs) == NULL)
+        return -1;
+    snprintf(cmd, sizeof cmd, "sh tests/certs.sh %s >/dev/null 2>&1", certs);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "tests/certs.sh failed (run from the repository's "
+                        "root, with the openssl command)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    char cmd[256];
+
+    (void)state;
+    if (certs[0] == '\0')
+        return 0;
+    snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2769,8 +3096,11 @@ int main(void)
         tu_test(test_fetch_errors),
         tu_test(test_error_texts),
         tu_test(test_urls),
+        tu_test(test_https_verified),
+        tu_test(test_https_unverified),
+        tu_test(test_https_close_delimited),
+        tu_test(test_https_downgrade),
     };
 
-    signal(SIGPIPE, SIG_IGN);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
