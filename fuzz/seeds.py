@@ -550,3 +550,36 @@ for i, (name, data) in enumerate(sorted(RESPONSES.items())):
         cfg |= 0x05
     gaps = [(3, 7, 11), (1, 1, 1, 1), (16, 16), (), (5,)][i % 5]
     write("parse_response", name, bytes([cfg]) + cuts(*gaps) + data)
+
+# client_conn: settings byte (bit 0 HEAD, 1 streamed, 2 gzip, 3 small
+# limits, 4 the server closes at the end, 5 a produced body, 6 Expect:
+# 100-continue, 7 pause at each piece), a byte for on_chunk to cancel at
+# that piece (0: never), cuts, what the server sends.
+import gzip as _gzip
+GZ = _gzip.compress(b"hello, hello, hello", mtime=0)
+CLIENT = {
+    "ok": (0x00, 0, SL + b"Content-Length: 5\r\n\r\nhello"),
+    "streamed": (0x02, 0, SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "paused": (0x82, 0, SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "cancel": (0x02, 2, SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "head": (0x01, 0, SL + b"Content-Length: 100\r\n\r\n"),
+    "close": (0x10, 0, SL + b"\r\nuntil the close"),
+    "gzip": (0x04, 0, SL + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(GZ) + GZ),
+    "gzip-streamed": (0x86, 0, SL + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(GZ) + GZ),
+    "small": (0x08, 0, SL + b"A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"),
+    "continue": (0x60, 0, b"HTTP/1.1 100 Continue\r\n\r\n" + SL + b"Content-Length: 2\r\n\r\nok"),
+    "refused": (0x60, 0, b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"),
+    "produced": (0x20, 0, SL + b"Content-Length: 2\r\n\r\nok"),
+    "interim": (0x00, 0, b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + SL + b"Content-Length: 1\r\n\r\n!"),
+    "upgrade": (0x00, 0, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"),
+    "fold": (0x00, 0, SL + b"X: a\r\n b\r\nContent-Length: 1\r\n\r\n!"),
+    "te-and-length": (0x00, 0, SL + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "bad-chunk": (0x02, 0, SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX"),
+    "truncated": (0x10, 0, SL + b"Content-Length: 10\r\n\r\nhel"),
+    "extra": (0x00, 0, SL + b"Content-Length: 2\r\n\r\nokGARBAGE"),
+    "nothing": (0x10, 0, b""),
+    "redirect": (0x00, 0, b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere/\r\nContent-Length: 0\r\n\r\n"),
+}
+for i, (name, (cfg, cancel, data)) in enumerate(sorted(CLIENT.items())):
+    gaps = [(), (1, 1, 1, 1, 1), (17, 3), (40, 40)][i % 4]
+    write("client_conn", name, bytes([cfg, cancel]) + cuts(*gaps) + data)

@@ -528,11 +528,11 @@ static int inflate_some(eddy__hconn *k, eddy_http_fetch *f, const char *p,
     int r = 0;
 
     if (gz_pending(f)) {
-        r = eddy__gunzip_feed(&f->gz, f->gzin, f->gzin_len, f->max_body,
-                              inflated, k, &used);
+        r = eddy__gunzip_feed(&f->gz, f->gzin != NULL ? f->gzin : "",
+                              f->gzin_len, f->max_body, inflated, k, &used);
         if (r == GONE)
             return -1;
-        if (r >= 0) {
+        if (r >= 0 && used > 0) {
             memmove(f->gzin, f->gzin + used, f->gzin_len - used);
             f->gzin_len -= used;
         }
@@ -878,7 +878,8 @@ static int acc_add(eddy__hconn *k, const char *p, size_t n)
 /* Processes what the accumulator holds. */
 static void run_acc(eddy__hconn *k)
 {
-    size_t used = process(k, k->acc, k->acc_len);
+    /* (NULL + 0 is undefined: an empty accumulator is "") */
+    size_t used = process(k, k->acc != NULL ? k->acc : "", k->acc_len);
 
     if (used >= k->acc_len || k->state != EDDY__C_BUSY) {
         free(k->acc);

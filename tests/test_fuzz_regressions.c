@@ -35,6 +35,10 @@
 #include "../fuzz/chunked.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_client_conn
+#include "../fuzz/client_conn.c"
+#undef FUZZ_ENTRY
+
 #define FUZZ_ENTRY fuzz_connection
 #include "../fuzz/connection.c"
 #undef FUZZ_ENTRY
@@ -170,6 +174,12 @@ static void test_parse_response(void **state)
     replay("parse_response", fuzz_parse_response);
 }
 
+static void test_client_conn(void **state)
+{
+    (void)state;
+    replay("client_conn", fuzz_client_conn);
+}
+
 static void test_chunked(void **state)
 {
     (void)state;
@@ -236,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_parse_head),
         cmocka_unit_test(test_parse_response),
         cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_client_conn),
         cmocka_unit_test(test_connection),
         cmocka_unit_test(test_stream_reads),
         cmocka_unit_test(test_args),

@@ -3031,6 +3031,194 @@ static void test_https_downgrade(void **state)
     eddy_tls_ctx_free(co.tls);
 }
 
+/* --- examples/fetch -------------------------------------------------------- */
+
+typedef struct child {
+    pid_t pid;
+    int out, err; /* its stdout and stderr */
+    char o[65536], e[4096];
+    size_t olen, elen;
+    int status, exited;
+} child;
+
+static void slurp(int fd, char *buf, size_t cap, size_t *len)
+{
+    ssize_t k;
+
+    while (*len < cap - 1 && (k = read(fd, buf + *len, cap - 1 - *len)) > 0)
+        *len += (size_t)k;
+    buf[*len] = '\0';
+}
+
+static int child_cond(void *arg)
+{
+    child *ch = arg;
+
+    slurp(ch->out, ch->o, sizeof ch->o, &ch->olen);
+    slurp(ch->err, ch->e, sizeof ch->e, &ch->elen);
+    if (!ch->exited && waitpid(ch->pid, &ch->status, WNOHANG) == ch->pid)
+        ch->exited = 1;
+    return ch->exited;
+}
+
+/* Runs the example with args, serving the loop meanwhile; 1 when it ran. */
+static int run_example(eddy_loop *loop, const char *const *args, child *ch)
+{
+    char path[512], *argv[32];
+    int po[2], pe[2];
+    size_t n = 0;
+
+    memset(ch, 0, sizeof *ch);
+    if (example("fetch", path, sizeof path) == NULL)
+        return 0;
+    argv[n++] = path;
+    while (*args != NULL && n < 31)
+        argv[n++] = (char *)*args++;
+    argv[n] = NULL;
+    tu_pipe(po);
+    tu_pipe(pe);
+    ch->pid = fork();
+    assert_true(ch->pid >= 0);
+    if (ch->pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    ch->out = po[0];
+    ch->err = pe[0];
+    assert_true(tu_run_until(loop, child_cond, ch, 1 << 30, 20000));
+    slurp(ch->out, ch->o, sizeof ch->o, &ch->olen);
+    slurp(ch->err, ch->e, sizeof ch->e, &ch->elen);
+    close(ch->out);
+    close(ch->err);
+    assert_true(WIFEXITED(ch->status));
+    ch->status = WEXITSTATUS(ch->status);
+    return 1;
+}
+
+/* One line on stderr: exactly one newline, at the end. */
+static int one_line(const char *e)
+{
+    const char *nl = strchr(e, '\n');
+
+    return nl != NULL && nl[1] == '\0';
+}
+
+static void test_example_fetch(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    char u1[256], u2[256], u3[256], u4[256];
+    int filler[3];
+    child ch;
+    srv sv;
+
+    (void)state;
+    srv_start(loop, &sv);
+    snprintf(u1, sizeof u1, "%s", url_of(sv.port, "/"));
+    snprintf(u2, sizeof u2, "%s", url_of(sv.port, "/echo/x"));
+    snprintf(u3, sizeof u3, "%s", url_of(sv.port, "/r/302/1?to=/missing"));
+    {
+        const char *args[] = {u1, NULL};
+
+        if (!run_example(loop, args, &ch)) {
+            srv_stop(loop, &sv);
+            eddy_loop_close(loop, 0);
+            skip();
+        }
+        assert_int_equal(ch.status, 0);
+        assert_string_equal(ch.o, "Hello, World");
+        assert_string_equal(ch.e, "");
+    }
+    {   /* -v, -X, -H, -d */
+        const char *args[] = {"-v", "-X", "PUT", "-H", "X-A: b c", "-d",
+                              "data!", u2, NULL};
+
+        assert_true(run_example(loop, args, &ch));
+        assert_int_equal(ch.status, 0);
+        assert_non_null(strstr(ch.o, "PUT /echo/x\n"));
+        assert_non_null(strstr(ch.o, "X-A: b c\n"));
+        assert_non_null(strstr(ch.o, "\n\ndata!"));
+        assert_int_equal(strncmp(ch.e, "HTTP/1.1 200 OK\n", 16), 0);
+        assert_non_null(strstr(ch.e, "\nContent-Length: "));
+    }
+    {   /* redirects followed; a 404 is a complete response: 0 */
+        const char *args[] = {u3, NULL};
+
+        assert_true(run_example(loop, args, &ch));
+        assert_int_equal(ch.status, 0);
+        assert_string_equal(ch.o, "no");
+    }
+    {   /* --max-redirects 0: the 302 itself */
+        const char *args[] = {"-v", "--max-redirects", "0", u3, NULL};
+
+        assert_true(run_example(loop, args, &ch));
+        assert_int_equal(ch.status, 0);
+        assert_string_equal(ch.o, "moved");
+        assert_int_equal(strncmp(ch.e, "HTTP/1.1 302 Found\n", 19), 0);
+    }
+    {   /* failures: one line naming the cause, exit 1 */
+        static const char *const causes[] = {"refused", "not found",
+                                             "timeout"};
+        int port = free_port(), full = full_backlog(filler);
+        const char *a1[] = {url_of(port, "/"), NULL};
+        const char *a2[] = {"http://nonexistent.invalid/", NULL};
+        const char *a3[] = {"--timeout-ms", "200", url_of(full, "/"), NULL};
+        const char *const *all[] = {a1, a2, a3};
+
+        for (int i = 0; i < 3; i++) {
+            assert_true(run_example(loop, all[i], &ch));
+            if (ch.status != 1 || ch.olen != 0 || !one_line(ch.e) ||
+                strstr(ch.e, causes[i]) == NULL)
+                fail_msg("failure %d: exit %d, stderr '%s'", i, ch.status,
+                         ch.e);
+        }
+        for (int i = 0; i < 3; i++)
+            close(filler[i]);
+    }
+    {   /* usage */
+        const char *args[] = {"--parallel", "2", u1, NULL};
+
+        assert_true(run_example(loop, args, &ch));
+        assert_int_equal(ch.status, 2);
+    }
+    {   /* the load generator */
+        const char *args[] = {"--parallel", "4", "--count", "200", u1, NULL};
+
+        assert_true(run_example(loop, args, &ch));
+        assert_int_equal(ch.status, 0);
+        assert_non_null(strstr(ch.o, "fetch requests=200 failed=0 "));
+        assert_non_null(strstr(ch.o, " req_s="));
+        assert_non_null(strstr(ch.o, " cpu_us_per_req="));
+    }
+    if (eddy_tls_library() != NULL) {
+        tlsrv t;
+        char ca[128];
+        const char *ok[] = {"--cacert", ca, u4, NULL};
+        const char *bad[] = {u4, NULL};
+        const char *insecure[] = {"--insecure", u4, NULL};
+
+        tls_start(loop, &t, "server");
+        snprintf(ca, sizeof ca, "%s", cert("ca.pem"));
+        snprintf(u4, sizeof u4, "%s", https_of("localhost", t.port, "/"));
+        assert_true(run_example(loop, ok, &ch));
+        assert_int_equal(ch.status, 0);
+        assert_string_equal(ch.o, "secret");
+        assert_true(run_example(loop, bad, &ch));
+        assert_int_equal(ch.status, 1);
+        assert_true(one_line(ch.e));
+        assert_non_null(strstr(ch.e, "did not verify"));
+        assert_true(run_example(loop, insecure, &ch));
+        assert_int_equal(ch.status, 0);
+        tls_stop(&t);
+    }
+    (void)u4;
+    srv_stop(loop, &sv);
+    eddy_loop_close(loop, 0);
+}
+
 static int group_setup(void **state)
 {
     char cmd[256];
@@ -3100,6 +3288,7 @@ int main(void)
         tu_test(test_https_unverified),
         tu_test(test_https_close_delimited),
         tu_test(test_https_downgrade),
+        tu_test(test_example_fetch),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
