@@ -135,6 +135,7 @@ help:
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
 	@echo "  check-layers   that every include points down the layers (part of check)"
+	@echo "  interop-client the HTTP client against nginx and Tornado (not in check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into $(B)/docs/html/; checks the man pages"
@@ -239,6 +240,12 @@ check:
 check-install: lib
 	@INSTALL_TEST=$(abspath $(B)/install-test) EXPECT_BACKEND=$(BACKEND) \
 	    OTHER_B=$(OTHER_B) tests/check_install.sh
+
+# The HTTP client against nginx and Tornado (not part of check: it needs
+# them installed): tests/interop_client.sh.
+.PHONY: interop-client
+interop-client: examples
+	@tests/interop_client.sh $(B)
 
 # The build scripts' own behaviour: scripts/need.sh, and what make runs.
 check-scripts:

@@ -7,7 +7,8 @@
  *   build/examples/fetch --parallel N --count M [options] URL
  *
  * Writes the response body to stdout and exits 0 when a complete response
- * arrived, whatever its status.  -v writes the status line and the header
+ * arrived, whatever its status.  It asks for gzip (unless -H gives an
+ * Accept-Encoding) and writes a gzip body inflated, as browsers do.  -v writes the status line and the header
  * fields to stderr.  -d sends DATA as the body (and makes the method POST
  * unless -X says otherwise).  --max-redirects 0 hands a redirect over as
  * it is.  --timeout-ms bounds the whole fetch, connecting included.  On
@@ -320,8 +321,14 @@ int main(int argc, char **argv)
     } else {
         u.opt.on_headers = on_headers;
         u.opt.on_chunk = on_chunk;
+        u.opt.flags |= EDDY_FETCH_GZIP;
         err = eddy_http_client_fetch(u.client, u.url, &u.opt, on_done, &u,
                                      NULL);
+        if (err == -ENOTSUP) { /* no zlib (or no TLS: that fails again) */
+            u.opt.flags &= ~(unsigned)EDDY_FETCH_GZIP;
+            err = eddy_http_client_fetch(u.client, u.url, &u.opt, on_done,
+                                         &u, NULL);
+        }
         if (err != 0) {
             u.failed = 1;
             snprintf(u.why, sizeof u.why, "fetch: %s: %s", u.url,
