@@ -101,7 +101,7 @@ LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c)) \
-           $(B)/bench/reset_probe
+           $(B)/bench/reset_probe $(B)/bench/client_idle $(B)/bench/curl_multi
 # bench/conns.c (idle connections, for bench/conns.sh) uses epoll.
 ifeq ($(UNAME),Linux)
   BENCHES += $(B)/bench/conns
@@ -160,10 +160,17 @@ $(B)/examples/%: examples/%.c $(B)/libeddy.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
 
-bench: $(BENCHES)
+bench: bench-need $(BENCHES)
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libeddy.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS) -lm
+# bench/client.sh's libcurl peer needs libcurl's headers (need.sh libcurl).
+.PHONY: bench-need
+bench-need:
+	@scripts/need.sh libcurl
+$(B)/bench/curl_multi: bench/curl_multi.c bench/bench_util.h | bench-need
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $< $(shell pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl)
 
 tests: $(TESTS)
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
