@@ -23,7 +23,6 @@
 #include "httpclient_internal.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,6 +171,32 @@ int eddy__request_expects(const eddy_http_fetch *f)
            (f->opt.body_producer != NULL || f->body_len > 0);
 }
 
+/* Appends s (n bytes) at *o: the head is made with memcpy, not printf,
+ * which cost a third of a small fetch's instructions. */
+static void put(char **o, const char *s, size_t n)
+{
+    memcpy(*o, s, n);
+    *o += n;
+}
+
+#define PUT(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+static void put_str(char **o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+static void put_u64(char **o, uint64_t v)
+{
+    char d[24];
+    size_t i = sizeof d;
+
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    put(o, d + i, sizeof d - i);
+}
+
 int eddy__request_build(eddy_http_fetch *f)
 {
     eddy_http_client *c = f->c;
@@ -188,46 +213,57 @@ int eddy__request_build(eddy_http_fetch *f)
         size += f->headers[i].name_len + f->headers[i].value_len + 4;
     if ((b = malloc(size)) == NULL)
         return -ENOMEM;
-    o = b + sprintf(b, "%s %s HTTP/1.1\r\n", f->method, u->target);
+    o = b;
+    put_str(&o, f->method);
+    PUT(&o, " ");
+    put(&o, u->target, u->target_len);
+    PUT(&o, " HTTP/1.1\r\n");
     if (!f->user_host) {
-        o += sprintf(o, u->ipv6 ? "Host: [%s]" : "Host: %s", u->host);
-        if (u->port != (u->https ? 443 : 80))
-            o += sprintf(o, ":%u", (unsigned)u->port);
-        o += sprintf(o, "\r\n");
+        PUT(&o, "Host: ");
+        if (u->ipv6)
+            PUT(&o, "[");
+        put(&o, u->host, u->host_len);
+        if (u->ipv6)
+            PUT(&o, "]");
+        if (u->port != (u->https ? 443 : 80)) {
+            PUT(&o, ":");
+            put_u64(&o, u->port);
+        }
+        PUT(&o, "\r\n");
     }
-    if (ua)
-        o += sprintf(o, "User-Agent: %s\r\n", c->user_agent);
+    if (ua) {
+        PUT(&o, "User-Agent: ");
+        put_str(&o, c->user_agent);
+        PUT(&o, "\r\n");
+    }
     if (gzip)
-        o += sprintf(o, "Accept-Encoding: gzip\r\n");
-    if (chunked)
-        o += sprintf(o, "Transfer-Encoding: chunked\r\n");
-    else if (f->opt.body_producer != NULL)
-        o += sprintf(o, "Content-Length: %llu\r\n",
-                     (unsigned long long)f->opt.body_length);
-    else if (f->has_body || wants_length(f->method))
-        o += sprintf(o, "Content-Length: %zu\r\n", f->body_len);
+        PUT(&o, "Accept-Encoding: gzip\r\n");
+    if (chunked) {
+        PUT(&o, "Transfer-Encoding: chunked\r\n");
+    } else if (f->opt.body_producer != NULL || f->has_body ||
+               wants_length(f->method)) {
+        PUT(&o, "Content-Length: ");
+        put_u64(&o, f->opt.body_producer != NULL ? f->opt.body_length
+                                                 : f->body_len);
+        PUT(&o, "\r\n");
+    }
     if (eddy__request_expects(f))
-        o += sprintf(o, "Expect: 100-continue\r\n");
+        PUT(&o, "Expect: 100-continue\r\n");
     if (f->opt.on_upgrade != NULL)
-        o += sprintf(o, "Connection: Upgrade\r\n");
+        PUT(&o, "Connection: Upgrade\r\n");
     else if (f->opt.flags & EDDY_FETCH_CLOSE)
-        o += sprintf(o, "Connection: close\r\n");
+        PUT(&o, "Connection: close\r\n");
     for (size_t i = 0; i < f->nheaders; i++) {
         const eddy_http_header *h = &f->headers[i];
 
         if (!sent(f, i))
             continue;
-        memcpy(o, h->name, h->name_len);
-        o += h->name_len;
-        *o++ = ':';
-        *o++ = ' ';
-        memcpy(o, h->value, h->value_len);
-        o += h->value_len;
-        *o++ = '\r';
-        *o++ = '\n';
+        put(&o, h->name, h->name_len);
+        PUT(&o, ": ");
+        put(&o, h->value, h->value_len);
+        PUT(&o, "\r\n");
     }
-    *o++ = '\r';
-    *o++ = '\n';
+    PUT(&o, "\r\n");
     free(f->head);
     f->head = b;
     f->head_len = (size_t)(o - b);

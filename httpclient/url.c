@@ -143,12 +143,26 @@ int eddy__url_parse(const char *url, size_t len, eddy__url *out)
     b += tlen;
     *b++ = '\0';
     out->target_len = (size_t)(b - out->target) - 1;
-    out->text = b;
-    n = sprintf(b, "%s://%s%s%s", https ? "https" : "http", ipv6 ? "[" : "",
-                out->host, ipv6 ? "]" : "");
+    out->text = b; /* (written with memcpy: sprintf was most of a parse) */
+    n = https ? 8 : 7;
+    memcpy(b, https ? "https://" : "http://", (size_t)n);
     b += n;
-    if (port != 0 && out->port != (https ? 443 : 80))
-        b += sprintf(b, ":%u", (unsigned)out->port);
+    if (ipv6)
+        *b++ = '[';
+    memcpy(b, out->host, out->host_len);
+    b += out->host_len;
+    if (ipv6)
+        *b++ = ']';
+    if (port != 0 && out->port != (https ? 443 : 80)) {
+        char d[8];
+        size_t i = sizeof d;
+
+        for (unsigned v = out->port; v != 0; v /= 10)
+            d[--i] = (char)('0' + v % 10);
+        *b++ = ':';
+        memcpy(b, d + i, sizeof d - i);
+        b += sizeof d - i;
+    }
     memcpy(b, out->target, out->target_len + 1);
     return 0;
 }
