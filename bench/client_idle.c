@@ -29,8 +29,8 @@
 
 static long done, failed;
 
-static void on_done(eddy_http_fetch *f, int status,
-                    const eddy_http_response *r, void *arg)
+static void on_done(eddy_http_fetch *f, int status, const eddy_http_response *r,
+                    void *arg)
 {
     (void)f;
     (void)r;

@@ -8,13 +8,13 @@
  *
  * Writes the response body to stdout and exits 0 when a complete response
  * arrived, whatever its status.  It asks for gzip (unless -H gives an
- * Accept-Encoding) and writes a gzip body inflated, as browsers do.  -v writes the status line and the header
- * fields to stderr.  -d sends DATA as the body (and makes the method POST
- * unless -X says otherwise).  --max-redirects 0 hands a redirect over as
- * it is.  --timeout-ms bounds the whole fetch, connecting included.  On
- * any failure (refused, timeout, a name that does not resolve, TLS
- * verification, a malformed or truncated response) it writes one line
- * naming the cause to stderr and exits 1; bad usage exits 2.
+ * Accept-Encoding) and writes a gzip body inflated, as browsers do.  -v writes
+ * the status line and the header fields to stderr.  -d sends DATA as the body
+ * (and makes the method POST unless -X says otherwise).  --max-redirects 0
+ * hands a redirect over as it is.  --timeout-ms bounds the whole fetch,
+ * connecting included.  On any failure (refused, timeout, a name that does not
+ * resolve, TLS verification, a malformed or truncated response) it writes one
+ * line naming the cause to stderr and exits 1; bad usage exits 2.
  *
  * --parallel N --count M fetches the URL M times over N keep-alive
  * connections (N fetches in flight at once, bodies dropped) and prints
@@ -74,8 +74,8 @@ static void on_chunk(eddy_http_fetch *f, const char *data, size_t len,
     fwrite(data, 1, len, stdout);
 }
 
-static void on_done(eddy_http_fetch *f, int status,
-                    const eddy_http_response *r, void *arg)
+static void on_done(eddy_http_fetch *f, int status, const eddy_http_response *r,
+                    void *arg)
 {
     run *u = arg;
     const char *detail = eddy_http_fetch_detail(f);
@@ -92,7 +92,7 @@ static void on_done(eddy_http_fetch *f, int status,
     eddy_loop_stop(u->loop);
 }
 
-/* --- --parallel ------------------------------------------------------- */
+/* --- --parallel ---------------------------------------------------------- */
 
 static void drop_chunk(eddy_http_fetch *f, const char *data, size_t len,
                        void *arg)
@@ -123,8 +123,8 @@ static void on_one(eddy_http_fetch *f, int status, const eddy_http_response *r,
 
 static void start_one(run *u)
 {
-    int err = eddy_http_client_fetch(u->client, u->url, &u->opt, on_one, u,
-                                     NULL);
+    int err =
+        eddy_http_client_fetch(u->client, u->url, &u->opt, on_one, u, NULL);
 
     u->started++;
     if (err != 0) { /* counted as one that failed */
@@ -171,12 +171,12 @@ static int parallel(run *u)
            u->count, u->errors, s, (double)u->count / s,
            cpu * 1e6 / (double)u->count);
     if (u->errors > 0)
-        fprintf(stderr, "fetch: %ld of %ld failed, the first: %s\n",
-                u->errors, u->count, eddy_strerror(u->first_error));
+        fprintf(stderr, "fetch: %ld of %ld failed, the first: %s\n", u->errors,
+                u->count, eddy_strerror(u->first_error));
     return u->errors > 0;
 }
 
-/* --- the command line -------------------------------------------------- */
+/* --- the command line ---------------------------------------------------- */
 
 static int usage(const char *argv0)
 {
@@ -260,16 +260,26 @@ int main(int argc, char **argv)
 
     while ((opt = getopt_long(argc, argv, "vX:H:d:", longs, NULL)) != -1) {
         switch (opt) {
-        case 'v': u.verbose = 1; break;
-        case 'X': u.opt.method = optarg; break;
+        case 'v':
+            u.verbose = 1;
+            break;
+        case 'X':
+            u.opt.method = optarg;
+            break;
         case 'H':
             if (nh == MAX_HEADERS || header(optarg, &headers[nh]) != 0)
                 return usage(argv[0]);
             nh++;
             break;
-        case 'd': data = optarg; break;
-        case 'c': cacert = optarg; break;
-        case 'k': insecure = 1; break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'c':
+            cacert = optarg;
+            break;
+        case 'k':
+            insecure = 1;
+            break;
         case 'r':
             if ((v = number(optarg, 1000)) < 0)
                 return usage(argv[0]);
@@ -290,7 +300,8 @@ int main(int argc, char **argv)
             if ((u.count = number(optarg, 1000000000L)) <= 0)
                 return usage(argv[0]);
             break;
-        default: return usage(argv[0]);
+        default:
+            return usage(argv[0]);
         }
     }
     if (optind != argc - 1 || (u.parallel > 0) != (u.count > 0))
@@ -322,12 +333,12 @@ int main(int argc, char **argv)
         u.opt.on_headers = on_headers;
         u.opt.on_chunk = on_chunk;
         u.opt.flags |= EDDY_FETCH_GZIP;
-        err = eddy_http_client_fetch(u.client, u.url, &u.opt, on_done, &u,
-                                     NULL);
+        err =
+            eddy_http_client_fetch(u.client, u.url, &u.opt, on_done, &u, NULL);
         if (err == -ENOTSUP) { /* no zlib (or no TLS: that fails again) */
             u.opt.flags &= ~(unsigned)EDDY_FETCH_GZIP;
-            err = eddy_http_client_fetch(u.client, u.url, &u.opt, on_done,
-                                         &u, NULL);
+            err = eddy_http_client_fetch(u.client, u.url, &u.opt, on_done, &u,
+                                         NULL);
         }
         if (err != 0) {
             u.failed = 1;

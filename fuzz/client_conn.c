@@ -38,8 +38,8 @@
 #include <unistd.h>
 
 #define CC_MAX_CUTS 16
-#define CC_SPIN 6      /* loop iterations after each piece */
-#define CC_SETTLE 400  /* iterations for the fetch to end */
+#define CC_SPIN 6     /* loop iterations after each piece */
+#define CC_SETTLE 400 /* iterations for the fetch to end */
 
 typedef struct cc_state {
     eddy_loop *loop;
@@ -85,8 +85,8 @@ static void cc_check_response(cc_state *st, const eddy_http_response *r)
     (void)st;
 }
 
-static void cc_done(eddy_http_fetch *f, int status,
-                    const eddy_http_response *r, void *arg)
+static void cc_done(eddy_http_fetch *f, int status, const eddy_http_response *r,
+                    void *arg)
 {
     cc_state *st = arg;
 
@@ -97,18 +97,15 @@ static void cc_done(eddy_http_fetch *f, int status,
     st->status = status;
     if (status != 0) {
         FUZZ_CHECK(r == NULL, "no response with an error");
-        FUZZ_CHECK(status == EDDY_HTTP_EMALFORMED ||
-                       status == EDDY_HTTP_ETRUNCATED ||
-                       status == EDDY_HTTP_ENORESPONSE ||
-                       status == EDDY_HTTP_EHEADSIZE ||
-                       status == EDDY_HTTP_EHEADERS ||
-                       status == EDDY_HTTP_EBODYSIZE ||
-                       status == EDDY_HTTP_EDECODE ||
-                       status == EDDY_HTTP_EREDIRECTS ||
-                       status == EDDY_HTTP_EBADREDIRECT ||
-                       status == -ECONNRESET || status == -EPIPE ||
-                       status == -ENOMEM,
-                   "a documented error");
+        FUZZ_CHECK(
+            status == EDDY_HTTP_EMALFORMED || status == EDDY_HTTP_ETRUNCATED ||
+                status == EDDY_HTTP_ENORESPONSE ||
+                status == EDDY_HTTP_EHEADSIZE || status == EDDY_HTTP_EHEADERS ||
+                status == EDDY_HTTP_EBODYSIZE || status == EDDY_HTTP_EDECODE ||
+                status == EDDY_HTTP_EREDIRECTS ||
+                status == EDDY_HTTP_EBADREDIRECT || status == -ECONNRESET ||
+                status == -EPIPE || status == -ENOMEM,
+            "a documented error");
         return;
     }
     FUZZ_CHECK(r != NULL, "a response with status 0");

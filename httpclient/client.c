@@ -41,7 +41,7 @@
 #define DEFAULT_MAX_BODY (100u << 20)
 #define DEFAULT_MAX_REDIRECTS 5
 
-/* --- holding the client ---------------------------------------------------- */
+/* --- holding the client -------------------------------------------------- */
 
 static void client_destroy(eddy_http_client *c)
 {
@@ -66,8 +66,8 @@ int eddy__client_leave(eddy_http_client *c)
 
 int eddy__method_idempotent(const char *m)
 {
-    static const char *const safe[] = {"GET",   "HEAD",   "OPTIONS",
-                                       "TRACE", "PUT",    "DELETE"};
+    static const char *const safe[] = {"GET",   "HEAD", "OPTIONS",
+                                       "TRACE", "PUT",  "DELETE"};
 
     for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
         if (strcmp(m, safe[i]) == 0)
@@ -75,7 +75,7 @@ int eddy__method_idempotent(const char *m)
     return 0;
 }
 
-/* --- the client -------------------------------------------------------- */
+/* --- the client ---------------------------------------------------------- */
 
 static int bad_text(const char *s)
 {
@@ -162,7 +162,7 @@ void eddy_http_client_get_stats(const eddy_http_client *c,
     *out = c->stats;
 }
 
-/* --- a fetch's timer --------------------------------------------------- */
+/* --- a fetch's timer ----------------------------------------------------- */
 
 static void on_timer(eddy_loop *loop, void *arg);
 
@@ -290,8 +290,8 @@ void eddy__fetch_finish(eddy_http_fetch *f, int status, const char *detail)
     fetch_free(f);
 }
 
-void eddy__fetch_upgraded(eddy_http_fetch *f, eddy_stream *s,
-                          const char *extra, size_t len)
+void eddy__fetch_upgraded(eddy_http_fetch *f, eddy_stream *s, const char *extra,
+                          size_t len)
 {
     detach(f);
     f->resp.url = f->url.text;
@@ -440,7 +440,7 @@ void eddy__fetch_retry(eddy_http_fetch *f)
     eddy__pool_request(f, 1);
 }
 
-/* --- fetching ---------------------------------------------------------- */
+/* --- fetching ------------------------------------------------------------ */
 
 static uint64_t pick(uint64_t mine, uint64_t client)
 {
@@ -473,11 +473,10 @@ static int fetch_new(eddy_http_client *c, const char *url,
     if (err == 0 && f->url.https)
         err = tls_context(c, &f->tls, f->opt.tls);
     if (err == 0) {
-        f->opt.max_redirects = f->opt.max_redirects != 0
-                                   ? f->opt.max_redirects
-                                   : c->opt.max_redirects;
-        f->connect_ms = pick(f->opt.connect_timeout_ms,
-                             c->opt.connect_timeout_ms);
+        f->opt.max_redirects = f->opt.max_redirects != 0 ? f->opt.max_redirects
+                                                         : c->opt.max_redirects;
+        f->connect_ms =
+            pick(f->opt.connect_timeout_ms, c->opt.connect_timeout_ms);
         f->idle_ms = pick(f->opt.idle_timeout_ms, c->opt.idle_timeout_ms);
         f->max_body = c->opt.max_body_size;
         err = eddy__request_build(f);
@@ -505,8 +504,9 @@ static void start_clock(eddy_http_fetch *f)
 }
 
 int eddy_http_client_fetch(eddy_http_client *c, const char *url,
-                    const eddy_http_fetch_options *opts,
-                    eddy_http_response_cb cb, void *arg, eddy_http_fetch **out)
+                           const eddy_http_fetch_options *opts,
+                           eddy_http_response_cb cb, void *arg,
+                           eddy_http_fetch **out)
 {
     eddy_http_fetch *f;
     int err = fetch_new(c, url, opts, cb, arg, &f);

@@ -55,7 +55,7 @@ static void on_read(eddy_stream *s, int status, const char *data, size_t len,
                     void *arg);
 static void on_close(eddy_stream *s, int status, void *arg);
 
-/* --- making, keeping and ending connections --------------------------- */
+/* --- making, keeping and ending connections ------------------------------ */
 
 static eddy__hconn *conn_new(eddy__host *h)
 {
@@ -380,7 +380,8 @@ static void produce(eddy__hconn *k)
         arm_drain(k);
 }
 
-int eddy__hconn_write_body(eddy__hconn *k, const void *data, size_t len, int end)
+int eddy__hconn_write_body(eddy__hconn *k, const void *data, size_t len,
+                           int end)
 {
     eddy_http_fetch *f = k->f;
     char line[24];
@@ -402,10 +403,12 @@ int eddy__hconn_write_body(eddy__hconn *k, const void *data, size_t len, int end
     } else if (len > 0) {
         if (k->chunked) {
             n = sprintf(line, "%zx\r\n", len);
-            if ((err = eddy_stream_write(k->s, line, (size_t)n, NULL, NULL)) == 0)
+            if ((err = eddy_stream_write(k->s, line, (size_t)n, NULL, NULL)) ==
+                0)
                 count_out(k, (size_t)n);
         }
-        if (err == 0 && (err = eddy_stream_write(k->s, data, len, NULL, NULL)) == 0)
+        if (err == 0 &&
+            (err = eddy_stream_write(k->s, data, len, NULL, NULL)) == 0)
             count_out(k, len);
         if (err == 0 && k->chunked &&
             (err = eddy_stream_write(k->s, "\r\n", 2, NULL, NULL)) == 0)
@@ -462,15 +465,15 @@ void eddy__hconn_start(eddy__hconn *k, eddy_http_fetch *f)
     eddy__hconn_read(k);
 }
 
-/* --- the response: the body ------------------------------------------------ */
+/* --- the response: the body ---------------------------------------------- */
 
 static int gz_pending(const eddy_http_fetch *f)
 {
     return f->gzip && (f->gzin_len > 0 || eddy__gunzip_pending(f->gz));
 }
 
-static int append(char **buf, size_t *len, size_t *cap, const char *p,
-                  size_t n, size_t extra)
+static int append(char **buf, size_t *len, size_t *cap, const char *p, size_t n,
+                  size_t extra)
 {
     if (*len + n + extra > *cap) {
         size_t want = *cap ? *cap : FIRST_BODY;
@@ -607,7 +610,7 @@ static long body_step(eddy__hconn *k, const char *p, size_t n)
     return (long)take;
 }
 
-/* --- the response: the head ------------------------------------------------ */
+/* --- the response: the head ---------------------------------------------- */
 
 static int name_is(const eddy_http_header *h, const char *lower, size_t n)
 {
@@ -635,7 +638,8 @@ static int keep_head(eddy_http_fetch *f, const eddy__http_head *h,
             f->location = (int)i;
         if (name_is(&hd[i], "content-encoding", 16) &&
             ((hd[i].value_len == 4 && eddy__http_ieq(hd[i].value, "gzip", 4)) ||
-             (hd[i].value_len == 6 && eddy__http_ieq(hd[i].value, "x-gzip", 6))))
+             (hd[i].value_len == 6 &&
+              eddy__http_ieq(hd[i].value, "x-gzip", 6))))
             f->gzip = 1;
     }
     free(f->rhead);
@@ -663,7 +667,8 @@ static void refuse_body(eddy__hconn *k)
     if (k->continue_timer != 0)
         eddy_loop_remove_timeout(k->c->loop, k->continue_timer);
     k->continue_timer = 0;
-    if (k->chunked && eddy_stream_write(k->s, "0\r\n\r\n", 5, NULL, NULL) == 0) {
+    if (k->chunked &&
+        eddy_stream_write(k->s, "0\r\n\r\n", 5, NULL, NULL) == 0) {
         count_out(k, 5);
         k->req_complete = 1;
     }
@@ -674,9 +679,10 @@ static void refuse_body(eddy__hconn *k)
 static int framing(eddy__hconn *k, eddy_http_fetch *f, const eddy__http_head *h)
 {
     int status = h->status;
-    int nobody = strcmp(f->method, "HEAD") == 0 || status == 204 || status == 304;
+    int nobody =
+        strcmp(f->method, "HEAD") == 0 || status == 204 || status == 304;
 
-    f->mode = redirect(f, status) ? EDDY__M_DISCARD
+    f->mode = redirect(f, status)       ? EDDY__M_DISCARD
               : f->opt.on_chunk != NULL ? EDDY__M_STREAM
                                         : EDDY__M_WHOLE;
     f->gzip = f->gzip && (f->opt.flags & EDDY_FETCH_GZIP) &&
@@ -703,7 +709,8 @@ static int framing(eddy__hconn *k, eddy_http_fetch *f, const eddy__http_head *h)
     } else {
         k->rstate = EDDY__R_CLOSE;
     }
-    k->keep = k->rstate != EDDY__R_CLOSE && !(f->opt.flags & EDDY_FETCH_CLOSE) &&
+    k->keep = k->rstate != EDDY__R_CLOSE &&
+              !(f->opt.flags & EDDY_FETCH_CLOSE) &&
               !(h->connection & EDDY__CONN_CLOSE) &&
               (h->version == 11 || (h->connection & EDDY__CONN_KEEP_ALIVE));
     if (k->body_state != EDDY__B_NONE)
@@ -807,7 +814,7 @@ static long head_step(eddy__hconn *k, const char *p, size_t n)
     if (r == 0)
         return 0;
     if (r < 0) {
-        err = r != -431 ? EDDY_HTTP_EMALFORMED
+        err = r != -431                                ? EDDY_HTTP_EMALFORMED
               : h->error == eddy__http_too_many_fields ? EDDY_HTTP_EHEADERS
                                                        : EDDY_HTTP_EHEADSIZE;
         free(tmp);
@@ -819,7 +826,7 @@ static long head_step(eddy__hconn *k, const char *p, size_t n)
     return err != 0 ? -1 : r;
 }
 
-/* --- the response: the end ------------------------------------------------- */
+/* --- the response: the end ----------------------------------------------- */
 
 /* The response is whole: the connection stays or closes, then the fetch
  * goes on (a redirect) or ends.  extra: bytes came after it. */

@@ -67,7 +67,7 @@ static inline void eddy__list_unlink(eddy__link *e)
 #define EDDY__CONTAINER(p, type, field)                                        \
     ((type *)(void *)((char *)(p)-offsetof(type, field)))
 
-/* --- URLs (url.c) ---------------------------------------------------------- */
+/* --- URLs (url.c) -------------------------------------------------------- */
 
 /* A parsed http or https URL; its strings live in buf (one allocation,
  * eddy__url_free()).  host is lowercase and without brackets; target is
@@ -109,11 +109,10 @@ typedef struct eddy__gunzip eddy__gunzip;
  * still holds, eddy__gunzip_pending()), or EDDY_HTTP_EBODYSIZE,
  * EDDY_HTTP_EDECODE, -ENOMEM.  *g is made on the first call.
  * Concatenated members are one body, as gzip(1) reads them. */
-EDDY_HIDDEN int eddy__gunzip_feed(eddy__gunzip **g, const char *in,
-                                  size_t len, uint64_t limit,
-                                  int (*out)(void *arg, const char *data,
-                                             size_t n),
-                                  void *arg, size_t *used);
+EDDY_HIDDEN int
+eddy__gunzip_feed(eddy__gunzip **g, const char *in, size_t len, uint64_t limit,
+                  int (*out)(void *arg, const char *data, size_t n), void *arg,
+                  size_t *used);
 
 /* Whether zlib holds output for input it already took. */
 EDDY_HIDDEN int eddy__gunzip_pending(const eddy__gunzip *g);
@@ -127,7 +126,7 @@ EDDY_HIDDEN void eddy__gunzip_free(eddy__gunzip *g);
 /* Whether this build can inflate (zlib). */
 EDDY_HIDDEN int eddy__gunzip_available(void);
 
-/* --- the client, hosts, connections, fetches ------------------------------- */
+/* --- the client, hosts, connections, fetches ----------------------------- */
 
 struct eddy_http_client {
     eddy_loop *loop;
@@ -138,18 +137,18 @@ struct eddy_http_client {
     eddy_http_client_options opt;
     char *user_agent; /* a copy; NULL: none */
     eddy__link hosts;
-    eddy__link conns; /* every connection, for eddy_http_client_free() */
-    eddy__link idle;  /* idle connections, oldest first */
-    eddy__link queue; /* fetches waiting for a connection, oldest first */
+    eddy__link conns;   /* every connection, for eddy_http_client_free() */
+    eddy__link idle;    /* idle connections, oldest first */
+    eddy__link queue;   /* fetches waiting for a connection, oldest first */
     eddy__link fetches; /* every fetch not yet over */
     eddy_timer_id idle_timer;
     eddy_http_client_stats stats;
-    eddy__http_head head;     /* the parser's output, used at once */
-    eddy_http_header *slots;  /* its fields: max_headers */
-    int depth;                /* entries from the loop under way */
-    int freed;                /* eddy_http_client_free() ran inside one */
-    int dispatching, again;   /* eddy__pool_dispatch() runs; run again */
-    int skip_alive;           /* the tests' eddy__http_client_skip_alive_check */
+    eddy__http_head head;    /* the parser's output, used at once */
+    eddy_http_header *slots; /* its fields: max_headers */
+    int depth;               /* entries from the loop under way */
+    int freed;               /* eddy_http_client_free() ran inside one */
+    int dispatching, again;  /* eddy__pool_dispatch() runs; run again */
+    int skip_alive;          /* the tests' eddy__http_client_skip_alive_check */
 };
 
 /* One origin's pool: scheme, host, port. */
@@ -159,14 +158,14 @@ struct eddy__host {
     char *name;
     uint16_t port;
     int https;
-    eddy_tls_ctx *tls;     /* https: the context (part of the key) */
-    eddy__link idle;       /* its idle connections, last used last */
-    eddy__link queue;      /* its waiting fetches, oldest first */
-    size_t refs;           /* fetches and connections that point here */
-    size_t nconns;         /* connecting, busy or idle */
+    eddy_tls_ctx *tls; /* https: the context (part of the key) */
+    eddy__link idle;   /* its idle connections, last used last */
+    eddy__link queue;  /* its waiting fetches, oldest first */
+    size_t refs;       /* fetches and connections that point here */
+    size_t nconns;     /* connecting, busy or idle */
     size_t nconnecting;
     size_t nwaiting;
-    size_t seen;           /* eddy__pool_dispatch()'s count */
+    size_t seen; /* eddy__pool_dispatch()'s count */
 };
 
 enum {
@@ -199,7 +198,7 @@ struct eddy__hconn {
     uint64_t requests;  /* requests sent on it */
     uint64_t idle_since, idle_iter;
     uint64_t connect_deadline; /* loop time; 0: none */
-    int tls;            /* over TLS */
+    int tls;                   /* over TLS */
     /* the response being read */
     int rstate;
     eddy__http_parser ps;
@@ -207,10 +206,10 @@ struct eddy__hconn {
     uint64_t remaining;
     char *acc; /* bytes held: a head not over yet, or what a pause left */
     size_t acc_len, acc_cap;
-    size_t piece;   /* the bytes of the read being handed over */
-    int got;        /* a byte of this response came */
-    int keep;       /* the response lets the connection stay */
-    int wire_done;  /* the body's last byte came (gzip may hold output) */
+    size_t piece;  /* the bytes of the read being handed over */
+    int got;       /* a byte of this response came */
+    int keep;      /* the response lets the connection stay */
+    int wire_done; /* the body's last byte came (gzip may hold output) */
     eddy_timer_id resume_timer;
     /* the request being sent */
     uint64_t req_queued; /* its bytes queued on the stream */
@@ -237,14 +236,14 @@ enum {
 enum { EDDY__F_WAITING, EDDY__F_ACTIVE, EDDY__F_DONE };
 
 struct eddy_http_fetch {
-    eddy__link link;  /* in client->fetches */
-    eddy__link queue; /* in client->queue while waiting */
+    eddy__link link;   /* in client->fetches */
+    eddy__link queue;  /* in client->queue while waiting */
     eddy__link hqueue; /* in host->queue while waiting */
     eddy_http_client *c;
     int state;
-    int depth;     /* its callbacks running */
+    int depth; /* its callbacks running */
     int cancelled;
-    int paused;    /* eddy_http_fetch_pause() */
+    int paused; /* eddy_http_fetch_pause() */
     /* what was asked (copied) */
     const char *method;
     eddy_http_header *headers; /* copies, in one allocation with the
@@ -264,9 +263,9 @@ struct eddy_http_fetch {
     char *head; /* the request head for this hop */
     size_t head_len;
     unsigned redirects;
-    int retried, fresh; /* retried once; wants a new connection */
-    int user_host;      /* the headers' Host is for this origin */
-    int body_ended;     /* the producer ended the body */
+    int retried, fresh;    /* retried once; wants a new connection */
+    int user_host;         /* the headers' Host is for this origin */
+    int body_ended;        /* the producer ended the body */
     uint64_t body_written; /* ... after writing this much of it */
     /* time */
     uint64_t connect_ms; /* 0: none */
@@ -286,7 +285,7 @@ struct eddy_http_fetch {
     uint64_t received; /* body bytes so far (after inflating) */
     uint64_t max_body;
     eddy__gunzip *gz;
-    int gzip; /* the body is inflated */
+    int gzip;   /* the body is inflated */
     char *gzin; /* input a pause left (one read's at most) */
     size_t gzin_len, gzin_cap;
     int location; /* the field index of Location, for a redirect */
@@ -294,12 +293,12 @@ struct eddy_http_fetch {
 
 /* What happens to a response's body. */
 enum {
-    EDDY__M_WHOLE,   /* kept, for the final callback */
-    EDDY__M_STREAM,  /* handed to on_chunk */
-    EDDY__M_DISCARD  /* a redirect's: dropped */
+    EDDY__M_WHOLE,  /* kept, for the final callback */
+    EDDY__M_STREAM, /* handed to on_chunk */
+    EDDY__M_DISCARD /* a redirect's: dropped */
 };
 
-/* --- client.c: what the others call ------------------------------------- */
+/* --- client.c: what the others call -------------------------------------- */
 
 /* Ends f with status (0: resp is complete; or an error, with detail in
  * words or NULL).  Runs its final callback and frees it. */
@@ -341,7 +340,7 @@ EDDY_HIDDEN int eddy__client_leave(eddy_http_client *c);
 /* Whether method is idempotent (RFC 9110 9.2.2). */
 EDDY_HIDDEN int eddy__method_idempotent(const char *method);
 
-/* --- request.c --------------------------------------------------------- */
+/* --- request.c ----------------------------------------------------------- */
 
 /* Builds f->head for f->url (replacing the one before). */
 EDDY_HIDDEN int eddy__request_build(eddy_http_fetch *f);
@@ -360,12 +359,12 @@ EDDY_HIDDEN int eddy__request_expects(const eddy_http_fetch *f);
 EDDY_HIDDEN int eddy__request_redirect(eddy_http_fetch *f, int status,
                                        eddy__url *next);
 
-/* --- pool.c ------------------------------------------------------------ */
+/* --- pool.c -------------------------------------------------------------- */
 
 /* The host record for u (and tls, for https), made if needed, with a
  * reference taken; NULL for -ENOMEM. */
-EDDY_HIDDEN eddy__host *eddy__pool_host(eddy_http_client *c,
-                                        const eddy__url *u, eddy_tls_ctx *tls);
+EDDY_HIDDEN eddy__host *eddy__pool_host(eddy_http_client *c, const eddy__url *u,
+                                        eddy_tls_ctx *tls);
 
 /* Finds f a connection: an idle one now, or a place in the queue (its
  * front for a retry; and a new connection when the limits allow).  No
@@ -402,12 +401,12 @@ EDDY_HIDDEN void eddy__pool_connected_why(eddy__hconn *k, int status,
 /* Closes the idle connections that passed pool_idle_ms. */
 EDDY_HIDDEN void eddy__pool_expire(eddy_http_client *c);
 
-/* --- conn.c ------------------------------------------------------------ */
+/* --- conn.c -------------------------------------------------------------- */
 
 /* Makes a connection to h and starts connecting; NULL and *err when it
  * cannot start. */
 EDDY_HIDDEN eddy__hconn *eddy__hconn_open(eddy__host *h, uint64_t timeout_ms,
-                                        int *err);
+                                          int *err);
 
 /* A connection to h over a connected stream someone made; NULL for
  * -ENOMEM. */
@@ -447,7 +446,7 @@ EDDY_HIDDEN void eddy__hconn_resume(eddy__hconn *k);
 
 /* The producer's piece, or its end, on k (see eddy_http_fetch_write). */
 EDDY_HIDDEN int eddy__hconn_write_body(eddy__hconn *k, const void *data,
-                                      size_t len, int end);
+                                       size_t len, int end);
 
 /* --- for the tests and fuzzers ------------------------------------------- */
 

@@ -223,7 +223,8 @@ void eddy__pool_expire(eddy_http_client *c)
         eddy__hconn *k = EDDY__CONTAINER(c->idle.next, eddy__hconn, idle_link);
 
         if (k->idle_since + c->opt.pool_idle_ms > now) {
-            eddy_loop_call_later(c->loop, k->idle_since + c->opt.pool_idle_ms - now,
+            eddy_loop_call_later(c->loop,
+                                 k->idle_since + c->opt.pool_idle_ms - now,
                                  on_idle_timer, c, &c->idle_timer);
             return;
         }
@@ -239,8 +240,8 @@ void eddy__pool_release(eddy__hconn *k)
 
     k->f = NULL;
     if (!eddy__list_empty(&h->queue)) {
-        eddy_http_fetch *f = EDDY__CONTAINER(h->queue.next, eddy_http_fetch,
-                                             hqueue);
+        eddy_http_fetch *f =
+            EDDY__CONTAINER(h->queue.next, eddy_http_fetch, hqueue);
 
         if (!f->fresh) {
             eddy__pool_unqueue(f);
@@ -311,9 +312,8 @@ void eddy__pool_connected_why(eddy__hconn *k, int status, const char *why)
         eddy__pool_unqueue(f);
     eddy__hconn_close(k); /* counts drop; k is gone */
     if (f != NULL)
-        eddy__fetch_finish(f, status == -ETIMEDOUT ? EDDY_HTTP_ECONNTIMEOUT
-                                                   : status,
-                           why);
+        eddy__fetch_finish(
+            f, status == -ETIMEDOUT ? EDDY_HTTP_ECONNTIMEOUT : status, why);
     if (!c->freed)
         eddy__pool_dispatch(c);
 }

@@ -201,7 +201,8 @@ int eddy__request_build(eddy_http_fetch *f)
 {
     eddy_http_client *c = f->c;
     const eddy__url *u = &f->url;
-    int gzip = (f->opt.flags & EDDY_FETCH_GZIP) && find(f, "accept-encoding") < 0;
+    int gzip =
+        (f->opt.flags & EDDY_FETCH_GZIP) && find(f, "accept-encoding") < 0;
     int ua = c->user_agent != NULL && find(f, "user-agent") < 0;
     int chunked = f->opt.body_producer != NULL && f->opt.body_length == 0;
     size_t size = strlen(f->method) + u->target_len + u->host_len + 256;
@@ -282,9 +283,9 @@ static void drop(eddy_http_fetch *f, const char *lower)
 
 int eddy__request_redirect(eddy_http_fetch *f, int status, eddy__url *next)
 {
-    int get = (status == 303 && strcmp(f->method, "HEAD") != 0) ||
-              ((status == 301 || status == 302) &&
-               strcmp(f->method, "POST") == 0);
+    int get =
+        (status == 303 && strcmp(f->method, "HEAD") != 0) ||
+        ((status == 301 || status == 302) && strcmp(f->method, "POST") == 0);
 
     if (get) {
         f->method = "GET"; /* a literal: the copy stays in its allocation */

@@ -38,8 +38,8 @@ static int host_char(char ch)
 
 static int ipv6_char(char ch)
 {
-    return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
-           ch == ':' || ch == '.';
+    return is_digit(ch) || (ch >= 'a' && ch <= 'f') ||
+           (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
 }
 
 /* The scheme's length before "://", and whether it is https: 0 when not
@@ -81,8 +81,9 @@ int eddy__url_parse(const char *url, size_t len, eddy__url *out)
 
     memset(out, 0, sizeof *out);
     if ((slen = scheme(p, len, &https)) == 0) /* http: without // too */
-        return has_scheme(p, len) && !(len >= 5 && eddy__http_ieq(p, "http", 4) &&
-                                       (p[4] == ':' || p[4] == 's' || p[4] == 'S'))
+        return has_scheme(p, len) &&
+                       !(len >= 5 && eddy__http_ieq(p, "http", 4) &&
+                         (p[4] == ':' || p[4] == 's' || p[4] == 'S'))
                    ? -EPROTONOSUPPORT
                    : -EINVAL;
     p += slen + 3;

@@ -36,13 +36,13 @@
 #define WAIT_MS 5000
 #define ITER 100000
 
-/* --- what a fetch gave ------------------------------------------------ */
+/* --- what a fetch gave --------------------------------------------------- */
 
 typedef struct result {
-    int done;     /* the final callback ran (times) */
-    int status;   /* its status */
-    int code;     /* the response's status code */
-    char *body;   /* the body (whole, or the pieces streamed) */
+    int done;   /* the final callback ran (times) */
+    int status; /* its status */
+    int code;   /* the response's status code */
+    char *body; /* the body (whole, or the pieces streamed) */
     size_t body_len;
     char head[4096]; /* "name: value\n" each, the reason first */
     int redirects;
@@ -82,8 +82,7 @@ static void r_head(result *r, const eddy_http_response *rs)
                           (int)rs->reason.len, rs->reason.p);
     for (size_t i = 0; i < rs->nheaders && o < sizeof r->head; i++)
         o += (size_t)snprintf(r->head + o, sizeof r->head - o, "%.*s: %.*s\n",
-                              (int)rs->headers[i].name_len,
-                              rs->headers[i].name,
+                              (int)rs->headers[i].name_len, rs->headers[i].name,
                               (int)rs->headers[i].value_len,
                               rs->headers[i].value);
 }
@@ -214,8 +213,8 @@ static void note(srv *sv, eddy_http_request *req)
                          m.p, (int)u.len, u.p);
     h = eddy_http_headers(req, &n);
     for (size_t i = 0; i < n && o < sizeof sv->last; i++)
-        o += (size_t)snprintf(sv->last + o, sizeof sv->last - o,
-                              "%.*s: %.*s\n", (int)h[i].name_len, h[i].name,
+        o += (size_t)snprintf(sv->last + o, sizeof sv->last - o, "%.*s: %.*s\n",
+                              (int)h[i].name_len, h[i].name,
                               (int)h[i].value_len, h[i].value);
     if (o < sizeof sv->last)
         snprintf(sv->last + o, sizeof sv->last - o, "\n%.*s", (int)b.len, b.p);
@@ -319,10 +318,9 @@ static void srv_start(eddy_loop *loop, srv *sv)
     assert_int_equal(eddy_http_server_new(loop, &o, &sv->s), 0);
     assert_int_equal(eddy_http_server_route(sv->s, NULL, "/", 0, h_hello, sv),
                      0);
-    assert_int_equal(
-        eddy_http_server_route(sv->s, NULL, "/echo", EDDY_ROUTE_PREFIX, h_echo,
-                               sv),
-        0);
+    assert_int_equal(eddy_http_server_route(sv->s, NULL, "/echo",
+                                            EDDY_ROUTE_PREFIX, h_echo, sv),
+                     0);
     assert_int_equal(
         eddy_http_server_route(sv->s, NULL, "/missing", 0, h_missing, sv), 0);
     assert_int_equal(eddy_http_server_route(sv->s, NULL, "/big", 0, h_big, sv),
@@ -367,11 +365,11 @@ static void fetch_wait(eddy_loop *loop, eddy_http_client *c, const char *url,
     wait_done(loop, r);
 }
 
-/* --- the scripted server --------------------------------------------------- */
+/* --- the scripted server ------------------------------------------------- */
 
 typedef struct script {
     int lfd, port;
-    int fd;       /* the connection being served, or -1 */
+    int fd; /* the connection being served, or -1 */
     int accepted;
     char req[8192]; /* what came on it */
     size_t req_len;
@@ -519,16 +517,17 @@ static void sc_send_split(eddy_loop *loop, eddy_http_client *c, script *sc,
 
 /* A fetch whose answer the script gives: sends it (split at k, or whole
  * when k is 0), closes after it if asked, and waits for the end. */
-__attribute__((unused)) static void scripted(eddy_loop *loop, eddy_http_client *c, script *sc,
-                     const eddy_http_fetch_options *o, const char *bytes,
-                     size_t n, size_t k, int close_after, result *r)
+__attribute__((unused)) static void
+scripted(eddy_loop *loop, eddy_http_client *c, script *sc,
+         const eddy_http_fetch_options *o, const char *bytes, size_t n,
+         size_t k, int close_after, result *r)
 {
     int reuse = stats(c).idle > 0 && sc->fd >= 0;
 
     memset(r, 0, sizeof *r);
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sc->port, "/x"), o,
-                                            on_done, r, &r->f),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sc->port, "/x"), o, on_done, r, &r->f),
+        0);
     if (!reuse)
         sc_accept(loop, sc);
     sc->req_len = 0;
@@ -542,7 +541,7 @@ __attribute__((unused)) static void scripted(eddy_loop *loop, eddy_http_client *
     wait_done(loop, r);
 }
 
-/* --- against eddy's server ------------------------------------------------- */
+/* --- against eddy's server ----------------------------------------------- */
 
 static void test_get(void **state)
 {
@@ -565,8 +564,7 @@ static void test_get(void **state)
     /* What went out: the request line, Host, User-Agent. */
     fetch_wait(loop, c, url_of(sv.port, "/echo/a?b=c"), NULL, &r);
     assert_non_null(strstr(r.body, "GET /echo/a?b=c\n"));
-    assert_non_null(
-        strstr(r.body, "Host: 127.0.0.1:" /* the port follows */));
+    assert_non_null(strstr(r.body, "Host: 127.0.0.1:" /* the port follows */));
     assert_non_null(strstr(r.body, "User-Agent: eddy/"));
     r_free(&r);
     srv_stop(loop, &sv);
@@ -723,7 +721,7 @@ static void test_pause_resume(void **state)
         in = stats(c).bytes_in;
         for (int i = 0; i < 5; i++)
             assert_int_equal(eddy_loop_run_once(loop, 1), 0);
-        assert_int_equal(r.chunks, chunks + 1); /* nothing while paused */
+        assert_int_equal(r.chunks, chunks + 1);  /* nothing while paused */
         assert_int_equal(stats(c).bytes_in, in); /* nothing read */
         if (rounds == 3)
             eddy_http_fetch_pause(r.f); /* twice: nothing */
@@ -749,11 +747,11 @@ typedef struct bad_case {
     const char *what;
     const char *bytes;
     size_t len;
-    int want;      /* the fetch's status */
-    int close;     /* the server closes after sending */
+    int want;       /* the fetch's status */
+    int close;      /* the server closes after sending */
     unsigned flags; /* of the fetch */
-    int in_body;   /* the error is in the body: streamed, what came
-                      before it was handed over */
+    int in_body;    /* the error is in the body: streamed, what came
+                       before it was handed over */
 } bad_case;
 
 /* Limits for these: a head of 1 KiB and 10 fields, a body of 1000 bytes. */
@@ -784,7 +782,8 @@ static const bad_case bad_cases[] = {
      EDDY_HTTP_EMALFORMED},
     {"Transfer-Encoding identity",
      SIN(OKL "Transfer-Encoding: identity\r\n\r\nxx"), EDDY_HTTP_EMALFORMED},
-    {"gzip, chunked", SIN(OKL "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
+    {"gzip, chunked",
+     SIN(OKL "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"),
      EDDY_HTTP_EMALFORMED},
     {"chunked twice",
      SIN(OKL "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -858,26 +857,25 @@ static const bad_case bad_cases[] = {
      SIN(OKL "Content-Length: 1001\r\n\r\n"), EDDY_HTTP_EBODYSIZE},
     {"a chunked body over max_body_size", GEN(1), EDDY_HTTP_EBODYSIZE,
      .in_body = 1},
-    {"a close-delimited body over max_body_size", GEN(2),
-     EDDY_HTTP_EBODYSIZE, 1, .in_body = 1},
+    {"a close-delimited body over max_body_size", GEN(2), EDDY_HTTP_EBODYSIZE,
+     1, .in_body = 1},
 #ifdef EDDY_ZLIB
     {"gzip inflating past max_body_size", GEN(3), EDDY_HTTP_EBODYSIZE, 0,
      EDDY_FETCH_GZIP, 1},
     {"a gzip body that is not gzip",
      SIN(OKL "Content-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello"),
      EDDY_HTTP_EDECODE, 0, EDDY_FETCH_GZIP},
-    {"a gzip body cut short", GEN(4), EDDY_HTTP_EDECODE, 0,
-     EDDY_FETCH_GZIP, 1},
+    {"a gzip body cut short", GEN(4), EDDY_HTTP_EDECODE, 0, EDDY_FETCH_GZIP, 1},
 #endif
     /* Cut short: the server closes. */
     {"a close before a byte", SIN(""), EDDY_HTTP_ENORESPONSE, 1},
-    {"a close in the status line", SIN("HTTP/1.1 20"), EDDY_HTTP_ETRUNCATED,
-     1},
+    {"a close in the status line", SIN("HTTP/1.1 20"), EDDY_HTTP_ETRUNCATED, 1},
     {"a close in the fields", SIN(OKL "Content-Le"), EDDY_HTTP_ETRUNCATED, 1},
     {"a close after the head", SIN(OKL "Content-Length: 5\r\n\r\n"),
      EDDY_HTTP_ETRUNCATED, 1},
     {"a close in a Content-Length body",
-     SIN(OKL "Content-Length: 10\r\n\r\nhello"), EDDY_HTTP_ETRUNCATED, 1, .in_body = 1},
+     SIN(OKL "Content-Length: 10\r\n\r\nhello"), EDDY_HTTP_ETRUNCATED, 1,
+     .in_body = 1},
     {"a close in a chunk",
      SIN(OKL "Transfer-Encoding: chunked\r\n\r\n5\r\nhel"),
      EDDY_HTTP_ETRUNCATED, 1, .in_body = 1},
@@ -902,9 +900,8 @@ static char *gzip_of(const char *data, size_t len, size_t *out)
     char *b = malloc(cap);
 
     assert_non_null(b);
-    assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + 15, 8,
-                                  Z_DEFAULT_STRATEGY),
-                     Z_OK);
+    assert_int_equal(
+        deflateInit2(&z, 9, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY), Z_OK);
     z.next_in = (unsigned char *)(uintptr_t)data;
     z.avail_in = (unsigned)len;
     z.next_out = (unsigned char *)b;
@@ -953,15 +950,18 @@ static char *bad_bytes(const bad_case *bc, size_t *n)
         o += 1001;
         break;
 #ifdef EDDY_ZLIB
-    case 3: case 4: { /* 4000 zeros gzipped; or 500, the gzip cut */
+    case 3:
+    case 4: { /* 4000 zeros gzipped; or 500, the gzip cut */
         static char zeros[4000];
         size_t zn;
         char *z = gzip_of(zeros, bc->len == 3 ? sizeof zeros : 500, &zn);
 
         if (bc->len == 4)
             zn -= 6; /* the CRC and length lost */
-        o = (size_t)sprintf(b, OKL "Content-Encoding: gzip\r\n"
-                                   "Content-Length: %zu\r\n\r\n", zn);
+        o = (size_t)sprintf(b,
+                            OKL "Content-Encoding: gzip\r\n"
+                                "Content-Length: %zu\r\n\r\n",
+                            zn);
         memcpy(b + o, z, zn);
         o += zn;
         free(z);
@@ -1040,7 +1040,7 @@ static void test_malformed_responses(void **state)
     finish(loop, c);
 }
 
-/* --- what servers may send ------------------------------------------------ */
+/* --- what servers may send ----------------------------------------------- */
 
 typedef struct good_case {
     const char *what;
@@ -1061,10 +1061,10 @@ static const good_case good_cases[] = {
      SIN(OKL "Transfer-Encoding: chunked\r\n\r\n"
              "3;a=b\r\nhel\r\n2\r\nlo\r\n0\r\nX-Sum: 1\r\n\r\n"),
      NULL, 200, "hello", "Transfer-Encoding: chunked", 1},
-    {"close-delimited, ended by a clean close", SIN(OKL "\r\nhello"), NULL,
-     200, "hello", NULL, 0, 1},
-    {"HTTP/1.0 close-delimited", SIN("HTTP/1.0 200 OK\r\n\r\nhello"), NULL,
-     200, "hello", NULL, 0, 1},
+    {"close-delimited, ended by a clean close", SIN(OKL "\r\nhello"), NULL, 200,
+     "hello", NULL, 0, 1},
+    {"HTTP/1.0 close-delimited", SIN("HTTP/1.0 200 OK\r\n\r\nhello"), NULL, 200,
+     "hello", NULL, 0, 1},
     {"HTTP/1.0 keep-alive with a length",
      SIN("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n"
          "\r\nok"),
@@ -1072,31 +1072,35 @@ static const good_case good_cases[] = {
     {"HTTP/1.0 with a length and no keep-alive",
      SIN("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"), NULL, 200, "ok",
      NULL, 0},
-    {"Connection: close", SIN(OKL "Connection: close\r\nContent-Length: 2\r\n\r\nok"),
-     NULL, 200, "ok", NULL, 0},
+    {"Connection: close",
+     SIN(OKL "Connection: close\r\nContent-Length: 2\r\n\r\nok"), NULL, 200,
+     "ok", NULL, 0},
     {"1xx responses skipped",
      SIN("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
          "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n" OKL
          "Content-Length: 2\r\n\r\nok"),
      NULL, 200, "ok", "Content-Length: 2", 1},
     {"204 has no body, whatever it declares",
-     SIN("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"), NULL, 204,
-     "", "Content-Length: 5", 1},
+     SIN("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"), NULL, 204, "",
+     "Content-Length: 5", 1},
     {"304 has no body, whatever it declares",
      SIN("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"),
      NULL, 304, "", "Transfer-Encoding: chunked", 1},
     {"HEAD has no body, whatever it declares",
-     SIN(OKL "Content-Length: 5\r\n\r\n"), "HEAD", 200, "",
-     "Content-Length: 5", 1},
-    {"an obs-fold is SPs", SIN(OKL "X-Fold: a\r\n b\r\n\tc\r\nContent-Length:"
-                               "\r\n 2\r\n\r\nok"),
+     SIN(OKL "Content-Length: 5\r\n\r\n"), "HEAD", 200, "", "Content-Length: 5",
+     1},
+    {"an obs-fold is SPs",
+     SIN(OKL "X-Fold: a\r\n b\r\n\tc\r\nContent-Length:"
+             "\r\n 2\r\n\r\nok"),
      NULL, 200, "ok", "X-Fold: a   b  \tc", 1},
     {"no reason phrase", SIN("HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok"),
      NULL, 200, "ok", NULL, 1},
-    {"a 500 is a response", SIN("HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\n!"),
-     NULL, 500, "!", "Oops", 1},
-    {"equal Content-Lengths", SIN(OKL "Content-Length: 2\r\nContent-Length: 2\r\n\r\nok"),
-     NULL, 200, "ok", NULL, 1},
+    {"a 500 is a response",
+     SIN("HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\n!"), NULL, 500, "!",
+     "Oops", 1},
+    {"equal Content-Lengths",
+     SIN(OKL "Content-Length: 2\r\nContent-Length: 2\r\n\r\nok"), NULL, 200,
+     "ok", NULL, 1},
     {"bytes after the response: good, and the connection closes",
      SIN(OKL "Content-Length: 2\r\n\r\nokEXTRA"), NULL, 200, "ok", NULL, 0},
     {"a 3xx without Location is a response",
@@ -1139,8 +1143,8 @@ static void test_valid_responses(void **state)
                 r_free(&r);
                 settle(loop);
                 if ((int)stats(c).idle != g->keep)
-                    fail_msg("'%s' split at %zu: %d idle, want %d", g->what,
-                             k, (int)stats(c).idle, g->keep);
+                    fail_msg("'%s' split at %zu: %d idle, want %d", g->what, k,
+                             (int)stats(c).idle, g->keep);
                 /* A kept connection carries the next request. */
                 if (g->keep) {
                     static const char next[] = OKL "Content-Length: 1\r\n\r\n1";
@@ -1162,7 +1166,7 @@ static void test_valid_responses(void **state)
     finish(loop, c);
 }
 
-/* --- the pool ------------------------------------------------------------- */
+/* --- the pool ------------------------------------------------------------ */
 
 typedef struct counter {
     int *n;
@@ -1479,7 +1483,7 @@ static void test_retry_rules(void **state)
     finish(loop, c);
 }
 
-/* --- redirects ------------------------------------------------------------ */
+/* --- redirects ----------------------------------------------------------- */
 
 /* The method and body a redirect of code sends, from one with method m. */
 static void redirect_case(eddy_loop *loop, eddy_http_client *c, srv *sv,
@@ -1540,7 +1544,7 @@ static void test_redirect_methods(void **state)
     redirect_case(loop, c, &sv, 307, "POST", "POST", 1, 1);
     redirect_case(loop, c, &sv, 308, "PUT", "PUT", 1, 1);
     redirect_case(loop, c, &sv, 307, "GET", "GET", 0, 1);
-    {   /* 303 keeps HEAD */
+    { /* 303 keeps HEAD */
         eddy_http_fetch_options o = {0};
         result r;
 
@@ -1681,7 +1685,7 @@ static void test_redirect_credentials(void **state)
     finish(loop, c);
 }
 
-/* --- timeouts -------------------------------------------------------------- */
+/* --- timeouts ------------------------------------------------------------ */
 
 /* A listening socket whose backlog is full: Linux drops the SYNs of more
  * clients, which then wait to connect, on loopback. */
@@ -1690,9 +1694,8 @@ static int full_backlog(int *filler)
     int fd, port;
     size_t n;
 
-    assert_int_equal(eddy_bind_sockets(0, "127.0.0.1", AF_INET, 1, 0, &fd, 1,
-                                       &n),
-                     0);
+    assert_int_equal(
+        eddy_bind_sockets(0, "127.0.0.1", AF_INET, 1, 0, &fd, 1, &n), 0);
     port = eddy_socket_port(fd);
     for (int i = 0; i < 2; i++) {
         struct sockaddr_in a = {0};
@@ -1748,9 +1751,9 @@ static void test_request_timeout(void **state)
     o.request_timeout_ms = 100;
     memset(&r, 0, sizeof r);
     t0 = tu_now_ms();
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
-                                            on_done, &r, NULL),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sc.port, "/"), &o, on_done, &r, NULL),
+        0);
     sc_accept(loop, &sc);
     sc_request(loop, &sc);
     wait_done(loop, &r);
@@ -1767,9 +1770,9 @@ static void test_request_timeout(void **state)
                                             on_done, &q, NULL),
                      0);
     run_until_int(loop, &sv.requests, 1);
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/"), &o,
-                                            on_done, &r, NULL),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sv.port, "/"), &o, on_done, &r, NULL),
+        0);
     assert_int_equal(stats(c).waiting, 1);
     wait_done(loop, &r);
     assert_int_equal(r.status, EDDY_HTTP_EREQTIMEOUT);
@@ -1815,9 +1818,9 @@ static void test_idle_timeout(void **state)
     o.idle_timeout_ms = 100;
     o.request_timeout_ms = 5000;
     memset(&r, 0, sizeof r);
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
-                                            on_done, &r, NULL),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sc.port, "/"), &o, on_done, &r, NULL),
+        0);
     sc_accept(loop, &sc);
     sc_request(loop, &sc);
     sc_send(&sc, slow, sizeof slow - 1);
@@ -1826,9 +1829,9 @@ static void test_idle_timeout(void **state)
     /* A byte every 20 ms: never idle for 100, but over the request's 300. */
     o.request_timeout_ms = 300;
     memset(&r, 0, sizeof r);
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
-                                            on_done, &r, NULL),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sc.port, "/"), &o, on_done, &r, NULL),
+        0);
     sc_accept(loop, &sc);
     sc_request(loop, &sc);
     d = (dribble){&sc, slow, 0, sizeof slow - 1};
@@ -1841,7 +1844,7 @@ static void test_idle_timeout(void **state)
     finish(loop, c);
 }
 
-/* --- cancelling ------------------------------------------------------------ */
+/* --- cancelling ---------------------------------------------------------- */
 
 /* Cancelled from on_headers and from on_chunk: no callback after, the
  * connection closed (the response was not read to its end). */
@@ -2037,7 +2040,7 @@ static void test_free_client_inside(void **state)
     eddy_loop_close(loop, 0);
 }
 
-/* --- bodies from producers ------------------------------------------------- */
+/* --- bodies from producers ----------------------------------------------- */
 
 /* The fetch's arg: its result first (on_done takes it), then the
  * producer's state. */
@@ -2121,8 +2124,8 @@ static void test_producer_bodies(void **state)
                          0);
         /* Before the connection: not yet. */
         assert_int_equal(eddy_http_fetch_write(u.f, "x", 1), -EAGAIN);
-        assert_int_equal(eddy_http_fetch_end_body(u.f), mode == 2 ? -EINVAL
-                                                                  : -EAGAIN);
+        assert_int_equal(eddy_http_fetch_end_body(u.f),
+                         mode == 2 ? -EINVAL : -EAGAIN);
         wait_done(loop, &u.r);
         assert_int_equal(u.r.status, 0);
         assert_string_equal(u.r.body, "4194304");
@@ -2204,7 +2207,7 @@ static void test_producer_errors(void **state)
     finish(loop, c);
 }
 
-/* --- Expect: 100-continue --------------------------------------------------- */
+/* --- Expect: 100-continue ------------------------------------------------ */
 
 static void test_expect_continue(void **state)
 {
@@ -2240,9 +2243,9 @@ static void test_expect_continue(void **state)
     assert_true(tu_run_until(loop, idle_zero, c, ITER, WAIT_MS));
     /* A server that says 100 itself: nothing before it. */
     memset(&r, 0, sizeof r);
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
-                                            on_done, &r, NULL),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sc.port, "/"), &o, on_done, &r, NULL),
+        0);
     sc_accept(loop, &sc);
     sc_request(loop, &sc);
     settle(loop);
@@ -2256,9 +2259,9 @@ static void test_expect_continue(void **state)
     /* A server that says nothing: the body goes after continue_timeout. */
     memset(&r, 0, sizeof r);
     t0 = tu_now_ms();
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
-                                            on_done, &r, NULL),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sc.port, "/"), &o, on_done, &r, NULL),
+        0);
     sc.req_len = 0;
     sc_wait_for(loop, &sc, "\r\n\r\nhello");
     assert_true(tu_now_ms() - t0 >= 90);
@@ -2271,9 +2274,9 @@ static void test_expect_continue(void **state)
     /* A final status first: the body is never sent, the connection (which
      * the server may still expect it on) closes. */
     memset(&r, 0, sizeof r);
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
-                                            on_done, &r, NULL),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sc.port, "/"), &o, on_done, &r, NULL),
+        0);
     sc.req_len = 0;
     sc_request(loop, &sc);
     sc_send(&sc, nope, sizeof nope - 1);
@@ -2294,9 +2297,9 @@ static void test_expect_continue(void **state)
     o.body = NULL;
     o.body_len = 0;
     o.body_producer = produce_cb;
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
-                                            on_done, &u, NULL),
-                     0);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sc.port, "/"), &o, on_done, &u, NULL),
+        0);
     sc_accept(loop, &sc);
     sc_request(loop, &sc);
     sc_send(&sc, nope, sizeof nope - 1);
@@ -2340,9 +2343,9 @@ static void test_gzip(void **state)
     o.flags = EDDY_FETCH_GZIP;
 #ifndef EDDY_ZLIB
     memset(&r, 0, sizeof r);
-    assert_int_equal(eddy_http_client_fetch(c, url_of(sv.port, "/"), &o,
-                                            on_done, &r, NULL),
-                     -ENOTSUP);
+    assert_int_equal(
+        eddy_http_client_fetch(c, url_of(sv.port, "/"), &o, on_done, &r, NULL),
+        -ENOTSUP);
     /* ... and without the flag it works. */
     fetch_wait(loop, c, url_of(sv.port, "/"), NULL, &r);
     assert_int_equal(r.status, 0);
@@ -2363,9 +2366,8 @@ static void test_gzip(void **state)
         gz_len = a + b;
         free(one);
         free(two);
-        assert_int_equal(eddy_http_server_route(sv.s, NULL, "/gz", 0, h_gzip,
-                                                &sv),
-                         0);
+        assert_int_equal(
+            eddy_http_server_route(sv.s, NULL, "/gz", 0, h_gzip, &sv), 0);
         fetch_wait(loop, c, url_of(sv.port, "/gz"), &o, &r);
         assert_int_equal(r.status, 0);
         assert_int_equal(r.body_len, n);
@@ -2408,7 +2410,7 @@ static void test_gzip(void **state)
     finish(loop, c);
 }
 
-/* --- upgrades -------------------------------------------------------------- */
+/* --- upgrades ------------------------------------------------------------ */
 
 typedef struct upg {
     result r;
@@ -2432,8 +2434,8 @@ static void on_upgrade(eddy_http_fetch *f, const eddy_http_response *rs,
     snprintf(u->extra, sizeof u->extra, "%.*s", (int)n, extra);
 }
 
-static void upg_read(eddy_stream *st, int status, const char *data,
-                     size_t len, void *arg)
+static void upg_read(eddy_stream *st, int status, const char *data, size_t len,
+                     void *arg)
 {
     upg *u = arg;
 
@@ -2501,9 +2503,10 @@ static void test_upgrade(void **state)
     finish(loop, c);
 }
 
-/* --- what eddy_http_client_fetch() refuses ------------------------------------ */
+/* --- what eddy_http_client_fetch() refuses ------------------------------- */
+*-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --* /
 
-static void test_fetch_errors(void **state)
+    static void test_fetch_errors(void **state)
 {
     eddy_loop *loop = tu_loop_new();
     eddy_http_client *c = client_new(loop, NULL);
@@ -2514,10 +2517,22 @@ static void test_fetch_errors(void **state)
     srv sv;
     result r;
     static const char *const urls[] = {
-        "",          "http://",          "http:///x",         "http://a b/",
-        "http://u:p@h/", "http://h:0/",  "http://h:65536/",   "http://[::1/",
-        "http://h/a b",  "http://h/\x01", "http://h:x/",      "http//h/",
-        "http://h%41/",  "http://h\xc3\xa9/", "//h/",         "http:h/",
+        "",
+        "http://",
+        "http:///x",
+        "http://a b/",
+        "http://u:p@h/",
+        "http://h:0/",
+        "http://h:65536/",
+        "http://[::1/",
+        "http://h/a b",
+        "http://h/\x01",
+        "http://h:x/",
+        "http//h/",
+        "http://h%41/",
+        "http://h\xc3\xa9/",
+        "//h/",
+        "http:h/",
     };
 
     (void)state;
@@ -2532,37 +2547,33 @@ static void test_fetch_errors(void **state)
         if (eddy_http_client_fetch(c, urls[i], NULL, on_done, &r, NULL) !=
             -EINVAL)
             fail_msg("URL '%s' taken", urls[i]);
-    assert_int_equal(eddy_http_client_fetch(c, "ftp://h/", NULL, on_done, &r,
-                                            NULL),
-                     -EPROTONOSUPPORT);
-    assert_int_equal(eddy_http_client_fetch(c, "gopher://h/", NULL, on_done,
-                                            &r, NULL),
-                     -EPROTONOSUPPORT);
+    assert_int_equal(
+        eddy_http_client_fetch(c, "ftp://h/", NULL, on_done, &r, NULL),
+        -EPROTONOSUPPORT);
+    assert_int_equal(
+        eddy_http_client_fetch(c, "gopher://h/", NULL, on_done, &r, NULL),
+        -EPROTONOSUPPORT);
     if (eddy_tls_library() == NULL)
-        assert_int_equal(eddy_http_client_fetch(c, "https://h/", NULL, on_done,
-                                                &r, NULL),
-                         -ENOTSUP);
-    assert_int_equal(eddy_http_client_fetch(NULL, "http://h/", NULL, on_done,
-                                            &r, NULL),
-                     -EINVAL);
+        assert_int_equal(
+            eddy_http_client_fetch(c, "https://h/", NULL, on_done, &r, NULL),
+            -ENOTSUP);
+    assert_int_equal(
+        eddy_http_client_fetch(NULL, "http://h/", NULL, on_done, &r, NULL),
+        -EINVAL);
     assert_int_equal(eddy_http_client_fetch(c, NULL, NULL, on_done, &r, NULL),
                      -EINVAL);
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", NULL, NULL, &r,
-                                            NULL),
-                     -EINVAL);
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", NULL, NULL, &r, NULL), -EINVAL);
     /* Methods. */
     o.method = "GE T";
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL);
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL), -EINVAL);
     o.method = "CONNECT";
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL);
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL), -EINVAL);
     o.method = "";
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL);
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL), -EINVAL);
     o.method = NULL;
     /* Fields. */
     o.headers = h;
@@ -2582,52 +2593,51 @@ static void test_fetch_errors(void **state)
 
         for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
             h[0] = bads[i];
-            if (eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                       NULL) != -EINVAL)
+            if (eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL) !=
+                -EINVAL)
                 fail_msg("field '%s' taken", bads[i].name);
         }
     }
     o.headers = NULL;
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL); /* nheaders without headers */
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL),
+        -EINVAL); /* nheaders without headers */
     o.nheaders = 0;
     /* Bodies. */
     o.body = "x";
     o.body_len = 1;
     o.body_producer = produce_cb;
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL);
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL), -EINVAL);
     o.body = NULL;
     o.body_producer = NULL;
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL); /* body_len without body */
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL),
+        -EINVAL); /* body_len without body */
     o.body_len = 0;
     o.body_length = 5;
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL); /* body_length without a producer */
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL),
+        -EINVAL); /* body_length without a producer */
     o.body_length = 0;
     /* Upgrades. */
     o.on_upgrade = on_upgrade;
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL); /* no Upgrade field */
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL),
+        -EINVAL); /* no Upgrade field */
     h[0] = (eddy_http_header)EDDY_HEADER("Upgrade", "x");
     o.headers = h;
     o.nheaders = 1;
     o.on_chunk = on_chunk;
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL); /* streaming and upgrading */
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL),
+        -EINVAL); /* streaming and upgrading */
     o.on_chunk = NULL;
     o.body = "x";
     o.body_len = 1;
-    assert_int_equal(eddy_http_client_fetch(c, "http://h/", &o, on_done, &r,
-                                            NULL),
-                     -EINVAL); /* a body with an upgrade */
+    assert_int_equal(
+        eddy_http_client_fetch(c, "http://h/", &o, on_done, &r, NULL),
+        -EINVAL); /* a body with an upgrade */
     /* None of it left a trace; the client fetches as before. */
     assert_int_equal(stats(c).fetches, 0);
     assert_int_equal(stats(c).connections, 0);
@@ -2642,10 +2652,10 @@ static void test_fetch_errors(void **state)
 static void test_error_texts(void **state)
 {
     static const int codes[] = {
-        EDDY_HTTP_EMALFORMED,  EDDY_HTTP_ETRUNCATED,  EDDY_HTTP_ENORESPONSE,
-        EDDY_HTTP_EHEADSIZE,   EDDY_HTTP_EHEADERS,    EDDY_HTTP_EBODYSIZE,
-        EDDY_HTTP_EREDIRECTS,  EDDY_HTTP_EBADREDIRECT, EDDY_HTTP_EDECODE,
-        EDDY_HTTP_ECONNTIMEOUT, EDDY_HTTP_EREQTIMEOUT, EDDY_HTTP_EIDLETIMEOUT,
+        EDDY_HTTP_EMALFORMED,   EDDY_HTTP_ETRUNCATED,   EDDY_HTTP_ENORESPONSE,
+        EDDY_HTTP_EHEADSIZE,    EDDY_HTTP_EHEADERS,     EDDY_HTTP_EBODYSIZE,
+        EDDY_HTTP_EREDIRECTS,   EDDY_HTTP_EBADREDIRECT, EDDY_HTTP_EDECODE,
+        EDDY_HTTP_ECONNTIMEOUT, EDDY_HTTP_EREQTIMEOUT,  EDDY_HTTP_EIDLETIMEOUT,
     };
     size_t n = sizeof codes / sizeof codes[0];
 
@@ -2668,7 +2678,8 @@ static void test_urls(void **state)
         const char *in, *host, *target, *text;
         int port, https;
     } good[] = {
-        {"http://Example.COM", "example.com", "/", "http://example.com/", 80, 0},
+        {"http://Example.COM", "example.com", "/", "http://example.com/", 80,
+         0},
         {"HTTPS://h:443/a?b#c", "h", "/a?b", "https://h/a?b", 443, 1},
         {"http://h:8080?q", "h", "/?q", "http://h:8080/?q", 8080, 0},
         {"http://h:/x", "h", "/x", "http://h/x", 80, 0},
@@ -2681,21 +2692,36 @@ static void test_urls(void **state)
     static const struct {
         const char *ref, *want;
     } refs[] = {
-        {"g", "http://a/b/c/g"},         {"./g", "http://a/b/c/g"},
-        {"g/", "http://a/b/c/g/"},       {"/g", "http://a/g"},
-        {"//g", "http://g/"},            {"?y", "http://a/b/c/d;p?y"},
-        {"g?y", "http://a/b/c/g?y"},     {"#s", "http://a/b/c/d;p?q"},
-        {"g#s", "http://a/b/c/g"},       {";x", "http://a/b/c/;x"},
-        {"", "http://a/b/c/d;p?q"},      {".", "http://a/b/c/"},
-        {"./", "http://a/b/c/"},         {"..", "http://a/b/"},
-        {"../", "http://a/b/"},          {"../g", "http://a/b/g"},
-        {"../..", "http://a/"},          {"../../g", "http://a/g"},
-        {"../../../g", "http://a/g"},    {"/./g", "http://a/g"},
-        {"/../g", "http://a/g"},         {"g.", "http://a/b/c/g."},
-        {"..g", "http://a/b/c/..g"},     {"./g/.", "http://a/b/c/g/"},
-        {"g/./h", "http://a/b/c/g/h"},   {"g/../h", "http://a/b/c/h"},
-        {"g;x=1/../y", "http://a/b/c/y"}, {"g?y/./x", "http://a/b/c/g?y/./x"},
-        {"https://x:1/y", "https://x:1/y"}, {"a b\xc3\xa9", "http://a/b/c/a%20b%C3%A9"},
+        {"g", "http://a/b/c/g"},
+        {"./g", "http://a/b/c/g"},
+        {"g/", "http://a/b/c/g/"},
+        {"/g", "http://a/g"},
+        {"//g", "http://g/"},
+        {"?y", "http://a/b/c/d;p?y"},
+        {"g?y", "http://a/b/c/g?y"},
+        {"#s", "http://a/b/c/d;p?q"},
+        {"g#s", "http://a/b/c/g"},
+        {";x", "http://a/b/c/;x"},
+        {"", "http://a/b/c/d;p?q"},
+        {".", "http://a/b/c/"},
+        {"./", "http://a/b/c/"},
+        {"..", "http://a/b/"},
+        {"../", "http://a/b/"},
+        {"../g", "http://a/b/g"},
+        {"../..", "http://a/"},
+        {"../../g", "http://a/g"},
+        {"../../../g", "http://a/g"},
+        {"/./g", "http://a/g"},
+        {"/../g", "http://a/g"},
+        {"g.", "http://a/b/c/g."},
+        {"..g", "http://a/b/c/..g"},
+        {"./g/.", "http://a/b/c/g/"},
+        {"g/./h", "http://a/b/c/g/h"},
+        {"g/../h", "http://a/b/c/h"},
+        {"g;x=1/../y", "http://a/b/c/y"},
+        {"g?y/./x", "http://a/b/c/g?y/./x"},
+        {"https://x:1/y", "https://x:1/y"},
+        {"a b\xc3\xa9", "http://a/b/c/a%20b%C3%A9"},
     };
     eddy__url u, v;
 
@@ -2735,7 +2761,7 @@ static void test_urls(void **state)
     eddy__url_free(&u);
 }
 
-/* --- https ----------------------------------------------------------------- */
+/* --- https --------------------------------------------------------------- */
 
 static char certs[64]; /* tests/certs.sh's output, made by the group setup */
 
@@ -2827,8 +2853,7 @@ static void tls_start(eddy_loop *loop, tlsrv *t, const char *name)
     snprintf(c, sizeof c, "%s.pem", name);
     snprintf(k, sizeof k, "%s.key", name);
     assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_SERVER, &t->ctx), 0);
-    assert_int_equal(eddy_tls_ctx_load_cert_chain(t->ctx, cert(c), cert(k)),
-                     0);
+    assert_int_equal(eddy_tls_ctx_load_cert_chain(t->ctx, cert(c), cert(k)), 0);
     assert_int_equal(eddy_tcp_server_new(loop, NULL, tls_conn, t, &t->srv), 0);
     assert_int_equal(eddy_tcp_server_listen(t->srv, 0, "127.0.0.1"), 0);
     t->port = eddy_tcp_server_port(t->srv);
@@ -2858,8 +2883,7 @@ static eddy_tls_ctx *client_ctx(int verify)
     assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_CLIENT, &ctx), 0);
     assert_int_equal(eddy_tls_ctx_load_verify(ctx, cert("ca.pem"), NULL), 0);
     if (!verify)
-        assert_int_equal(eddy_tls_ctx_set_verify(ctx, EDDY_TLS_VERIFY_NONE),
-                         0);
+        assert_int_equal(eddy_tls_ctx_set_verify(ctx, EDDY_TLS_VERIFY_NONE), 0);
     return ctx;
 }
 
@@ -3031,7 +3055,7 @@ static void test_https_downgrade(void **state)
     eddy_tls_ctx_free(co.tls);
 }
 
-/* --- examples/fetch -------------------------------------------------------- */
+/* --- examples/fetch ------------------------------------------------------ */
 
 typedef struct child {
     pid_t pid;
@@ -3132,9 +3156,9 @@ static void test_example_fetch(void **state)
         assert_string_equal(ch.o, "Hello, World");
         assert_string_equal(ch.e, "");
     }
-    {   /* -v, -X, -H, -d */
-        const char *args[] = {"-v", "-X", "PUT", "-H", "X-A: b c", "-d",
-                              "data!", u2, NULL};
+    { /* -v, -X, -H, -d */
+        const char *args[] = {"-v", "-X",    "PUT", "-H", "X-A: b c",
+                              "-d", "data!", u2,    NULL};
 
         assert_true(run_example(loop, args, &ch));
         assert_int_equal(ch.status, 0);
@@ -3144,14 +3168,14 @@ static void test_example_fetch(void **state)
         assert_int_equal(strncmp(ch.e, "HTTP/1.1 200 OK\n", 16), 0);
         assert_non_null(strstr(ch.e, "\nContent-Length: "));
     }
-    {   /* redirects followed; a 404 is a complete response: 0 */
+    { /* redirects followed; a 404 is a complete response: 0 */
         const char *args[] = {u3, NULL};
 
         assert_true(run_example(loop, args, &ch));
         assert_int_equal(ch.status, 0);
         assert_string_equal(ch.o, "no");
     }
-    {   /* --max-redirects 0: the 302 itself */
+    { /* --max-redirects 0: the 302 itself */
         const char *args[] = {"-v", "--max-redirects", "0", u3, NULL};
 
         assert_true(run_example(loop, args, &ch));
@@ -3159,9 +3183,8 @@ static void test_example_fetch(void **state)
         assert_string_equal(ch.o, "moved");
         assert_int_equal(strncmp(ch.e, "HTTP/1.1 302 Found\n", 19), 0);
     }
-    {   /* failures: one line naming the cause, exit 1 */
-        static const char *const causes[] = {"refused", "not found",
-                                             "timeout"};
+    { /* failures: one line naming the cause, exit 1 */
+        static const char *const causes[] = {"refused", "not found", "timeout"};
         int port = free_port(), full = full_backlog(filler);
         const char *a1[] = {url_of(port, "/"), NULL};
         const char *a2[] = {"http://nonexistent.invalid/", NULL};
@@ -3178,13 +3201,13 @@ static void test_example_fetch(void **state)
         for (int i = 0; i < 3; i++)
             close(filler[i]);
     }
-    {   /* usage */
+    { /* usage */
         const char *args[] = {"--parallel", "2", u1, NULL};
 
         assert_true(run_example(loop, args, &ch));
         assert_int_equal(ch.status, 2);
     }
-    {   /* the load generator */
+    { /* the load generator */
         const char *args[] = {"--parallel", "4", "--count", "200", u1, NULL};
 
         assert_true(run_example(loop, args, &ch));

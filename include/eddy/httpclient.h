@@ -143,35 +143,35 @@ typedef struct eddy_http_fetch eddy_http_fetch;
 
 /** Client options; a zero field takes its default. */
 typedef struct eddy_http_client_options {
-    eddy_resolver *resolver;     /**< looks up host names; NULL: the client
-                                      makes one of its own.  A resolver
-                                      given must outlive the client */
-    eddy_tls_ctx *tls;           /**< the client context (EDDY_TLS_CLIENT)
-                                      for https; NULL: one of the client's
-                                      own, made at the first https fetch:
-                                      the system's CAs, verification on,
-                                      ALPN http/1.1.  A context given must
-                                      outlive the client */
-    size_t max_connections;      /**< connections open at once in all, 64 */
-    size_t max_per_host;         /**< ... to one scheme, host and port, 8 */
-    uint64_t pool_idle_ms;       /**< an idle pooled connection closes
-                                      after this long, 60,000 */
-    uint64_t connect_timeout_ms; /**< a fetch's default, 20,000 */
-    uint64_t request_timeout_ms; /**< a fetch's default, 20,000 */
-    uint64_t idle_timeout_ms;    /**< a fetch's default: none */
+    eddy_resolver *resolver;      /**< looks up host names; NULL: the client
+                                       makes one of its own.  A resolver
+                                       given must outlive the client */
+    eddy_tls_ctx *tls;            /**< the client context (EDDY_TLS_CLIENT)
+                                       for https; NULL: one of the client's
+                                       own, made at the first https fetch:
+                                       the system's CAs, verification on,
+                                       ALPN http/1.1.  A context given must
+                                       outlive the client */
+    size_t max_connections;       /**< connections open at once in all, 64 */
+    size_t max_per_host;          /**< ... to one scheme, host and port, 8 */
+    uint64_t pool_idle_ms;        /**< an idle pooled connection closes
+                                       after this long, 60,000 */
+    uint64_t connect_timeout_ms;  /**< a fetch's default, 20,000 */
+    uint64_t request_timeout_ms;  /**< a fetch's default, 20,000 */
+    uint64_t idle_timeout_ms;     /**< a fetch's default: none */
     uint64_t continue_timeout_ms; /**< how long a fetch with
                                       #EDDY_FETCH_EXPECT_CONTINUE waits for
                                       100 Continue before it sends the body
                                       anyway, 1,000 */
-    size_t max_header_size;      /**< a response head's bytes, 64 KiB */
-    size_t max_headers;          /**< a response head's fields, 100 */
-    uint64_t max_body_size;      /**< a response body's bytes (whole or
-                                      streamed, inflated for gzip),
-                                      100 MiB */
-    unsigned max_redirects;      /**< a fetch's default, 5 */
-    const char *user_agent;      /**< the User-Agent sent when a fetch
-                                      gives none, "eddy/VERSION"; ""
-                                      sends none.  Copied */
+    size_t max_header_size;       /**< a response head's bytes, 64 KiB */
+    size_t max_headers;           /**< a response head's fields, 100 */
+    uint64_t max_body_size;       /**< a response body's bytes (whole or
+                                       streamed, inflated for gzip),
+                                       100 MiB */
+    unsigned max_redirects;       /**< a fetch's default, 5 */
+    const char *user_agent;       /**< the User-Agent sent when a fetch
+                                       gives none, "eddy/VERSION"; ""
+                                       sends none.  Copied */
 } eddy_http_client_options;
 
 /** A response, valid during the callback it is given to. */
@@ -203,8 +203,7 @@ typedef void (*eddy_http_response_cb)(eddy_http_fetch *f, int status,
 /** Streaming: the final response's head (body empty), before its first
  *  piece.  Not called for the redirects followed. */
 typedef void (*eddy_http_headers_cb)(eddy_http_fetch *f,
-                                     const eddy_http_response *resp,
-                                     void *arg);
+                                     const eddy_http_response *resp, void *arg);
 /** Streaming: a piece of the body (inflated for gzip), valid during the
  *  call.  eddy_http_fetch_pause() stops the pieces until
  *  eddy_http_fetch_resume(). */
@@ -248,47 +247,47 @@ enum {
 /** A fetch's options; a zero field takes its default (the client's
  *  where it has one). */
 typedef struct eddy_http_fetch_options {
-    const char *method;               /**< "GET" by default; a token.  Not
-                                           CONNECT */
-    const eddy_http_header *headers;  /**< sent as given (copied), after
-                                           the client's Host, User-Agent,
-                                           Accept-Encoding and framing;
-                                           a Host or User-Agent here
-                                           replaces the client's.  Not
-                                           Content-Length,
-                                           Transfer-Encoding, Connection,
-                                           Expect (the client writes
-                                           those) */
-    size_t nheaders;                  /**< how many */
-    const void *body;                 /**< the body (copied), sent with a
-                                           Content-Length; NULL: none
-                                           (POST, PUT and PATCH then send
-                                           Content-Length: 0) */
-    size_t body_len;                  /**< its length */
+    const char *method;                    /**< "GET" by default; a token.  Not
+                                                CONNECT */
+    const eddy_http_header *headers;       /**< sent as given (copied), after
+                                                the client's Host, User-Agent,
+                                                Accept-Encoding and framing;
+                                                a Host or User-Agent here
+                                                replaces the client's.  Not
+                                                Content-Length,
+                                                Transfer-Encoding, Connection,
+                                                Expect (the client writes
+                                                those) */
+    size_t nheaders;                       /**< how many */
+    const void *body;                      /**< the body (copied), sent with a
+                                                Content-Length; NULL: none
+                                                (POST, PUT and PATCH then send
+                                                Content-Length: 0) */
+    size_t body_len;                       /**< its length */
     eddy_http_body_producer body_producer; /**< or a body in pieces:
                                            see eddy_http_fetch_write() */
-    uint64_t body_length;             /**< with body_producer: the exact
-                                           length it writes, sent as
-                                           Content-Length; 0: chunked */
-    unsigned flags;                   /**< EDDY_FETCH_* */
-    unsigned max_redirects;           /**< 0: the client's */
-    uint64_t connect_timeout_ms;      /**< 0: the client's;
-                                           #EDDY_HTTP_NO_TIMEOUT: none */
-    uint64_t request_timeout_ms;      /**< 0: the client's;
-                                           #EDDY_HTTP_NO_TIMEOUT: none */
-    uint64_t idle_timeout_ms;         /**< 0: the client's;
-                                           #EDDY_HTTP_NO_TIMEOUT: none */
-    eddy_http_headers_cb on_headers;  /**< streaming: the head first */
-    eddy_http_chunk_cb on_chunk;      /**< streaming: the body in pieces
-                                           (the response's body is then
-                                           empty) */
-    eddy_http_upgrade_cb on_upgrade;  /**< ask for an upgrade: needs an
-                                           Upgrade header among headers;
-                                           Connection: Upgrade is sent */
-    eddy_tls_ctx *tls;                /**< https: this client context
-                                           instead of the client's (its
-                                           connections are pooled apart);
-                                           it must outlive the fetch */
+    uint64_t body_length;                  /**< with body_producer: the exact
+                                                length it writes, sent as
+                                                Content-Length; 0: chunked */
+    unsigned flags;                        /**< EDDY_FETCH_* */
+    unsigned max_redirects;                /**< 0: the client's */
+    uint64_t connect_timeout_ms;           /**< 0: the client's;
+                                                #EDDY_HTTP_NO_TIMEOUT: none */
+    uint64_t request_timeout_ms;           /**< 0: the client's;
+                                                #EDDY_HTTP_NO_TIMEOUT: none */
+    uint64_t idle_timeout_ms;              /**< 0: the client's;
+                                                #EDDY_HTTP_NO_TIMEOUT: none */
+    eddy_http_headers_cb on_headers;       /**< streaming: the head first */
+    eddy_http_chunk_cb on_chunk;           /**< streaming: the body in pieces
+                                                (the response's body is then
+                                                empty) */
+    eddy_http_upgrade_cb on_upgrade;       /**< ask for an upgrade: needs an
+                                                Upgrade header among headers;
+                                                Connection: Upgrade is sent */
+    eddy_tls_ctx *tls;                     /**< https: this client context
+                                                instead of the client's (its
+                                                connections are pooled apart);
+                                                it must outlive the fetch */
 } eddy_http_fetch_options;
 
 /** A client's counters (eddy_http_client_get_stats()). */
@@ -356,9 +355,9 @@ EDDY_API void eddy_http_client_get_stats(const eddy_http_client *c,
  * (-ECONNRESET...), and the EDDY_HTTP_E* codes above.
  */
 EDDY_API int eddy_http_client_fetch(eddy_http_client *c, const char *url,
-                             const eddy_http_fetch_options *opts,
-                             eddy_http_response_cb cb, void *arg,
-                             eddy_http_fetch **out);
+                                    const eddy_http_fetch_options *opts,
+                                    eddy_http_response_cb cb, void *arg,
+                                    eddy_http_fetch **out);
 
 /**
  * Cancels a fetch: none of its callbacks runs after this, and the handle
