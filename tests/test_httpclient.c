@@ -375,7 +375,7 @@ typedef struct script {
     size_t req_len;
 } script;
 
-__attribute__((unused)) static void sc_open(script *sc)
+static void sc_open(script *sc)
 {
     size_t n;
 
@@ -393,7 +393,7 @@ static void sc_drop(script *sc)
     sc->fd = -1;
 }
 
-__attribute__((unused)) static void sc_close(script *sc)
+static void sc_close(script *sc)
 {
     sc_drop(sc);
     close(sc->lfd);
@@ -483,7 +483,7 @@ static void sc_send(script *sc, const void *p, size_t n)
 }
 
 /* Resets the connection (an RST, not a FIN). */
-__attribute__((unused)) static void sc_reset(script *sc)
+static void sc_reset(script *sc)
 {
     struct linger l = {1, 0};
 
@@ -517,10 +517,9 @@ static void sc_send_split(eddy_loop *loop, eddy_http_client *c, script *sc,
 
 /* A fetch whose answer the script gives: sends it (split at k, or whole
  * when k is 0), closes after it if asked, and waits for the end. */
-__attribute__((unused)) static void
-scripted(eddy_loop *loop, eddy_http_client *c, script *sc,
-         const eddy_http_fetch_options *o, const char *bytes, size_t n,
-         size_t k, int close_after, result *r)
+static void scripted(eddy_loop *loop, eddy_http_client *c, script *sc,
+                     const eddy_http_fetch_options *o, const char *bytes,
+                     size_t n, size_t k, int close_after, result *r)
 {
     int reuse = stats(c).idle > 0 && sc->fd >= 0;
 
@@ -2504,9 +2503,8 @@ static void test_upgrade(void **state)
 }
 
 /* --- what eddy_http_client_fetch() refuses ------------------------------- */
-*-- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- --* /
 
-    static void test_fetch_errors(void **state)
+static void test_fetch_errors(void **state)
 {
     eddy_loop *loop = tu_loop_new();
     eddy_http_client *c = client_new(loop, NULL);
