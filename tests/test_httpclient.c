@@ -2206,6 +2206,63 @@ static void test_producer_errors(void **state)
     finish(loop, c);
 }
 
+/* A response that comes while the producer still writes: its writes are
+ * -EPIPE from then on (the body was ended for it: chunked), and the
+ * response is the answer. */
+static void early_headers(eddy_http_fetch *f, const eddy_http_response *rs,
+                          void *arg)
+{
+    upload *u = arg;
+
+    on_headers(f, rs, &u->r);
+    assert_int_equal(eddy_http_fetch_write(f, "more", 4), -EPIPE);
+    assert_int_equal(eddy_http_fetch_end_body(f), -EPIPE);
+    u->calls += 100;
+}
+
+static void one_piece(eddy_http_fetch *f, void *arg)
+{
+    upload *u = arg;
+
+    if (u->calls++ == 0)
+        assert_int_equal(eddy_http_fetch_write(f, "piece", 5), 0);
+}
+
+static void test_producer_early_response(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_http_client *c = client_new(loop, NULL);
+    eddy_http_fetch_options o = {0};
+    script sc;
+    upload u;
+
+    (void)state;
+    sc_open(&sc);
+    memset(&u, 0, sizeof u);
+    o.method = "POST";
+    o.body_producer = one_piece;
+    o.on_headers = early_headers;
+    o.on_chunk = on_chunk;
+    assert_int_equal(eddy_http_client_fetch(c, url_of(sc.port, "/"), &o,
+                                            on_done, &u, NULL),
+                     0);
+    sc_accept(loop, &sc);
+    sc_wait_for(loop, &sc, "5\r\npiece\r\n");
+    sc_send(&sc, ok1, sizeof ok1 - 1);
+    wait_done(loop, &u.r);
+    assert_int_equal(u.r.status, 0);
+    /* twice (the second time it had nothing), then the checks */
+    assert_int_equal(u.calls, 102);
+    assert_string_equal(u.r.body, "1");
+    /* The chunked body was ended for it: the connection stays. */
+    sc_wait_for(loop, &sc, "piece\r\n0\r\n\r\n");
+    settle(loop);
+    assert_int_equal(stats(c).idle, 1);
+    r_free(&u.r);
+    sc_close(&sc);
+    finish(loop, c);
+}
+
 /* --- Expect: 100-continue ------------------------------------------------ */
 
 static void test_expect_continue(void **state)
@@ -2426,10 +2483,10 @@ static void on_upgrade(eddy_http_fetch *f, const eddy_http_response *rs,
 {
     upg *u = arg;
 
-    (void)f;
     u->upgraded++;
     u->code = rs->status;
     u->s = st;
+    eddy_http_fetch_cancel(f); /* the fetch is over: nothing */
     snprintf(u->extra, sizeof u->extra, "%.*s", (int)n, extra);
 }
 
@@ -3299,6 +3356,7 @@ int main(void)
         tu_test(test_free_client_inside),
         tu_test(test_producer_bodies),
         tu_test(test_producer_errors),
+        tu_test(test_producer_early_response),
         tu_test(test_expect_continue),
         tu_test(test_gzip),
         tu_test(test_upgrade),

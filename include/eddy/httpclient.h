@@ -363,8 +363,8 @@ EDDY_API int eddy_http_client_fetch(eddy_http_client *c, const char *url,
  * Cancels a fetch: none of its callbacks runs after this, and the handle
  * is invalid.  A connection in the middle of its request is closed; one
  * being made for it goes on and joins the pool.  Allowed from any
- * callback, the fetch's own among them.  Inside the fetch's final
- * callback it does nothing (the fetch is over).
+ * callback, the fetch's own among them.  Inside the fetch's final (or
+ * upgrade) callback it does nothing (the fetch is over).
  */
 EDDY_API void eddy_http_fetch_cancel(eddy_http_fetch *f);
 
