@@ -310,7 +310,9 @@ EDDY_API int eddy_http_read_body(eddy_http_request *req, eddy_http_body_cb cb,
  * wait.  The body timeout does not run while paused: the server is the
  * one waiting (bound a pause with a timer of your own).  Pausing a paused
  * body, or one that arrived whole, does nothing.  Finishing the request
- * ends the pause.  Errors: -EINVAL (the route does not stream its body),
+ * ends the pause.  A client that goes away meanwhile is told at once where
+ * the poller reports errors unasked (epoll, kqueue, poll); with select,
+ * when reading resumes or the request is finished.  Errors: -EINVAL (the route does not stream its body),
  * -EPIPE (the client went away; the body callback was told).
  */
 EDDY_API int eddy_http_pause_body(eddy_http_request *req);
