@@ -67,6 +67,23 @@ ifeq ($(BACKEND)-$(DEFAULT_BACKEND),kqueue-epoll)
   CONFIG_CFLAGS += $(shell pkg-config --cflags libkqueue 2>/dev/null) -DEDDY_LIBKQUEUE
   LIBS += $(shell pkg-config --libs libkqueue 2>/dev/null || echo -lkqueue)
 endif
+# TLS under the streams: openssl when pkg-config finds it and the compiler
+# its headers (not musl-gcc, say), else none (tls.h then says -ENOTSUP).
+ifeq ($(origin TLS),undefined)
+  TLS := $(shell pkg-config --exists openssl 2>/dev/null && \
+           printf '\043include <openssl/ssl.h>\n' | $(CC) `pkg-config --cflags openssl` \
+               -E -x c - >/dev/null 2>&1 && echo openssl || echo none)
+endif
+ifeq ($(filter $(TLS),openssl none),)
+  $(error TLS must be openssl or none, not '$(TLS)')
+endif
+PC_LIBS := $(LIBS)
+PC_REQUIRES :=
+ifeq ($(TLS),openssl)
+  CONFIG_CFLAGS += -DEDDY_TLS_OPENSSL $(shell pkg-config --cflags openssl)
+  LIBS += $(shell pkg-config --libs openssl)
+  PC_REQUIRES := openssl
+endif
 ifeq ($(UNAME),Darwin)
   SO := libeddy.$(MAJOR).dylib
   SO_FLAGS := -dynamiclib -install_name $(PREFIX)/lib/$(SO)
@@ -97,7 +114,7 @@ VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
 RUN_EXAMPLE := $(if $(wildcard examples/hello.c),hello,embed)
 RUN_ARGS ?= $(if $(filter hello,$(RUN_EXAMPLE)),--access-log)
 
-CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN)
+CONFIG := $(CC) $(CFLAGS) $(CONFIG_CFLAGS) $(BACKEND) $(SAN) TLS=$(TLS)
 $(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" = "$(CONFIG)" ] || echo "$(CONFIG)" > $(B)/config.txt; } && \
         { [ "$(B_BACKEND)" = "$(BACKEND)" ] && [ -f $(B)/backend ] || echo $(BACKEND) > $(B)/backend; })
 
@@ -111,7 +128,7 @@ all: lib examples
 lib: $(B)/libeddy.a $(B)/$(SO)
 
 help:
-	@echo "make [BACKEND=epoll|kqueue|poll|select] [ZLIB=zlib|none] [CC=clang] [B=dir]"
+	@echo "make [BACKEND=epoll|kqueue|poll|select] [ZLIB=zlib|none] [TLS=openssl|none] [CC=clang] [B=dir]"
 	@echo "  (the backend sticks to $(B)/, now $(BACKEND), until another is named)"
 	@echo "  all (default)  libeddy.a, libeddy.so and the examples into $(B)/"
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
@@ -188,7 +205,7 @@ check-layers:
 
 # Each line runs one sub-make per backend, stopping at the first failure.
 check:
-	@scripts/need.sh cmocka valgrind
+	@scripts/need.sh cmocka valgrind $(if $(filter openssl,$(TLS)),openssl gnutls-cli curl)
 	@scripts/check_layers.sh
 	@$(if $(filter command,$(origin ZLIB)),:,scripts/need.sh zlib 2>/dev/null || \
 	    echo "== no zlib here: the suites run without permessage-deflate (ZLIB=none)")
@@ -233,7 +250,7 @@ install: lib
 	install -m 755 $(B)/$(SO) $(DESTDIR)$(PREFIX)/lib/
 	@for l in $(SO_LINKS); do ln -sf $(SO) $(DESTDIR)$(PREFIX)/lib/$$l; done
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS@|$(LIBS)|' eddy.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
+	    -e 's|@LIBS@|$(PC_LIBS)|' -e 's|@REQUIRES@|$(PC_REQUIRES)|' eddy.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/eddy.pc
 	install -m 644 docs/man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/
 	@$(call man_links,echo ".so man3/$$p" > $(DESTDIR)$(PREFIX)/share/man/man3/$$f.3)
 

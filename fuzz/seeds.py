@@ -396,3 +396,78 @@ INFLATE = {
 }
 for name, (s1, s2, parts) in sorted(INFLATE.items()):
     write("ws_inflate", name, bytes([s1, s2]) + messages(parts))
+
+# tls_server: settings byte (bit 0 the server stops at TLS 1.2, 1 it has
+# ALPN, 2 it asks for a client certificate, 3 the client half-closes at
+# the end, 4 read_until), cuts, the bytes the client sends.  The
+# ClientHellos are recorded from real clients (openssl, curl, gnutls-cli,
+# when installed) connecting to a socket here that only listens.
+import socket
+import subprocess
+
+def first_record(argv):
+    """What a client sends first: its ClientHello record (None without
+    the tool)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(5)
+    port = srv.getsockname()[1]
+    try:
+        p = subprocess.Popen([a.replace("PORT", str(port)) for a in argv],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        srv.close()
+        return None
+    data = b""
+    try:
+        conn, _ = srv.accept()
+        conn.settimeout(5)
+        while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        conn.close()
+    except OSError:
+        pass
+    p.kill()
+    p.wait()
+    srv.close()
+    return data or None
+
+HELLOS = {
+    "openssl": ["openssl", "s_client", "-connect", "127.0.0.1:PORT",
+                "-servername", "localhost"],
+    "openssl-tls12": ["openssl", "s_client", "-connect", "127.0.0.1:PORT",
+                      "-tls1_2", "-servername", "localhost"],
+    "openssl-tls10": ["openssl", "s_client", "-connect", "127.0.0.1:PORT",
+                      "-tls1", "-cipher", "DEFAULT@SECLEVEL=0"],
+    "curl": ["curl", "-sk", "--resolve", "localhost:PORT:127.0.0.1",
+             "https://localhost:PORT/"],
+    "gnutls": ["gnutls-cli", "--insecure", "--port", "PORT",
+               "--sni-hostname=localhost", "127.0.0.1"],
+}
+CCS = b"\x14\x03\x03\x00\x01\x01"          # ChangeCipherSpec, as TLS 1.3 sends
+FAKE_FINISHED = b"\x17\x03\x03\x00\x35" + bytes(range(0x35))
+ALERT = b"\x15\x03\x03\x00\x02\x02\x28"    # fatal handshake_failure
+TLS_SEEDS = {
+    "http": (0x00, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    "sslv2": (0x00, b"\x80\x1c\x01\x00\x02\x00\x03\x00\x00\x00\x10\x01\x00\x80"
+                    b"0123456789abcdef"),
+    "alert": (0x08, ALERT),
+    "empty-record": (0x08, b"\x16\x03\x01\x00\x00"),
+    "huge-length": (0x00, b"\x16\x03\x01\xff\xff" + b"\x01" * 40),
+}
+for name, argv in sorted(HELLOS.items()):
+    hello = first_record(argv)
+    if hello is None:
+        continue
+    TLS_SEEDS[name] = (0x08, hello)
+    TLS_SEEDS[name + "-then-finished"] = (0x12, hello + CCS + FAKE_FINISHED)
+    TLS_SEEDS[name + "-tls12-alpn-mtls"] = (0x17, hello)
+    TLS_SEEDS[name + "-cut"] = (0x00, hello[:len(hello) // 2])
+for i, (name, (cfg, data)) in enumerate(sorted(TLS_SEEDS.items())):
+    gaps = [(), (5,), (1, 1, 1, 1, 1, 1, 1, 1), (64, 64), (3, 100)][i % 5]
+    write("tls_server", name, bytes([cfg]) + cuts(*gaps) + data)

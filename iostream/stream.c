@@ -15,6 +15,10 @@
  * caller's buffer for read_into), then drive().  Writes go out from
  * drive(), so the writes of one callback leave in one writev.
  *
+ * A TLS stream (eddy_stream_start_tls) reads and writes through its
+ * transport (transport.h) at the same three points instead; a plain one
+ * pays a test of a flag there (S_TLS), and nothing else.
+ *
  * This file must never block, never raise SIGPIPE, and never let the read
  * buffer pass max_buffer_size or the write queue max_write_buffer_size.
  */
@@ -22,6 +26,7 @@
 #include "../ioloop/loop_internal.h"
 #include "eddy/iostream.h"
 #include "stream_internal.h"
+#include "transport.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,11 +54,16 @@
  * Linux's largest default TCP send buffer (tcp_wmem), so a reader keeps up
  * with a peer that fills its buffer in one go. */
 #define READ_BUDGET (4u << 20)
+/* The TLS stream's own steps stay out of line: a plain stream pays a test
+ * of a flag it has loaded anyway (S_TLS) at each I/O point and nothing
+ * more, not even in the size of the functions it runs (checked with
+ * callgrind, docs/architecture.md). */
+#define TLS_PATH __attribute__((noinline))
 
 enum { R_NONE, R_BYTES, R_UNTIL, R_CLOSE, R_INTO, R_STREAM };
 
 enum {
-    S_SOCKET = 1 << 0,     /* sendmsg(MSG_NOSIGNAL) works on wfd */
+    S_SOCKET = 1 << 0,     /* flush() uses sendmsg(MSG_NOSIGNAL); not TLS */
     S_CONNECTING = 1 << 1, /* connect(2) in progress */
     S_CONNECTED = 1 << 2,  /* connect done, its callback not yet run */
     S_CLOSED = 1 << 3,     /* fds closed; callbacks may be left to run */
@@ -68,6 +78,8 @@ enum {
     S_DRAIN = 1 << 12,     /* the queue reached the high watermark */
     S_PAUSED = 1 << 13,    /* eddy_stream_pause_reading() */
     S_HALF_OPEN = 1 << 14, /* EOF with no read pending leaves it open */
+    S_TLS = 1 << 15,       /* s->tls: TLS is on */
+    S_TLS_HS = 1 << 16,    /* its handshake, or the handshake callback, waits */
 };
 
 struct wseg {
@@ -119,6 +131,7 @@ struct eddy_stream {
     eddy_timer_id connect_timer;
     void (*free_fn)(void *arg); /* eddy__stream_on_free() */
     void *free_arg;
+    eddy__tls *tls; /* NULL: plain */
 };
 
 static void drive(eddy_stream *s);
@@ -139,6 +152,15 @@ const char *eddy_strerror(int err)
     /* eddy's own codes, one namespace for every layer: this is
      * httpserver.h's EDDY_HTTP_TOO_LARGE. */
     case EDDY_EOF + 1: return "request body larger than max_body_size";
+    case EDDY_TLS_HANDSHAKE: return "TLS handshake failed";
+    case EDDY_TLS_VERIFY: return "TLS peer certificate did not verify";
+    case EDDY_TLS_TRUNCATED: return "TLS stream truncated: the peer closed "
+                                    "without close_notify";
+    case EDDY_TLS_PROTOCOL: return "TLS protocol error";
+    case EDDY_TLS_KEY_MISMATCH: return "TLS private key does not match "
+                                       "the certificate";
+    case EDDY_TLS_BAD_PEM: return "no usable PEM data (TLS certificate, key "
+                                  "or CA file)";
     default: return strerror(err < 0 ? -err : err);
     }
 }
@@ -201,19 +223,58 @@ static void watch(eddy_stream *s, int fd, unsigned want, unsigned *mask)
         close_with(s, err);
 }
 
-/* The events each fd should be watched for, given what is pending. */
-static void update_interest(eddy_stream *s)
+/* What a TLS stream waits for instead: the events its handshake, its
+ * read and its write asked for (a read may wait to write, and the other
+ * way round). */
+TLS_PATH static void tls_interest(const eddy__tls *t, unsigned *r,
+                                  unsigned *w)
 {
-    unsigned r = 0, w = 0;
+    unsigned want = t->state & EDDY__TLS_HANDSHAKE ? t->hswant : 0;
 
-    if (s->flags & S_CLOSED)
-        return;
+    if (*r && !(t->state & EDDY__TLS_HANDSHAKE))
+        want |= t->rwant;
+    if (*w && !(t->state & EDDY__TLS_HANDSHAKE))
+        want |= t->wwant;
+    *r = want & EDDY_READ;
+    *w = want & EDDY_WRITE;
+}
+
+/* Whether the stream wants to read (*r) and write (*w), given what is
+ * pending. */
+static inline void wanted(const eddy_stream *s, unsigned *r, unsigned *w)
+{
+    *r = *w = 0;
     if (!(s->flags & (S_EOF | S_CONNECTING | S_PAUSED)) &&
         buffered(s) < s->opt.max_buffer_size &&
         (s->rd.kind != R_NONE || (s->close_cb != NULL && buffered(s) == 0)))
-        r = EDDY_READ;
+        *r = EDDY_READ;
     if ((s->flags & S_CONNECTING) || s->nsegs > s->seg0)
-        w = EDDY_WRITE;
+        *w = EDDY_WRITE;
+}
+
+/* update_interest() of a TLS stream: one socket, watched for what TLS
+ * needs to do what the stream wants. */
+TLS_PATH static void tls_update_interest(eddy_stream *s)
+{
+    unsigned r, w;
+
+    wanted(s, &r, &w);
+    if (!(s->flags & S_CONNECTING))
+        tls_interest(s->tls, &r, &w);
+    watch(s, s->rfd, r | w, &s->rmask);
+}
+
+/* The events each fd should be watched for, given what is pending. */
+static void update_interest(eddy_stream *s)
+{
+    unsigned r, w;
+
+    if (eddy__unlikely(s->flags & (S_CLOSED | S_TLS))) {
+        if (!(s->flags & S_CLOSED))
+            tls_update_interest(s);
+        return;
+    }
+    wanted(s, &r, &w);
     if (s->rfd == s->wfd) {
         watch(s, s->rfd, r | w, &s->rmask);
         return;
@@ -232,6 +293,12 @@ static void close_with(eddy_stream *s, int err)
     if (s->connect_timer != 0)
         eddy_loop_remove_timeout(s->loop, s->connect_timer);
     s->connect_timer = 0;
+    if (eddy__unlikely(s->flags & S_TLS)) {
+        if (s->tls->timer != 0)
+            eddy_loop_remove_timeout(s->loop, s->tls->timer);
+        s->tls->timer = 0;
+        s->tls->ops->shutdown(s->tls); /* close_notify, if it can */
+    }
     for (int i = 0; i < 2; i++) {
         int fd = i ? s->wfd : s->rfd;
 
@@ -659,9 +726,30 @@ int eddy_stream_read_stream(eddy_stream *s, size_t n, eddy_read_cb cb,
     return start_read(s, R_STREAM, cb, arg);
 }
 
+/* The transport seam, reading: read(2) on a plain stream, the TLS
+ * transport otherwise.  Both return -1 and set errno; TLS's own codes
+ * travel as errno = -EDDY_TLS_*, so that -errno is the stream's error. */
+TLS_PATH static ssize_t tls_read(eddy_stream *s, void *buf, size_t len)
+{
+    ssize_t r = s->tls->ops->read(s->tls, buf, len);
+
+    if (r < 0) {
+        errno = (int)-r;
+        r = -1;
+    }
+    return r;
+}
+
+static inline ssize_t io_read(eddy_stream *s, void *buf, size_t len, int tls)
+{
+    return tls ? tls_read(s, buf, len) : read(s->rfd, buf, len);
+}
+
 /* One read(2): into the caller's buffer for read_into when nothing is
- * buffered, else into ours, never past max_buffer_size. */
-static int read_some(eddy_stream *s)
+ * buffered, else into ours, never past max_buffer_size.  tls is constant
+ * in every caller: a plain stream's copy has no TLS in it. */
+__attribute__((always_inline)) static inline int read_some(eddy_stream *s,
+                                                           int tls)
 {
     size_t want = s->opt.max_buffer_size - buffered(s);
     ssize_t r;
@@ -670,7 +758,7 @@ static int read_some(eddy_stream *s)
     /* Not for a read_into that wants nothing more (one of zero bytes):
      * read(2) of zero bytes returns 0, which would pass for EOF. */
     if (s->rd.kind == R_INTO && buffered(s) == 0 && s->rd.got < s->rd.n) {
-        r = read(s->rfd, s->rd.into + s->rd.got, s->rd.n - s->rd.got);
+        r = io_read(s, s->rd.into + s->rd.got, s->rd.n - s->rd.got, tls);
         if (r > 0) {
             full = (size_t)r == s->rd.n - s->rd.got;
             s->rd.got += (size_t)r;
@@ -700,7 +788,7 @@ static int read_some(eddy_stream *s)
             s->buf = b;
             s->cap = cap;
         }
-        r = read(s->rfd, s->buf + s->end, want);
+        r = io_read(s, s->buf + s->end, want, tls);
         if (r > 0) {
             full = (size_t)r == want;
             s->end += (size_t)r;
@@ -754,6 +842,20 @@ static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int n)
 #endif
 }
 
+/* The transport seam, writing a TLS stream (a plain one calls sendmsg or
+ * writev in flush()): -1 and errno as io_read(). */
+TLS_PATH static ssize_t tls_writev(eddy_stream *s, const struct iovec *iov,
+                                   int n)
+{
+    ssize_t w = s->tls->ops->writev(s->tls, iov, n);
+
+    if (w < 0) {
+        errno = (int)-w;
+        w = -1;
+    }
+    return w;
+}
+
 /* Sends what is queued until done or the kernel is full. */
 static int flush(eddy_stream *s)
 {
@@ -771,8 +873,13 @@ static int flush(eddy_stream *s)
         }
         msg.msg_iov = iov;
         msg.msg_iovlen = n;
-        w = s->flags & S_SOCKET ? sendmsg(s->wfd, &msg, MSG_NOSIGNAL)
-                                : writev_nosigpipe(s->wfd, iov, n);
+        /* A TLS stream has no S_SOCKET: it does not sendmsg itself. */
+        if (eddy__likely(s->flags & S_SOCKET))
+            w = sendmsg(s->wfd, &msg, MSG_NOSIGNAL);
+        else if (s->flags & S_TLS)
+            w = tls_writev(s, iov, n);
+        else
+            w = writev_nosigpipe(s->wfd, iov, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -905,6 +1012,9 @@ static int fail_one(eddy_stream *s)
     if ((cb = s->connect_cb) != NULL) {
         s->connect_cb = NULL;
         cb(s, s->flags & S_CONNECTED ? 0 : err, s->connect_arg);
+    } else if ((s->flags & S_TLS) && (cb = s->tls->cb) != NULL) {
+        s->tls->cb = NULL; /* the handshake's, next after the connect's */
+        cb(s, s->tls->state & EDDY__TLS_UP ? 0 : err, s->tls->arg);
     } else if (s->rd.kind != R_NONE) {
         end_read(s, err);
     } else if (s->done0 < s->ndone) {
@@ -919,6 +1029,61 @@ static int fail_one(eddy_stream *s)
         return 0;
     }
     return 1;
+}
+
+/* Runs the handshake when it may progress (reads and writes wait for
+ * it), then its callback.  Returns 1 when something happened. */
+TLS_PATH static int tls_handshake(eddy_stream *s)
+{
+    eddy__tls *t = s->tls;
+    eddy_stream_cb cb = t->cb;
+    int err;
+
+    if (t->state & EDDY__TLS_DONE) {
+        t->state &= ~(unsigned)EDDY__TLS_DONE;
+        s->flags &= ~(unsigned)S_TLS_HS;
+        t->cb = NULL;
+        if (cb != NULL)
+            cb(s, 0, t->arg);
+        return 1;
+    }
+    if (!(t->state & EDDY__TLS_TRY))
+        return 0;
+    t->state &= ~(unsigned)EDDY__TLS_TRY;
+    /* Bytes read before TLS started and not handed to a read are its
+     * first (taken here, not in start_tls: a read callback that starts
+     * TLS still has its own bytes in the buffer). */
+    if (buffered(s) > 0) {
+        if ((err = eddy__tls_preread(t, head(s), buffered(s))) != 0) {
+            close_with(s, err);
+            return 1;
+        }
+        consume(s, buffered(s));
+    }
+    if ((err = t->ops->handshake(t)) == -EAGAIN)
+        return 0; /* update_interest() watches for t->hswant */
+    if (err != 0) {
+        close_with(s, err);
+        return 1;
+    }
+    t->state ^= EDDY__TLS_HANDSHAKE | EDDY__TLS_UP | EDDY__TLS_DONE;
+    if (t->timer != 0)
+        eddy_loop_remove_timeout(s->loop, t->timer);
+    t->timer = 0;
+    return 1;
+}
+
+/* Reads plaintext the TLS library holds already, which no poller will
+ * report, while a read waits for it.  Returns 1 when that got somewhere. */
+TLS_PATH static int tls_drain(eddy_stream *s)
+{
+    uint64_t before = s->received;
+
+    if (s->rd.kind == R_NONE || buffered(s) >= s->opt.max_buffer_size ||
+        !s->tls->ops->pending(s->tls))
+        return 0;
+    read_some(s, 1);
+    return s->received != before || (s->flags & (S_CLOSED | S_EOF));
 }
 
 /* Does the next thing the stream owes its user.  Returns 0 when there is
@@ -938,8 +1103,8 @@ static int step(eddy_stream *s)
         }
         return 1;
     }
-    if (s->flags & S_CONNECTING)
-        return 0;
+    if (eddy__unlikely(s->flags & (S_CONNECTING | S_TLS_HS)))
+        return s->flags & S_CONNECTING ? 0 : tls_handshake(s);
     if (!(s->flags & S_PAUSED) && (deliver_read(s) || (s->flags & S_CLOSED)))
         return 1;
     if (s->seg0 < s->nsegs && !(s->flags & S_WBLOCKED) &&
@@ -959,9 +1124,12 @@ static int step(eddy_stream *s)
             cb(s, 0, s->drain_arg);
         return 1;
     }
-    /* Paused, a pending read stays pending, also at EOF. */
-    if (!(s->flags & S_EOF) || (s->flags & S_PAUSED))
+    /* Paused, a pending read stays pending, also at EOF; a TLS stream
+     * reads what its library holds (tls_drain). */
+    if (eddy__likely(!(s->flags & (S_EOF | S_TLS))) || (s->flags & S_PAUSED))
         return 0;
+    if (!(s->flags & S_EOF))
+        return tls_drain(s);
     if (s->rd.kind == R_CLOSE || (s->rd.kind == R_STREAM && s->rd.n == SIZE_MAX)) {
         end_read(s, 0);
     } else if (s->rd.kind != R_NONE) {
@@ -1004,6 +1172,8 @@ static void free_stream(eddy_stream *s)
     free(s->done);
     if (s->buf != NULL)
         drop_buf(s);
+    if (s->tls != NULL)
+        s->tls->ops->free(s->tls);
     free(s);
     if (fn != NULL)
         fn(arg);
@@ -1034,11 +1204,12 @@ static void drive(eddy_stream *s)
  * read_chunk_size, and the buffer still holds one piece at most.  (libuv
  * reads up to 32 times per event, Tornado until EAGAIN.)  S_IN_DRIVE is
  * set: requests made by the callbacks only record themselves. */
-static void read_more(eddy_stream *s)
+__attribute__((always_inline)) static inline void read_more(eddy_stream *s,
+                                                            int tls)
 {
     uint64_t stop = s->received + READ_BUDGET;
 
-    while (read_some(s) && s->received < stop) {
+    while (read_some(s, tls) && s->received < stop) {
         while (step(s))
             ;
         if ((s->flags & (S_CLOSED | S_EOF | S_PAUSED)) || s->rd.kind == R_NONE)
@@ -1046,11 +1217,99 @@ static void read_more(eddy_stream *s)
     }
 }
 
+/* What a TLS stream's events mean to it: READ that its read may go on
+ * (which may have waited for WRITE), WRITE that its write may.  During
+ * the handshake neither: the handshake goes on (from drive()). */
+TLS_PATH static unsigned tls_events(eddy__tls *t, unsigned events)
+{
+    unsigned out = events & (EDDY_ERROR | EDDY_HUP);
+
+    if (t->state & EDDY__TLS_HANDSHAKE) {
+        t->state |= EDDY__TLS_TRY; /* which meets an error or EOF too */
+        return 0;
+    }
+    if (events & t->rwant)
+        out |= EDDY_READ;
+    if (events & t->wwant)
+        out |= EDDY_WRITE;
+    return out;
+}
+
+/* The error of a socket that reported ERROR: SO_ERROR, or ECONNRESET
+ * when that reads 0; 0 for a pipe, which reads its error. */
+static int socket_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        return errno == ENOTSOCK ? 0 : errno;
+    return err != 0 ? err : ECONNRESET;
+}
+
+/* What an event means to a connected stream.  tls is constant in both
+ * callers: a plain stream's copy has no TLS in it. */
+__attribute__((always_inline)) static inline void ready(eddy_stream *s,
+                                                        int fd,
+                                                        unsigned events,
+                                                        int tls)
+{
+    int err;
+
+    if (events & (EDDY_WRITE | EDDY_ERROR | EDDY_HUP))
+        s->flags &= ~(unsigned)S_WBLOCKED;
+    if (events & EDDY_HUP)
+        s->flags |= S_HUP;
+    if ((events & (EDDY_ERROR | EDDY_HUP)) && fd != s->rfd)
+        close_with(s, -EPIPE); /* the reader of our pipe went away */
+    else if ((events & EDDY_ERROR) && (s->flags & S_SOCKET) &&
+             (err = socket_error(fd)) != 0)
+        close_with(s, -err);
+    else if (fd == s->rfd && !(s->flags & (S_EOF | S_PAUSED)) &&
+             (events & (EDDY_READ | EDDY_ERROR | EDDY_HUP)))
+        read_more(s, tls);
+}
+
+/* A TLS stream's event.  READ that came for a write that waited for it
+ * reads no application data the stream does not want: the write reads
+ * what TLS needs itself, and TCP's backpressure stays. */
+TLS_PATH static void tls_ready(eddy_stream *s, int fd, unsigned events)
+{
+    unsigned r, w;
+
+    events = tls_events(s->tls, events);
+    wanted(s, &r, &w);
+    if (!r)
+        events &= ~(unsigned)EDDY_READ;
+    ready(s, fd, events, 1);
+}
+
+/* The end of a connect(2). */
+__attribute__((noinline)) static void connected(eddy_stream *s, int fd,
+                                                unsigned events)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    /* ERROR is a failure even if SO_ERROR reads 0: libkqueue reads (and
+     * so clears) it itself, docs/porting.md point 8. */
+    if (err == 0 && (events & EDDY_ERROR))
+        err = ECONNREFUSED;
+    if (err != 0) {
+        close_with(s, -err);
+    } else {
+        s->flags ^= S_CONNECTING | S_CONNECTED;
+        if (s->connect_timer != 0)
+            eddy_loop_remove_timeout(s->loop, s->connect_timer);
+        s->connect_timer = 0;
+    }
+}
+
 static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
 {
     eddy_stream *s = arg;
-    int err = 0;
-    socklen_t len = sizeof err;
 
     (void)loop;
     /* drive() runs at the end, so nothing here needs scheduling.  A drive()
@@ -1058,38 +1317,71 @@ static void on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
      * being freed when its close callback returns: the owner may close
      * the loop right there, and the stream would leak. */
     s->flags |= S_IN_DRIVE;
-    if (s->flags & S_CONNECTING) {
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-            err = errno;
-        /* ERROR is a failure even if SO_ERROR reads 0: libkqueue reads
-         * (and so clears) it itself, docs/porting.md point 8. */
-        if (err == 0 && (events & EDDY_ERROR))
-            err = ECONNREFUSED;
-        if (err != 0) {
-            close_with(s, -err);
-        } else {
-            s->flags ^= S_CONNECTING | S_CONNECTED;
-            if (s->connect_timer != 0)
-                eddy_loop_remove_timeout(s->loop, s->connect_timer);
-            s->connect_timer = 0;
-        }
+    if (eddy__likely(!(s->flags & (S_CONNECTING | S_TLS)))) {
+        ready(s, fd, events, 0);
+    } else if (s->flags & S_CONNECTING) {
+        connected(s, fd, events);
     } else {
-        if (events & (EDDY_WRITE | EDDY_ERROR | EDDY_HUP))
-            s->flags &= ~(unsigned)S_WBLOCKED;
-        if (events & EDDY_HUP)
-            s->flags |= S_HUP;
-        if ((events & (EDDY_ERROR | EDDY_HUP)) && fd != s->rfd)
-            close_with(s, -EPIPE); /* the reader of our pipe went away */
-        else if ((events & EDDY_ERROR) && (s->flags & S_SOCKET) &&
-                 (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ||
-                  (err = errno) != ENOTSOCK)) /* a pipe reads its error */
-            close_with(s, err != 0 ? -err : -ECONNRESET); /* as above */
-        else if (fd == s->rfd && !(s->flags & (S_EOF | S_PAUSED)) &&
-                 (events & (EDDY_READ | EDDY_ERROR | EDDY_HUP)))
-            read_more(s);
+        tls_ready(s, fd, events);
     }
     s->flags &= ~(unsigned)S_IN_DRIVE;
     drive(s);
+}
+
+/* --- TLS ---------------------------------------------------------------- */
+
+static void on_tls_timeout(eddy_loop *loop, void *arg)
+{
+    eddy_stream *s = arg;
+
+    (void)loop;
+    s->tls->timer = 0;
+    close_with(s, -ETIMEDOUT);
+}
+
+/* The library's part is in eddy__tls_new (tls_openssl.c); the stream's is
+ * to make drive() start the handshake (tls_handshake). */
+int eddy_stream_start_tls(eddy_stream *s, eddy_tls_ctx *ctx,
+                          const char *server_name, uint64_t timeout_ms,
+                          eddy_stream_cb cb, void *arg)
+{
+    eddy__tls *t;
+    int type, err;
+    socklen_t len = sizeof type;
+
+    if (s->flags & (S_CLOSED | S_EOF))
+        return -EPIPE;
+    if (s->tls != NULL)
+        return -EALREADY;
+    if (s->rd.kind != R_NONE || s->seg0 < s->nsegs || s->done0 < s->ndone)
+        return -EBUSY;
+    if (s->rfd != s->wfd ||
+        getsockopt(s->rfd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+        type != SOCK_STREAM)
+        return -ENOTSOCK;
+    if ((err = eddy__tls_new(ctx, s->loop, s->rfd, server_name, &t)) != 0)
+        return err;
+    if (timeout_ms != 0) {
+        eddy_loop_update_time(s->loop);
+        err = eddy_loop_call_later(s->loop, timeout_ms, on_tls_timeout, s,
+                                   &t->timer);
+    }
+    if (err == 0 && (err = schedule(s)) != 0 && t->timer != 0)
+        eddy_loop_remove_timeout(s->loop, t->timer);
+    if (err != 0) {
+        t->ops->free(t);
+        return err;
+    }
+    t->cb = cb;
+    t->arg = arg;
+    s->tls = t;
+    s->flags = (s->flags & ~(unsigned)S_SOCKET) | S_TLS | S_TLS_HS;
+    return 0;
+}
+
+eddy__tls *eddy__stream_tls(const eddy_stream *s)
+{
+    return s->tls;
 }
 
 /* --- the rest ----------------------------------------------------------- */

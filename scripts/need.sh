@@ -3,7 +3,7 @@
 #
 #   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
 #                                      doxygen groff gnuplot musl-gcc libfuzzer
-#                                      zlib
+#                                      zlib libssl openssl gnutls-cli
 #
 # For each missing one it installs the package when it can (apt-get as root
 # on Debian and Ubuntu, pkg on FreeBSD, brew on macOS), printing the exact
@@ -23,6 +23,11 @@ have() {
                 -o /dev/null 2>/dev/null ;;
     ab) command -v ab >/dev/null 2>&1 ;;
     zlib) pkg-config --exists zlib 2>/dev/null ;;
+    libssl)
+        # OpenSSL 3's headers and pkg-config file, for TLS=openssl.
+        pkg-config --exists 'openssl >= 3' 2>/dev/null &&
+            printf '#include <openssl/ssl.h>\nint main(void) { return 0; }\n' |
+            $CC -x c - $(pkg-config --cflags --libs openssl) -o /dev/null 2>/dev/null ;;
     libfuzzer)
         # clang's runtimes (libFuzzer, ASan, UBSan): on Debian 12 clang-14
         # only recommends them (libclang-rt-14-dev), so an install without
@@ -40,6 +45,8 @@ package() {
     apt:ab) echo apache2-utils ;;
     apt:gnuplot) echo gnuplot-nox ;;
     apt:groff) echo groff-base ;;
+    apt:gnutls-cli) echo gnutls-bin ;;
+    apt:libssl) echo libssl-dev ;;
     apt:libfuzzer) echo libclang-rt-dev ;;
     apt:musl-gcc) echo musl-tools ;;
     apt:zlib) echo zlib1g-dev ;;
@@ -47,6 +54,9 @@ package() {
     pkg:ab) echo apache24 ;;
     pkg:clang | pkg:libfuzzer) echo llvm ;;
     pkg:npm) echo npm ;;
+    pkg:libssl | pkg:openssl) echo openssl ;;
+    pkg:gnutls-cli | brew:gnutls-cli) echo gnutls ;;
+    brew:libssl | brew:openssl) echo openssl@3 ;;
     pkg:musl-gcc | brew:musl-gcc | brew:valgrind) echo "" ;;
     brew:ab) echo httpd ;;
     brew:clang | brew:libfuzzer) echo llvm ;;

@@ -59,6 +59,10 @@
 #include "../fuzz/ws_inflate.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_tls_server
+#include "../fuzz/tls_server.c"
+#undef FUZZ_ENTRY
+
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
@@ -200,6 +204,12 @@ static void test_ws_inflate(void **state)
     replay("ws_inflate", fuzz_ws_inflate);
 }
 
+static void test_tls_server(void **state)
+{
+    (void)state;
+    replay("tls_server", fuzz_tls_server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_multipart),
         cmocka_unit_test(test_ws_frame),
         cmocka_unit_test(test_ws_inflate),
+        cmocka_unit_test(test_tls_server),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

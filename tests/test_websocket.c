@@ -2206,6 +2206,47 @@ static void bfinal_keeps_window(void **state)
 #endif
 }
 
+/* A message whose last match is still being copied out when all its
+ * bytes are in (zlib's own level-1 deflate of "xy" and 2750 zeros): the
+ * tail's call writes the last byte.  When that byte fills out exactly,
+ * the message still ends between blocks, as it does with more room; a
+ * second one on the same inflater shows the state after it is right. */
+static void room_filled_at_end(void **state)
+{
+    NEED_ZLIB();
+#ifdef EDDY_ZLIB
+    static const size_t rooms[] = {1, 2, 3, 7, 16, 32, 64, 4096};
+    static const size_t pieces[] = {1, 3, 64};
+    eddy__ws_inflater f;
+    uint8_t in[64], *got = malloc(4096);
+    size_t n = unhex("ecd0010d00000c02a0c7f6edcde10611c81f060c183060c0800103"
+                     "0666060a",
+                     in),
+           len;
+
+    assert_non_null(got);
+    for (size_t r = 0; r < COUNT(rooms); r++) {
+        for (size_t p = 0; p < COUNT(pieces); p++) {
+            eddy__ws_inflater_init(&f, 15, 0, 4096);
+            for (int again = 0; again < 2; again++) {
+                int ret = inflate_msg(&f, in, n, pieces[p], rooms[r], got, 4096,
+                                      &len);
+
+                if (ret != 0)
+                    fail_msg("room %zu, piece %zu: %d", rooms[r], pieces[p],
+                             ret);
+                assert_int_equal(len, 2752);
+                assert_memory_equal(got, "xy", 2);
+                for (size_t i = 2; i < len; i++)
+                    assert_int_equal(got[i], 0);
+            }
+            eddy__ws_inflater_free(&f);
+        }
+    }
+    free(got);
+#endif
+}
+
 /* With zlib the codec works; without it, nothing compresses, and says
  * so. */
 static void zlib_or_not(void **state)
@@ -2293,6 +2334,7 @@ int main(void)
         cmocka_unit_test(window_8),
         cmocka_unit_test(bad_deflate),
         cmocka_unit_test(bfinal_keeps_window),
+        cmocka_unit_test(room_filled_at_end),
         cmocka_unit_test(zlib_or_not),
     };
     size_t cap = COUNT(frame_cases) + COUNT(utf8_cases) + COUNT(server_cases) +

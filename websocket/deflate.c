@@ -222,6 +222,13 @@ static void inflater_end_message(eddy__ws_inflater *f)
     }
 }
 
+/* Whether zlib's last call stopped right after a block's end, with all
+ * the block's output written. */
+static int between_blocks(const eddy__ws_inflater *f)
+{
+    return (((const z_stream *)f->z)->data_type & 128) != 0;
+}
+
 /* One inflate call on src[0, *avail) into out[0, room); updates both. */
 static int inflate_step(eddy__ws_inflater *f, const uint8_t *src, size_t *avail,
                         uint8_t *out, size_t *room)
@@ -288,7 +295,14 @@ int eddy__ws_inflate(eddy__ws_inflater *f, const void *in, size_t n, int fin,
             return -EDDY_WS_MESSAGE_TOO_BIG;
         if (ret < 0)
             return ret;
-        f->pending = *made == cap && !f->ended;
+        /* A full out may leave output waiting, unless zlib stopped
+         * between blocks: then it has none, and needs input.  Asking it
+         * for output there anyway (a call without input) would make it
+         * forget that it is between blocks, as inflate() steps past that
+         * state on entry and clears bit 128 of data_type, which the end
+         * of the message checks: a message whose last byte filled out
+         * exactly would get 1007, and pass with more room. */
+        f->pending = *made == cap && !f->ended && !between_blocks(f);
         if (avail == 0 && room == 0 && !f->pending) {
             /* No progress: fine when only pending output was asked for;
              * input that zlib will not take cannot happen with room. */
@@ -300,7 +314,7 @@ int eddy__ws_inflate(eddy__ws_inflater *f, const void *in, size_t n, int fin,
     if (fin && *used == n && (f->tail == 4 || f->ended)) {
         /* The tail must leave zlib between blocks: a payload cut inside
          * one (an empty one, say) would garble the next message. */
-        if (!f->ended && !(((z_stream *)f->z)->data_type & 128))
+        if (!f->ended && !between_blocks(f))
             return -EDDY_WS_INVALID_DATA;
         inflater_end_message(f);
     }

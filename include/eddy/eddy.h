@@ -1,11 +1,11 @@
 /**
  * @file
- * @brief Everything: the loop, streams, TCP, HTTP utilities and the HTTP
- * server.
+ * @brief Everything: the loop, streams, TLS, TCP, HTTP utilities and the
+ * HTTP server.
  *
- * It includes version.h, ioloop.h, iostream.h, tcp.h, httputil.h and
- * httpserver.h: one line, `#include <eddy/eddy.h>`, gives a program the
- * whole library.
+ * It includes version.h, ioloop.h, iostream.h, tls.h, tcp.h, httputil.h
+ * and httpserver.h: one line, `#include <eddy/eddy.h>`, gives a program
+ * the whole library.
  */
 #ifndef EDDY_EDDY_H
 #define EDDY_EDDY_H
@@ -13,6 +13,7 @@
 #include "eddy/version.h"
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
+#include "eddy/tls.h"
 #include "eddy/tcp.h"
 #include "eddy/httputil.h"
 #include "eddy/httpserver.h"

@@ -69,8 +69,9 @@ typedef struct eddy_stream eddy_stream;
 /** The peer closed the stream (read returned 0). */
 #define EDDY_EOF (-4095)
 /* eddy's own codes share one namespace below EDDY_EOF, all known to
- * eddy_strerror(); the tcp layer's are -4080 to -4089, the HTTP server's
- * from -4094 (EDDY_HTTP_TOO_LARGE, httpserver.h) down. */
+ * eddy_strerror(); the tcp layer's are -4080 to -4089, TLS's -4070 to
+ * -4079 (tls.h), the HTTP server's from -4094 (EDDY_HTTP_TOO_LARGE,
+ * httpserver.h) down. */
 /** Name resolution: the host name does not exist, or has no address of
  *  the family asked for (EAI_NONAME, EAI_NODATA, a name under .invalid). */
 #define EDDY_ENOTFOUND (-4080)
@@ -323,8 +324,9 @@ EDDY_API void *eddy_stream_data(const eddy_stream *s);
 
 /** @} */
 
-/** A message for any error eddy returns (EDDY_EOF, limits, errno): a
- *  constant string, or strerror()'s.  Never NULL; do not free it. */
+/** A message for any error eddy returns (EDDY_EOF, limits, the EDDY_TLS_*
+ *  codes of tls.h, errno): a constant string, or strerror()'s.  Never
+ *  NULL; do not free it. */
 EDDY_API const char *eddy_strerror(int err);
 
 /** @} */
