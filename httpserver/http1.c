@@ -217,9 +217,9 @@ static void become_idle(struct eddy__conn *c)
 /* Drops up to n bytes of the body being discarded; returns how many. */
 static size_t discard(struct eddy__conn *c, size_t n)
 {
-    if (n > c->discard)
-        n = (size_t)c->discard;
-    c->discard -= n;
+    if (n > c->st.discard)
+        n = (size_t)c->st.discard;
+    c->st.discard -= n;
     eddy__conn_set_deadline(c, c->srv->opt.body_timeout_ms);
     return n;
 }
@@ -332,7 +332,7 @@ static int step(struct eddy__conn *c)
         return 0;
     case EDDY__DISCARD:
         consume(c, discard(c, c->acc_len));
-        if (c->discard == 0) {
+        if (c->st.discard == 0) {
             become_idle(c);
             return 1;
         }
@@ -366,8 +366,8 @@ static int run(struct eddy__conn *c)
 /* Drops what a lingering close reads, within max_linger_bytes. */
 static void linger_more(struct eddy__conn *c, size_t len)
 {
-    c->lingered += len;
-    if (c->lingered > c->srv->opt.max_linger_bytes)
+    c->st.lingered += len;
+    if (c->st.lingered > c->srv->opt.max_linger_bytes)
         eddy__conn_close(c);
     else
         want_read(c);
@@ -509,8 +509,8 @@ static void upgrade_gone(eddy_http_upgrade_cb cb, void *arg)
 void eddy__conn_forget(struct eddy__conn *c)
 {
     eddy_stream *s = c->s;
-    eddy_http_upgrade_cb up = c->state == EDDY__UPGRADE ? c->upgrade_cb : NULL;
-    void *up_arg = c->upgrade_arg;
+    eddy_http_upgrade_cb up = c->state == EDDY__UPGRADE ? c->st.up.cb : NULL;
+    void *up_arg = up != NULL ? c->st.up.arg : NULL;
 
     eddy_stream_set_close_callback(s, NULL, NULL);
     eddy_stream_close(s);
@@ -541,8 +541,8 @@ static void on_closed(eddy_stream *s, int err, void *arg)
 {
     struct eddy__conn *c = arg;
     eddy_http_server *srv = c->srv;
-    eddy_http_upgrade_cb up = c->state == EDDY__UPGRADE ? c->upgrade_cb : NULL;
-    void *up_arg = c->upgrade_arg;
+    eddy_http_upgrade_cb up = c->state == EDDY__UPGRADE ? c->st.up.cb : NULL;
+    void *up_arg = up != NULL ? c->st.up.arg : NULL;
 
     (void)s;
     (void)err;
@@ -611,7 +611,7 @@ void eddy__conn_hand_over(struct eddy__conn *c)
     eddy_stream_set_close_callback(s, NULL, NULL);
     eddy_stream_set_half_open(s, 0);
     eddy__server_conn_gone(srv);
-    c->upgrade_cb(s, c->acc != NULL ? c->acc : "", c->acc_len, c->upgrade_arg);
+    c->st.up.cb(s, c->acc != NULL ? c->acc : "", c->acc_len, c->st.up.arg);
     free(c->acc);
     c->acc = NULL;
 }
@@ -641,7 +641,7 @@ static void linger_when_sent(eddy_stream *s, int status, void *arg)
         return;
     }
     c->state = EDDY__LINGER;
-    c->lingered = c->acc_len;
+    c->st.lingered = c->acc_len;
     consume(c, c->acc_len);
     eddy__conn_set_deadline(c, c->srv->opt.linger_ms);
     want_read(c);
@@ -783,7 +783,7 @@ static void after_request(struct eddy__conn *c, const eddy_http_request *req)
 {
     if (req->discard && !req->body_done) {
         c->state = EDDY__DISCARD;
-        c->discard = req->body_left;
+        c->st.discard = req->body_left;
         eddy__conn_set_deadline(c, c->srv->opt.body_timeout_ms);
     } else {
         c->state = EDDY__IDLE;

@@ -65,12 +65,16 @@ struct eddy__conn {
     uint64_t deadline;   /* ms on the loop clock, 0: none */
     eddy_timer_id timer; /* fires at timer_at, at or before deadline */
     uint64_t timer_at;
-    uint64_t discard;  /* EDDY__DISCARD: body bytes still to drop */
-    uint64_t lingered; /* EDDY__LINGER: bytes dropped so far */
-    int why;           /* why the server closes it (-ETIMEDOUT...), 0:
-                          the client went away */
-    eddy_http_upgrade_cb upgrade_cb; /* EDDY__UPGRADE: the new owner */
-    void *upgrade_arg;
+    union {                /* what one state keeps */
+        uint64_t discard;  /* EDDY__DISCARD: body bytes still to drop */
+        uint64_t lingered; /* EDDY__LINGER: bytes dropped so far */
+        struct {
+            eddy_http_upgrade_cb cb;
+            void *arg;
+        } up; /* EDDY__UPGRADE: the new owner */
+    } st;
+    int why; /* why the server closes it (-ETIMEDOUT...), 0:
+                the client went away */
     struct sockaddr_storage peer;
 };
 
@@ -140,6 +144,11 @@ struct eddy_http_server {
 };
 
 /* --- server.c ------------------------------------------------------------ */
+
+/* Sets up a stream the TCP server accepted (the one place: Nagle off,
+ * half-open, and TLS to come) and serves it; closes it when it cannot. */
+EDDY_HIDDEN void eddy__server_take(eddy_http_server *srv, eddy_stream *s,
+                                   const struct sockaddr *peer, socklen_t len);
 
 /* A connection left the server's list: a shutdown may be done. */
 EDDY_HIDDEN void eddy__server_conn_gone(eddy_http_server *srv);

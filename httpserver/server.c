@@ -23,23 +23,28 @@
 #include <string.h>
 
 /*
- * Every connection starts here, handed over by the TCP server.  This is
- * where a stream becomes HTTP's: Nagle off (a response goes out in one
- * write, and must not wait for the client's ACK), half-open (a client that
- * shut down its sending side after its request still gets the answer),
- * then the connection reads.  A transport set up for every accepted
- * stream (TLS) goes here too, before the connection reads.
+ * Every connection starts here, handed over by the TCP server (or by the
+ * connection fuzzer, fuzz/connection.c).  This is where a stream becomes
+ * HTTP's: Nagle off (a response goes out in one write, and must not wait
+ * for the client's ACK), half-open (a client that shut down its sending
+ * side after its request still gets the answer), then the connection
+ * reads.  A transport set up for every accepted stream (TLS) goes here
+ * too, before the connection reads.
  */
-static void on_connection(eddy_tcp_server *tcp, eddy_stream *s,
-                          const struct sockaddr *peer, socklen_t len, void *arg)
+void eddy__server_take(eddy_http_server *srv, eddy_stream *s,
+                       const struct sockaddr *peer, socklen_t len)
 {
-    eddy_http_server *srv = arg;
-
-    (void)tcp;
     eddy_stream_set_nodelay(s, 1);
     eddy_stream_set_half_open(s, 1);
     if (eddy__conn_open(srv, s, peer, len) != 0)
         eddy_stream_close(s);
+}
+
+static void on_connection(eddy_tcp_server *tcp, eddy_stream *s,
+                          const struct sockaddr *peer, socklen_t len, void *arg)
+{
+    (void)tcp;
+    eddy__server_take(arg, s, peer, len);
 }
 
 static void set_defaults(eddy_http_options *o)

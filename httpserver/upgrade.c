@@ -97,8 +97,8 @@ int eddy_http_upgrade(eddy_http_request *req, const eddy_http_header *headers,
     eddy__response_account(req);
     c->req = NULL;
     c->state = EDDY__UPGRADE;
-    c->upgrade_cb = cb;
-    c->upgrade_arg = arg;
+    c->st.up.cb = cb;
+    c->st.up.arg = arg;
     eddy__conn_set_deadline(c, 0);
     eddy__request_release(req);
     eddy__conn_schedule(c);
