@@ -339,7 +339,10 @@ static int step(struct eddy__conn *c)
         want_read(c);
         return 0;
     case EDDY__UPGRADE:
-        eddy__conn_hand_over(c);
+        /* The answers before it go out first: their callbacks point at
+         * c, which the hand-over frees.  on_response_sent() runs c again. */
+        if (c->waits == 0)
+            eddy__conn_hand_over(c);
         return 0;
     default:
         return 0;
@@ -665,8 +668,11 @@ static void on_response_sent(eddy_stream *s, int status, void *arg)
     int held;
 
     /* The stream first: once closed, the connection may be gone. */
-    if (status != 0 || eddy_stream_closed(s) || c->state != EDDY__IDLE ||
-        eddy_stream_write_buffered(s) != 0)
+    if (status != 0 || eddy_stream_closed(s))
+        return;
+    if (--c->waits == 0 && c->state == EDDY__UPGRADE)
+        eddy__conn_schedule(c);
+    if (c->state != EDDY__IDLE || eddy_stream_write_buffered(s) != 0)
         return;
     eddy__conn_set_deadline(c, c->srv->opt.idle_timeout_ms);
     held = c->held;
@@ -684,7 +690,9 @@ static void on_response_sent(eddy_stream *s, int status, void *arg)
 static void idle_after_write(struct eddy__conn *c)
 {
     eddy__conn_set_deadline(c, 0);
-    if (eddy_stream_write(c->s, NULL, 0, on_response_sent, c) != 0)
+    if (eddy_stream_write(c->s, NULL, 0, on_response_sent, c) == 0)
+        c->waits++;
+    else
         eddy__conn_set_deadline(c, c->srv->opt.idle_timeout_ms);
 }
 

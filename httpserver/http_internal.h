@@ -53,11 +53,12 @@ struct eddy__conn {
     eddy_stream *s;
     struct eddy__conn *prev, *next;
     int state;
-    int in_run;        /* eddy__conn_run() is on the stack */
-    int scheduled;     /* eddy__conn_run() is queued as a loop callback */
-    int held;          /* the next request waits for the answers to go out */
-    size_t delivering; /* bytes on_data() is handling, still counted in
-                          the stream's buffer */
+    int waits;               /* on_response_sent() callbacks queued */
+    unsigned char in_run;    /* run() is on the stack */
+    unsigned char scheduled; /* run() is queued as a loop callback */
+    unsigned char held;      /* the next request waits for the answers */
+    size_t delivering;       /* bytes on_data() is handling, still counted in
+                                the stream's buffer */
     eddy__http_parser ps;
     char *acc; /* bytes received and not consumed yet */
     size_t acc_len, acc_cap;

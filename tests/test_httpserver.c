@@ -4810,6 +4810,73 @@ static void test_upgrade_not_half_open(void **state)
     srv_finish(&t);
 }
 
+/* 8 MiB: more than the sockets hold (the server's send buffer grows to
+ * 4 MiB at most, tcp_wmem, and the client's receive buffer is fixed). */
+#define BLOB (8 << 20)
+
+static void h_blob(eddy_http_request *req, void *arg)
+{
+    static char blob[BLOB];
+
+    (void)arg;
+    memset(blob, 'b', sizeof blob);
+    assert_int_equal(eddy_http_respond(req, 200, NULL, 0, blob, sizeof blob),
+                     0);
+}
+
+static int got_blob_and_more(void *arg)
+{
+    return ((client *)arg)->len > BLOB + 200;
+}
+
+/* Requests pipelined before the upgrade are answered first, and the
+ * stream is handed over only once their answers are out (the client
+ * reads nothing for a while, so megabytes wait in the server). */
+static void test_upgrade_after_pipelined(void **state)
+{
+    int rcvbuf = 65536;
+    hctx x = {0};
+    upx u;
+    tsrv t;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    upx_init(&u);
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    srv_route(&t, "GET", "/", 0, h_rec, &x);
+    srv_route(&t, "GET", "/blob", 0, h_blob, NULL);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/") UPGRADE("/up") "one");
+    cl_expect(&c, 200, "ok /");
+    cl_expect(&c, 101, NULL);
+    cl_expect_text(&c, "one");
+    assert_int_equal(u.ups, 1);
+    cl_close(&c);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+
+    upx_init(&u);
+    cl_open(&t, &c);
+    assert_int_equal(setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                                sizeof rcvbuf),
+                     0);
+    cl_pause(&c);
+    cl_send(&c, REQ("/blob") UPGRADE("/up") "two");
+    run_for(&t, 50);
+    assert_int_equal(u.rc, 0);
+    assert_int_equal(u.ups, 0); /* the blob is still queued */
+    cl_resume(&c);
+    assert_true(tu_run_until(t.loop, got_blob_and_more, &c, RUN_ITER, RUN_MS));
+    cl_expect(&c, 200, NULL);
+    cl_expect(&c, 101, NULL);
+    cl_expect_text(&c, "two");
+    assert_int_equal(u.ups, 1);
+    assert_int_equal(u.left_len, 3);
+    cl_close(&c);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+    srv_finish(&t);
+}
+
 /* An upgraded connection still counts against max_connections. */
 static void test_upgrade_counts_for_max_connections(void **state)
 {
@@ -5195,6 +5262,7 @@ int main(void)
         tu_test(test_pause_body_errors),
         tu_test(test_upgrade_echo),
         tu_test(test_upgrade_not_half_open),
+        tu_test(test_upgrade_after_pipelined),
         tu_test(test_upgrade_counts_for_max_connections),
         tu_test(test_upgrade_refusals),
         tu_test(test_upgrade_started_and_body),

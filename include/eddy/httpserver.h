@@ -403,7 +403,8 @@ EDDY_API int eddy_http_finish(eddy_http_request *req);
 
 /**
  * Called once after eddy_http_upgrade() returned 0, from the connection's
- * own callback (never inside eddy_http_upgrade()): with the stream, now
+ * own callback (never inside eddy_http_upgrade()), once the answers to the
+ * requests pipelined before it are out: with the stream, now
  * the callee's, and leftover[0, len): bytes the server read past the
  * request's head, the first bytes of the new protocol (valid during the
  * call only: copy what is kept).  More bytes come from reading the stream,
