@@ -4498,6 +4498,58 @@ static int got_request(void *arg)
     return *(eddy_http_request **)arg != NULL;
 }
 
+/* Answers from the first piece, with the body paused and not read: the
+ * pause ends with the request, so the lingering close reads the rest and
+ * sees the client's EOF (linger_ms alone would take a minute). */
+static void on_piece_pause_answer(eddy_http_request *req, int status,
+                                  const char *data, size_t len, int done,
+                                  void *arg)
+{
+    upload *u = arg;
+
+    (void)status;
+    (void)data;
+    (void)len;
+    if (done)
+        return;
+    u->pieces++;
+    u->pause_rc = eddy_http_pause_body(req);
+    u->status = eddy_http_respond(req, 413, NULL, 0, "enough", 6);
+}
+
+static void h_pause_answer(eddy_http_request *req, void *arg)
+{
+    assert_int_equal(eddy_http_read_body(req, on_piece_pause_answer, arg), 0);
+}
+
+static void test_pause_then_answer(void **state)
+{
+    eddy_http_options o = {0};
+    upload u = {0};
+    tsrv t;
+    client c;
+    resp r = {0};
+
+    (void)state;
+    o.linger_ms = 60000;
+    srv_start(&t, &o);
+    srv_route(&t, "POST", "/up", EDDY_ROUTE_STREAM, h_pause_answer, &u);
+    cl_open(&t, &c);
+    cl_send(&c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+                "part");
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 413);
+    assert_int_equal(u.pause_rc, 0);
+    assert_int_equal(u.status, 0);
+    cl_wait_eof(&c); /* the server shut down its side */
+    cl_send(&c, "more of the body");
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    wait_no_connections(&t);
+    resp_free(&r);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
 /* Pausing before the body is read: nothing comes until resumed, and the
  * body timeout waits too. */
 static void h_pause_then_read(eddy_http_request *req, void *arg)
@@ -5260,6 +5312,7 @@ int main(void)
         tu_test(test_server_tcp),
         tu_test(test_pause_body_upload),
         tu_test(test_pause_body_errors),
+        tu_test(test_pause_then_answer),
         tu_test(test_upgrade_echo),
         tu_test(test_upgrade_not_half_open),
         tu_test(test_upgrade_after_pipelined),
