@@ -4909,9 +4909,8 @@ static void test_upgrade_after_pipelined(void **state)
 
     upx_init(&u);
     cl_open(&t, &c);
-    assert_int_equal(setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-                                sizeof rcvbuf),
-                     0);
+    assert_int_equal(
+        setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
     cl_pause(&c);
     cl_send(&c, REQ("/blob") UPGRADE("/up") "two");
     run_for(&t, 50);
@@ -5220,8 +5219,7 @@ static void test_upgrade_handed_over_later(void **state)
     srv_finish(&t);
 }
 
-/* --- main
- * ---------------------------------------------------------------------- */
+/* --- main ---------------------------------------------------------------------- */
 
 int main(void)
 {
