@@ -44,6 +44,7 @@ static int run(struct eddy__conn *c);
 static void fail(struct eddy__conn *c, int status, const char *why);
 static void close_after_write(struct eddy__conn *c, int linger);
 static void idle_after_write(struct eddy__conn *c);
+static void hand_over(struct eddy__conn *c);
 
 /* --- plumbing ----------------------------------------------------------- */
 
@@ -342,7 +343,7 @@ static int step(struct eddy__conn *c)
         /* The answers before it go out first: their callbacks point at
          * c, which the hand-over frees.  on_response_sent() runs c again. */
         if (c->waits == 0)
-            eddy__conn_hand_over(c);
+            hand_over(c);
         return 0;
     default:
         return 0;
@@ -599,7 +600,10 @@ int eddy__conn_lost(struct eddy__conn *c, int err)
     return -EPIPE;
 }
 
-void eddy__conn_hand_over(struct eddy__conn *c)
+/* Takes c out of the server, which forgets it, and hands its stream and
+ * the bytes read past the request to the upgrade's owner (EDDY__UPGRADE,
+ * which upgrade.c set). */
+static void hand_over(struct eddy__conn *c)
 {
     eddy_stream *s = c->s;
     eddy_http_server *srv = c->srv;

@@ -190,9 +190,6 @@ EDDY_HIDDEN void eddy__conn_request_done(struct eddy__conn *c,
                                          const eddy_http_request *req);
 /* The stream refused bytes of a response: close c; returns -EPIPE. */
 EDDY_HIDDEN int eddy__conn_lost(struct eddy__conn *c, int err);
-/* Takes c out of the server, which forgets it, and hands its stream and
- * the bytes read past the request to the upgrade's owner (upgrade.c). */
-EDDY_HIDDEN void eddy__conn_hand_over(struct eddy__conn *c);
 
 /* --- body.c -------------------------------------------------------------- */
 
