@@ -173,6 +173,13 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
 GLIB_FLAGS := $(shell pkg-config --cflags --libs glib-2.0 2>/dev/null)
 $(B)/tests/test_glib: TEST_FLAGS = $(if $(GLIB_FLAGS),-DTU_HAVE_GLIB $(GLIB_FLAGS))
 
+# tests/test_ws_conn.c makes allocations fail on purpose, through GNU ld's
+# --wrap (Linux); elsewhere those tests are skipped.
+ifeq ($(UNAME),Linux)
+$(B)/tests/test_ws_conn: TEST_FLAGS = -DTU_WRAP_MALLOC \
+    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+endif
+
 -include $(LIB_OBJ:.o=.d)
 
 # --- tests ----------------------------------------------------------------

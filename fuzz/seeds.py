@@ -474,3 +474,49 @@ for name, argv in sorted(HELLOS.items()):
 for i, (name, (cfg, data)) in enumerate(sorted(TLS_SEEDS.items())):
     gaps = [(), (5,), (1, 1, 1, 1, 1, 1, 1, 1), (64, 64), (3, 100)][i % 5]
     write("tls_server", name, bytes([cfg]) + cuts(*gaps) + data)
+
+# ws_conn: settings byte (bit 0 eddy is the client, else the server; bit 1
+# permessage-deflate, bit 2 without context takeover; bit 3 messages in
+# pieces; bits 4-5 limit 1 MiB/10/200/70000; bit 6 the first piece is
+# leftover from the handshake), cuts, the bytes a peer sends (masked to a
+# server).
+def to_server(*frames):
+    return b"".join(frames)
+
+def m(opcode, payload, **kw):
+    return frame(opcode, payload, mask=K, **kw)
+
+def z(data):
+    return deflate_messages([data])[0]
+
+CONN = {
+    "echo": (0x00, m(1, b"Hello") + m(2, b"\x00\xff") + m(8, b"\x03\xe8")),
+    "client-echo": (0x01, frame(1, b"Hello") + frame(8, b"\x03\xe8bye")),
+    "pings": (0x00, m(9, b"a") + m(1, b"x", fin=False) + m(9, b"") +
+              m(0, b"y") + m(10, b"unsolicited")),
+    "fragments": (0x08, m(1, b"frag", fin=False) + m(0, b"ment", fin=False) +
+                  m(0, b"ed")),
+    "big": (0x00, m(2, bytes(range(256)) * 40)),
+    "big-pieces": (0x08, m(1, TEXT * 4)),
+    "utf8-bad": (0x00, m(1, b"\xce\xba\xe1\xbd\xb9", fin=False) +
+                 m(0, b"\xf4\x90\x80\x80edited")),
+    "too-big": (0x10, m(1, b"0123456789x")),
+    "too-big-fragments": (0x20, m(2, b"x" * 150, fin=False) + m(0, b"y" * 60)),
+    "close-bad-code": (0x00, m(8, b"\x03\xed")),
+    "close-empty": (0x01, frame(8, b"")),
+    "masked-to-client": (0x01, m(1, b"x")),
+    "unmasked-to-server": (0x00, frame(1, b"x")),
+    "compressed": (0x02, m(1, z(b"Hello, Hello, Hello"), rsv1=True) +
+                   m(2, z(bytes(300)), rsv1=True)),
+    "compressed-no-takeover": (0x06, m(1, z(TEXT), rsv1=True) +
+                               m(1, z(TEXT), rsv1=True)),
+    "compressed-pieces": (0x0a, m(1, z(TEXT * 10), rsv1=True)),
+    "compressed-bomb": (0x22, m(2, z(bytes(100000)), rsv1=True)),
+    "compressed-bad": (0x02, m(2, b"\xff\xff\xff", rsv1=True)),
+    "compressed-bad-utf8": (0x02, m(1, z(b"abc\xff"), rsv1=True)),
+    "leftover": (0x40, m(1, b"early") + m(9, b"p") + m(1, b"late")),
+    "limit-70000": (0x30, m(2, b"q" * 66000)),
+}
+for i, (name, (cfg, data)) in enumerate(sorted(CONN.items())):
+    gaps = [(), (1, 1, 1), (2, 5), (7,), (3, 3, 3, 3), (40, 200)][i % 6]
+    write("ws_conn", name, bytes([cfg]) + cuts(*gaps) + data)

@@ -59,6 +59,10 @@
 #include "../fuzz/ws_inflate.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_ws_conn
+#include "../fuzz/ws_conn.c"
+#undef FUZZ_ENTRY
+
 #define FUZZ_ENTRY fuzz_tls_server
 #include "../fuzz/tls_server.c"
 #undef FUZZ_ENTRY
@@ -204,6 +208,12 @@ static void test_ws_inflate(void **state)
     replay("ws_inflate", fuzz_ws_inflate);
 }
 
+static void test_ws_conn(void **state)
+{
+    (void)state;
+    replay("ws_conn", fuzz_ws_conn);
+}
+
 static void test_tls_server(void **state)
 {
     (void)state;
@@ -222,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_multipart),
         cmocka_unit_test(test_ws_frame),
         cmocka_unit_test(test_ws_inflate),
+        cmocka_unit_test(test_ws_conn),
         cmocka_unit_test(test_tls_server),
     };
 

@@ -20,6 +20,7 @@
 #define EDDY_WS_INTERNAL_H
 
 #include "eddy/httpserver.h"
+#include "eddy/iostream.h"
 #include "eddy/websocket.h"
 
 #include <stddef.h>
@@ -404,5 +405,35 @@ EDDY_HIDDEN int eddy__ws_inflate(eddy__ws_inflater *i, const void *in,
  * idle connection small; with it, only when the connection ends. */
 EDDY_HIDDEN void eddy__ws_deflater_free(eddy__ws_deflater *d);
 EDDY_HIDDEN void eddy__ws_inflater_free(eddy__ws_inflater *i);
+
+/* --- the connection (conn.c) ------------------------------------------- */
+
+/*
+ * Makes a WebSocket connection over s once the opening handshake has
+ * succeeded; the HTTP server's and the HTTP client's upgrade call it, and
+ * the tests over socketpairs.  role is EDDY_WS_SERVER or EDDY_WS_CLIENT;
+ * leftover[0, n) are the bytes read past the handshake's head (frames
+ * the peer sent at once; copied); agreed is the permessage-deflate the
+ * handshake agreed on, or NULL; subprotocol the one it chose, or NULL
+ * (copied); opts (NULL: defaults) and cb (NULL: none) as websocket.h
+ * says, arg for the callbacks.  No callback runs inside this call.
+ *
+ * On success the connection owns s: it takes s's close and drain
+ * callbacks, reads from it (no read may be pending), and closes it at
+ * the end.  s's max_buffer_size must be at least 64 KiB (a read asks for
+ * up to that much; the default is 100 MiB).  Errors, after which s is
+ * still the caller's and unchanged: -EINVAL (a role that is neither, NULL
+ * leftover with n, write_low_water not below write_high_water, deflate
+ * options out of range), -ENOTSUP (agreed given to a build without zlib),
+ * -EBUSY (a read is pending on s), -EPIPE (s is closed), -ENOMEM, and the
+ * loop's errors for the ping timer.
+ */
+EDDY_HIDDEN int eddy__ws_conn_new(eddy_stream *s, int role,
+                                  const char *leftover, size_t n,
+                                  const eddy__ws_pmd *agreed,
+                                  const char *subprotocol,
+                                  const eddy_ws_options *opts,
+                                  const eddy_ws_callbacks *cb, void *arg,
+                                  eddy_ws **out);
 
 #endif

@@ -1,11 +1,11 @@
 /**
  * @file
- * @brief Everything: the loop, streams, TLS, TCP, HTTP utilities and the
- * HTTP server.
+ * @brief Everything: the loop, streams, TLS, TCP, HTTP utilities, the
+ * HTTP server and WebSocket.
  *
- * It includes version.h, ioloop.h, iostream.h, tls.h, tcp.h, httputil.h
- * and httpserver.h: one line, `#include <eddy/eddy.h>`, gives a program
- * the whole library.
+ * It includes version.h, ioloop.h, iostream.h, tls.h, tcp.h, httputil.h,
+ * httpserver.h and websocket.h: one line, `#include <eddy/eddy.h>`, gives
+ * a program the whole library.
  */
 #ifndef EDDY_EDDY_H
 #define EDDY_EDDY_H
@@ -17,5 +17,6 @@
 #include "eddy/tcp.h"
 #include "eddy/httputil.h"
 #include "eddy/httpserver.h"
+#include "eddy/websocket.h"
 
 #endif

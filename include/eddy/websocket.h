@@ -1,23 +1,55 @@
 /**
  * @file
  * @brief WebSocket (RFC 6455) with permessage-deflate (RFC 7692): the
- * protocol's constants and settings.
+ * connection, its options and callbacks, and the protocol's constants.
  *
  * Everything it declares is described under @ref websocket.
  */
 /**
  * @defgroup websocket WebSocket (websocket.h)
- * @brief WebSocket's opcodes, close codes, limits and the settings of
- * permessage-deflate.
+ * @brief WebSocket connections: messages in and out, pings, the closing
+ * handshake, backpressure and compression.
  *
- * This header is the start of eddy's WebSocket interface: the constants a
- * program uses to send and receive messages and to close a connection,
- * and the compression settings.  The connection itself (the server's
- * upgrade, the client by URL, sending and receiving) is declared here
- * once it exists.
+ * An eddy_ws is one WebSocket connection over an eddy_stream, in either
+ * role, once the opening handshake has succeeded (the HTTP server's and
+ * the HTTP client's upgrade make it).  All functions run on the loop's
+ * thread.
+ *
+ * Receiving.  Messages arrive whole in on_message(): reassembled from
+ * their frames, decompressed, and for text checked to be UTF-8; a message
+ * longer than max_message_size closes the connection with 1009, text that
+ * is not UTF-8 with 1007 as soon as a byte shows it (also in the middle
+ * of a message), and any breach of the protocol with 1002.  Pings are
+ * answered with pongs by eddy.  A program that wants a message's bytes
+ * as they arrive sets on_message_part() instead.
+ *
+ * Sending.  eddy_ws_send() queues a whole message; eddy_ws_send_ref()
+ * the same without copying it (a broadcast hands one buffer to every
+ * connection); eddy_ws_send_fragment() a message in pieces.  Sends never
+ * block and never fail because the peer is slow: the bytes queue in the
+ * stream.  A sender that must not outrun its reader watches
+ * eddy_ws_needs_drain() (true once the queue reached write_high_water)
+ * and waits for on_drain() (run when it fell to write_low_water);
+ * max_write_buffer_size is the hard limit that drops a connection whose
+ * queue would pass it.
+ *
+ * Closing.  eddy_ws_close() starts the closing handshake: a Close frame
+ * goes out, the peer answers with its own, and then the server closes
+ * the TCP connection (a client waits for the server to do it, RFC 6455
+ * 7.1.1), all within close_timeout_ms.  A Close from the peer is answered
+ * with the same code.  eddy_ws_abort() drops the connection at once.
+ * However it ends, on_close() runs exactly once, never inside a call of
+ * the program's, and the connection frees itself when it returns.
+ *
+ * Ownership.  The connection owns its stream.  The eddy_ws pointer is
+ * valid from its creation until on_close() returns; after that every
+ * call on it is undefined.  Callbacks may call any function of this
+ * header on their own connection, and on others.
  */
 #ifndef EDDY_WEBSOCKET_H
 #define EDDY_WEBSOCKET_H
+
+#include "eddy/iostream.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -110,6 +142,241 @@ typedef struct eddy_ws_deflate_options {
     size_t min_size;                /**< messages shorter than this go
                                          uncompressed; 0: none do */
 } eddy_ws_deflate_options;
+
+/** A WebSocket connection.  Opaque; made by the opening handshake
+ *  (the HTTP server's or the HTTP client's upgrade). */
+typedef struct eddy_ws eddy_ws;
+
+/** The default limit of a connection's pending outgoing bytes before
+ *  eddy_ws_needs_drain() says so (write_high_water). */
+#define EDDY_WS_DEFAULT_HIGH_WATER ((size_t)64 << 10)
+/** The default time allowed for the closing handshake, in ms. */
+#define EDDY_WS_DEFAULT_CLOSE_TIMEOUT 5000
+
+/** A connection's settings; a zero field takes its default. */
+typedef struct eddy_ws_options {
+    uint64_t max_message_size;    /**< the longest message taken (for a
+                                       compressed one, once inflated);
+                                       longer closes with 1009.  Default
+                                       EDDY_WS_DEFAULT_MAX_MESSAGE */
+    uint32_t ping_interval_ms;    /**< send a ping this often; default:
+                                       never */
+    uint32_t ping_timeout_ms;     /**< drop the connection when no pong
+                                       came this long after a ping;
+                                       default: ping_interval_ms */
+    uint32_t close_timeout_ms;    /**< the closing handshake's time, from
+                                       the Close sent to the TCP connection
+                                       closed; default
+                                       EDDY_WS_DEFAULT_CLOSE_TIMEOUT */
+    size_t write_high_water;      /**< queued bytes at which
+                                       eddy_ws_needs_drain() turns true;
+                                       default EDDY_WS_DEFAULT_HIGH_WATER */
+    size_t write_low_water;       /**< queued bytes at which on_drain()
+                                       runs, below write_high_water;
+                                       default write_high_water / 4 */
+    size_t max_write_buffer_size; /**< queued bytes a send may not take
+                                       the connection past (it is dropped,
+                                       -ENOSPC); default: no limit but the
+                                       stream's own */
+    eddy_ws_deflate_options deflate; /**< permessage-deflate: what the
+                                          handshake offers or accepts, and
+                                          the compressor's level, memory
+                                          and min_size */
+} eddy_ws_options;
+
+/**
+ * A whole message arrived: opcode EDDY_WS_TEXT (valid UTF-8) or
+ * EDDY_WS_BINARY, and its len bytes.  data is valid during the call only;
+ * data[len] is 0, so text without NUL bytes is also a C string.
+ */
+typedef void (*eddy_ws_message_cb)(eddy_ws *ws, int opcode, const char *data,
+                                   size_t len, void *arg);
+/**
+ * A piece of a message, as it arrives (not necessarily one frame of the
+ * peer's): opcode is the message's (EDDY_WS_TEXT or EDDY_WS_BINARY) on
+ * every piece, fin is non-zero on the last one (which may be empty).  A
+ * text's pieces may cut a character in two; the text as a whole is
+ * checked.  data is valid during the call only.
+ */
+typedef void (*eddy_ws_part_cb)(eddy_ws *ws, int opcode, const char *data,
+                                size_t len, int fin, void *arg);
+/**
+ * The connection is closed; ws is freed when this returns.  code is the
+ * status code the peer's Close frame carried (EDDY_WS_NO_STATUS when it
+ * had none) when the closing handshake took place, whoever began it; the
+ * code eddy sent when it failed the connection (1002, 1007, 1009, ...);
+ * or EDDY_WS_ABNORMAL (1006) when no Close frame came: the peer went
+ * away, a timeout, eddy_ws_abort(), a limit.  reason (len bytes of
+ * UTF-8, NUL-terminated) is the peer's Close reason, or "".
+ * eddy_ws_error() says how the connection ended.
+ */
+typedef void (*eddy_ws_close_cb)(eddy_ws *ws, int code, const char *reason,
+                                 size_t len, void *arg);
+/** Runs when the queued bytes, having reached write_high_water, fell to
+ *  write_low_water: a paused sender goes on. */
+typedef void (*eddy_ws_drain_cb)(eddy_ws *ws, void *arg);
+/** A pong arrived (an answer to a ping, or unsolicited) with its len
+ *  bytes of payload (at most 125). */
+typedef void (*eddy_ws_pong_cb)(eddy_ws *ws, const char *data, size_t len,
+                                void *arg);
+
+/** What a connection tells its program; any may be NULL.  Each gets the
+ *  arg given with them. */
+typedef struct eddy_ws_callbacks {
+    eddy_ws_message_cb on_message;   /**< whole messages (unless
+                                          on_message_part is set) */
+    eddy_ws_part_cb on_message_part; /**< messages in pieces, instead of
+                                          on_message */
+    eddy_ws_close_cb on_close;       /**< the end, exactly once */
+    eddy_ws_drain_cb on_drain;       /**< backpressure: go on sending */
+    eddy_ws_pong_cb on_pong;         /**< a pong arrived */
+} eddy_ws_callbacks;
+
+/** A connection's state (the browser's readyState, after the opening
+ *  handshake). */
+enum eddy_ws_state {
+    EDDY_WS_STATE_OPEN = 1,    /**< messages flow both ways */
+    EDDY_WS_STATE_CLOSING = 2, /**< a Close was sent or received, or the
+                                    connection failed: nothing more can be
+                                    sent */
+    EDDY_WS_STATE_CLOSED = 3   /**< the TCP connection is closed: inside
+                                    on_close() */
+};
+
+/** @name Sending
+ *  @{ */
+
+/**
+ * Sends a message: opcode EDDY_WS_TEXT (data must be UTF-8) or
+ * EDDY_WS_BINARY.  data is copied; compressed when permessage-deflate
+ * was agreed and len is at least the deflate options' min_size.
+ * Errors: -EINVAL (another opcode, text that is not UTF-8, NULL data with
+ * a non-zero len: nothing is sent, the connection goes on); -EBUSY (a
+ * message sent with eddy_ws_send_fragment() is unfinished: finish it
+ * first); -EPIPE (closing or closed: nothing more can be sent); -ENOSPC
+ * (the queue would pass max_write_buffer_size, or the stream's limit:
+ * the connection is dropped, on_close() follows with 1006); -ENOMEM
+ * (the connection is dropped likewise).
+ */
+EDDY_API int eddy_ws_send(eddy_ws *ws, int opcode, const void *data,
+                          size_t len);
+
+/**
+ * Sends a message as eddy_ws_send() does, without copying data where it
+ * can: the caller keeps data valid and unchanged until done(stream,
+ * status, arg) runs (status 0 once the message is handed to the kernel,
+ * or an error when the connection closed first), and may free it there.
+ * A server's uncompressed messages over 4 KiB go out from data itself
+ * (smaller ones are copied, which costs less than a buffer of their
+ * own); a client masks, and a compressor compresses, into buffers of
+ * their own at once; done runs when the message is out in every case.
+ * done may be NULL.
+ * Errors as eddy_ws_send(); after an error done does not run.
+ */
+EDDY_API int eddy_ws_send_ref(eddy_ws *ws, int opcode, const void *data,
+                              size_t len, eddy_stream_cb done, void *arg);
+
+/**
+ * Sends a message in pieces, each one frame: the first with opcode
+ * EDDY_WS_TEXT or EDDY_WS_BINARY, the next ones with
+ * EDDY_WS_CONTINUATION, the last with fin non-zero.  Text is checked as
+ * it goes (a piece may end inside a character; the last may not).  Other
+ * messages wait until it is finished; pings, pongs and a Close may go
+ * between its pieces.  With compression, a piece's bytes may leave in a
+ * later piece's frame.  data is copied.  Errors: -EINVAL (the wrong
+ * opcode for the position, text that cannot be UTF-8, NULL data with a
+ * non-zero len: nothing is sent, the message stays where it was), and
+ * -EPIPE, -ENOSPC, -ENOMEM as eddy_ws_send().
+ */
+EDDY_API int eddy_ws_send_fragment(eddy_ws *ws, int opcode, const void *data,
+                                   size_t len, int fin);
+
+/**
+ * Sends a ping with len (at most 125) bytes of payload; the pong comes to
+ * on_pong().  Errors: -EINVAL (len over 125, NULL data with a non-zero
+ * len), and -EPIPE, -ENOSPC, -ENOMEM as eddy_ws_send().
+ */
+EDDY_API int eddy_ws_ping(eddy_ws *ws, const void *data, size_t len);
+
+/** Sends an unsolicited pong (a one-way heartbeat) with len (at most 125)
+ *  bytes of payload.  Errors as eddy_ws_ping(). */
+EDDY_API int eddy_ws_pong(eddy_ws *ws, const void *data, size_t len);
+
+/** @} */
+/** @name Closing
+ *  @{ */
+
+/**
+ * Starts the closing handshake: sends a Close frame with code and reason
+ * (NULL or a NUL-terminated UTF-8 string of at most 123 bytes), or with
+ * no status at all when code is 0 (the peer sees 1005).  Messages that
+ * arrive afterwards are dropped.  When the peer's Close comes, the server
+ * closes the connection, a client waits for the server to; after
+ * close_timeout_ms the connection is dropped whatever happened.
+ * on_close() follows in every case.  Calling it again, or once a Close
+ * was sent or the connection failed, does nothing and returns 0.
+ * Errors: -EINVAL (a code that may not be sent: only 1000-1003,
+ * 1007-1014 and 3000-4999 may; a reason with code 0; a reason too long
+ * or not UTF-8; nothing is sent and the connection goes on), -ENOSPC and
+ * -ENOMEM as eddy_ws_send().
+ */
+EDDY_API int eddy_ws_close(eddy_ws *ws, int code, const char *reason);
+
+/** Drops the connection at once, without a Close frame; on_close()
+ *  follows with 1006 and eddy_ws_error() says -ECONNABORTED.  Once the
+ *  connection is closing down (inside on_close(), say) it does nothing. */
+EDDY_API void eddy_ws_abort(eddy_ws *ws);
+
+/** @} */
+/** @name State
+ *  @{ */
+
+/** Bytes queued to send and not yet handed to the kernel (the browser's
+ *  bufferedAmount). */
+EDDY_API size_t eddy_ws_buffered_amount(const eddy_ws *ws);
+
+/** Non-zero from the moment the queued bytes reached write_high_water
+ *  until they fell to write_low_water (when on_drain() runs). */
+EDDY_API int eddy_ws_needs_drain(const eddy_ws *ws);
+
+/** The connection's state: EDDY_WS_STATE_OPEN, _CLOSING or _CLOSED. */
+EDDY_API int eddy_ws_state(const eddy_ws *ws);
+
+/**
+ * How the connection ended, for on_close(): 0 while open and after a
+ * complete closing handshake; EDDY_EOF (the peer closed the TCP
+ * connection without a Close), -ETIMEDOUT (no pong within
+ * ping_timeout_ms, or no end within close_timeout_ms), -EPROTO (eddy
+ * failed the connection: the code says why), -ECONNABORTED
+ * (eddy_ws_abort()), -ENOSPC (max_write_buffer_size), -ENOMEM, or the
+ * stream's error (-ECONNRESET...).
+ */
+EDDY_API int eddy_ws_error(const eddy_ws *ws);
+
+/** The subprotocol the handshake agreed on, or NULL. */
+EDDY_API const char *eddy_ws_subprotocol(const eddy_ws *ws);
+
+/** Non-zero when permessage-deflate is in use on the connection. */
+EDDY_API int eddy_ws_compressed(const eddy_ws *ws);
+
+/**
+ * The connection's stream, for its peer's address, eddy_stream_fd(),
+ * eddy_stream_set_nodelay() or eddy_stream_pause_reading() (which stops
+ * reading from the socket; messages already read are still delivered).
+ * Never read from it, write to it, close it or change its callbacks.
+ */
+EDDY_API eddy_stream *eddy_ws_stream(const eddy_ws *ws);
+
+/** The loop the connection runs on. */
+EDDY_API eddy_loop *eddy_ws_loop(const eddy_ws *ws);
+
+/** Stores a pointer for the program's use; eddy never reads or frees it. */
+EDDY_API void eddy_ws_set_data(eddy_ws *ws, void *data);
+
+/** The pointer last given to eddy_ws_set_data(), or NULL. */
+EDDY_API void *eddy_ws_data(const eddy_ws *ws);
+
+/** @} */
 
 /** @} */
 
