@@ -1,7 +1,7 @@
 /*
  * fuzz/connection.c - a whole HTTP/1.1 connection under fuzzing: bytes in,
- * responses out, through the real server (httpserver/http1.c, server.c)
- * on a real loop.
+ * responses out, through the real server (httpserver/, from where
+ * server.c takes an accepted stream) on a real loop.
  *
  * Input: one byte of settings (bit 0 small limits, 1 xheaders, 2 the
  * client half-closes at the end, 3 the server is freed before its pending
@@ -12,7 +12,8 @@
  * everything the server sends is read back and parsed as a client would.
  *
  * Routes cover a response made at once, one finished from a 0 ms timer, a
- * streamed request body, chunked responses (at once and finished from a
+ * streamed request body (also one paused after each piece and resumed
+ * from a timer), chunked responses (at once and finished from a
  * timer), a body too large for the socket, 204, 405, and a handler whose
  * first try at a response is refused.  Checks:
  *
@@ -80,6 +81,8 @@ typedef struct cn_held {
     int kind;
     uint64_t got;        /* streamed body bytes */
     eddy_timer_id timer; /* the timer that finishes it, or 0 */
+    int pausing;         /* /stream/pause: paused after each piece */
+    eddy_timer_id resume; /* the timer that resumes its body, or 0 */
 } cn_held;
 
 enum { CN_ASYNC, CN_LATER, CN_STREAM, CN_STREAM_ERROR };
@@ -133,6 +136,8 @@ static void cn_release(cn_held *h)
 {
     if (h->timer != 0)
         eddy_loop_remove_timeout(h->st->loop, h->timer);
+    if (h->resume != 0)
+        eddy_loop_remove_timeout(h->st->loop, h->resume);
     h->st->pending--;
     free(h);
 }
@@ -275,6 +280,27 @@ static void cn_bad(eddy_http_request *req, void *arg)
     eddy_http_respond(req, 200, NULL, 0, "ok\n", 3);
 }
 
+static void cn_on_resume(eddy_loop *loop, void *arg)
+{
+    cn_held *h = arg;
+    int err;
+
+    (void)loop;
+    h->resume = 0;
+    err = eddy_http_resume_body(h->req);
+    FUZZ_CHECK(err == 0 || err == -EPIPE, "a paused body resumes");
+}
+
+/* /stream/pause: pauses its body, and resumes it from a 0 ms timer. */
+static void cn_pause(cn_held *h)
+{
+    int err = eddy_http_pause_body(h->req);
+
+    FUZZ_CHECK(err == 0, "a streamed body pauses");
+    if (h->resume == 0)
+        eddy_loop_call_later(h->st->loop, 0, cn_on_resume, h, &h->resume);
+}
+
 static void cn_body_piece(eddy_http_request *req, int status, const char *data,
                           size_t len, int done, void *arg)
 {
@@ -286,8 +312,11 @@ static void cn_body_piece(eddy_http_request *req, int status, const char *data,
     h->got += len;
     FUZZ_CHECK(h->got <= h->st->max_body,
                "a streamed body stays within max_body_size");
-    if (!done)
+    if (!done) {
+        if (h->pausing)
+            cn_pause(h);
         return;
+    }
     if (status < 0 && h->st->error_later) {
         h->kind = CN_STREAM_ERROR;
         if (cn_later_timer(h) == 0)
@@ -305,7 +334,8 @@ static void cn_body_piece(eddy_http_request *req, int status, const char *data,
 }
 
 /* /stream... : the body streamed to the handler; /stream/noread answers
- * without reading it. */
+ * without reading it, /stream/pause pauses it before it and after each
+ * piece, resuming from a timer. */
 static void cn_stream(eddy_http_request *req, void *arg)
 {
     eddy_str p = eddy_http_path(req);
@@ -319,6 +349,9 @@ static void cn_stream(eddy_http_request *req, void *arg)
         eddy_http_respond(req, 500, NULL, 0, NULL, 0);
         return;
     }
+    h->pausing = p.len == 13 && memcmp(p.p, "/stream/pause", 13) == 0;
+    if (h->pausing)
+        cn_pause(h);
     if (eddy_http_read_body(req, cn_body_piece, h) != 0) {
         cn_release(h);
         eddy_http_respond(req, 500, NULL, 0, NULL, 0);
@@ -641,12 +674,15 @@ static int cn_setup(cn_state *st, unsigned cfg)
     st->client = sv[0];
     {
         struct sockaddr_storage peer;
+        eddy_stream *s;
 
         memset(&peer, 0, sizeof peer);
         peer.ss_family = AF_UNIX;
-        if (eddy__conn_open(st->srv, sv[1], (struct sockaddr *)&peer,
-                            sizeof(sa_family_t)) != 0)
+        /* As the TCP server hands an accepted stream to the server. */
+        if (eddy_stream_new(st->loop, sv[1], NULL, &s) != 0)
             return -1;
+        eddy__server_take(st->srv, s, (struct sockaddr *)&peer,
+                          sizeof(sa_family_t));
     }
     return 0;
 }

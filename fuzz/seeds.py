@@ -120,6 +120,9 @@ CONN = {
     "stream": (0x04, b"POST /stream/up HTTP/1.1\r\n" + H +
                b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + GET),
     "stream-length": (0x14, b"PUT /stream HTTP/1.1\r\n" + H + b"Content-Length: 4\r\n\r\nabcd"),
+    "stream-pause": (0x04, b"POST /stream/pause HTTP/1.1\r\n" + H +
+                     b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n" + GET),
+    "stream-pause-length": (0x24, b"PUT /stream/pause HTTP/1.1\r\n" + H + b"Content-Length: 6\r\n\r\nabcdef" + GET),
     "stream-noread": (0x04, b"POST /stream/noread HTTP/1.1\r\n" + H + b"Content-Length: 4\r\n\r\nabcd" + GET),
     "stream-cut": (0x34, b"POST /stream HTTP/1.1\r\n" + H + b"Content-Length: 10\r\n\r\nabc"),
     "expect": (0x04, b"PUT /put HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nExpect: 100-continue\r\n\r\nabc"),

@@ -1,18 +1,30 @@
 /*
- * httpserver/http_internal.h - the server's state, shared by server.c
- * (listening, accepting, routing, shutdown) and http1.c (connections,
- * requests, responses).  Public headers never include this file.
+ * httpserver/http_internal.h - what the HTTP server's files share: the
+ * server, connection and request structs, and the hidden functions each
+ * file offers the others.  One job per file:
+ *
+ *   server.c    the server on the TCP server: accepted streams, shutdown,
+ *               signals, counters
+ *   router.c    routes, matching, 404/405 with Allow, calling the handler
+ *   http1.c     the connection: heads, states, keep-alive, pipelining,
+ *               timeouts, closing (lingering, half-closed clients)
+ *   body.c      request bodies: framing, buffering, streaming, pausing
+ *   request.c   the request object and its accessors
+ *   response.c  the response writer, the server's own error answers,
+ *               finishing a request
+ *   upgrade.c   answering 101 and handing the connection's stream over
+ *
+ * Public headers never include this file.
  */
 #ifndef EDDY_HTTP_INTERNAL_H
 #define EDDY_HTTP_INTERNAL_H
 
-#include "eddy/httpserver.h"
 #include "../httputil/httputil_internal.h"
+#include "eddy/httpserver.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-
-#define EDDY_HTTP_HIDDEN EDDY_HIDDEN /* one attribute: common/internal.h */
 
 struct eddy__route {
     char *method; /* NULL: any */
@@ -30,6 +42,7 @@ enum {
     EDDY__BODY,    /* reading the body */
     EDDY__HANDLER, /* the handler has the request */
     EDDY__DISCARD, /* dropping the body of a request the server refused */
+    EDDY__UPGRADE, /* answered 101: the stream goes to its new owner */
     EDDY__CLOSED,  /* closing once sent: nothing more is read */
     EDDY__LINGER   /* sent and shut down for writing: reading and dropping
                       what the client still sends, until its EOF */
@@ -40,36 +53,80 @@ struct eddy__conn {
     eddy_stream *s;
     struct eddy__conn *prev, *next;
     int state;
-    int in_run;    /* conn_run() is on the stack */
-    int scheduled; /* conn_run() is queued as a loop callback */
-    int held;      /* the next request waits for the answers to go out */
-    size_t delivering; /* bytes on_data() is handling, still counted in
-                          the stream's buffer */
+    int waits;               /* on_response_sent() callbacks queued */
+    unsigned char in_run;    /* run() is on the stack */
+    unsigned char scheduled; /* run() is queued as a loop callback */
+    unsigned char held;      /* the next request waits for the answers */
+    size_t delivering;       /* bytes on_data() is handling, still counted in
+                                the stream's buffer */
     eddy__http_parser ps;
-    char *acc;     /* bytes received and not consumed yet */
+    char *acc; /* bytes received and not consumed yet */
     size_t acc_len, acc_cap;
     eddy_http_request *req;
     uint64_t deadline;   /* ms on the loop clock, 0: none */
     eddy_timer_id timer; /* fires at timer_at, at or before deadline */
     uint64_t timer_at;
-    uint64_t discard;  /* EDDY__DISCARD: body bytes still to drop */
-    uint64_t lingered; /* EDDY__LINGER: bytes dropped so far */
-    int why;           /* why the server closes it (-ETIMEDOUT...), 0:
-                          the client went away */
+    union {                /* what one state keeps */
+        uint64_t discard;  /* EDDY__DISCARD: body bytes still to drop */
+        uint64_t lingered; /* EDDY__LINGER: bytes dropped so far */
+        struct {
+            eddy_http_upgrade_cb cb;
+            void *arg;
+        } up; /* EDDY__UPGRADE: the new owner */
+    } st;
+    int why; /* why the server closes it (-ETIMEDOUT...), 0:
+                the client went away */
     struct sockaddr_storage peer;
+};
+
+/* How a request's body is framed. */
+enum { EDDY__BODY_NONE, EDDY__BODY_LENGTH, EDDY__BODY_CHUNKED };
+
+struct eddy_http_request {
+    eddy_http_server *srv;
+    struct eddy__conn *conn; /* NULL once the client went away */
+    const struct eddy__route *route;
+    eddy__http_head head; /* points into base */
+    const char *base;
+    char *store; /* our copy of the head, once kept */
+    size_t head_len;
+    eddy_str path, query;
+    int keep_alive, is_head, dispatched, started, no_body, out_chunked;
+    int in_cb, finished; /* a body or close callback is running; it
+                            finished the request: free it after */
+    int route_status;    /* 404 or 405 when no route takes it */
+    int discard;         /* its small body is dropped after the
+                            server's own 404 or 405 */
+    int aborted;         /* the response did not go out whole */
+    int gone;            /* in srv->gone: its client went away */
+    int orphan;          /* its server was freed: never touch it */
+    eddy_http_request *gone_prev, *gone_next; /* in srv->gone */
+    int body_kind, body_done, body_error;
+    int paused;         /* eddy_http_pause_body() */
+    uint64_t body_left; /* EDDY__BODY_LENGTH: bytes still to come */
+    eddy__chunked chunked;
+    char *body;
+    size_t body_len, body_cap;
+    eddy_http_body_cb body_cb;
+    void *body_arg;
+    int status;
+    int64_t out_len; /* -1: chunked or until close */
+    uint64_t out_written, bytes_out, start_ns;
+    uint64_t head_out; /* bytes of the response head */
+    uint64_t unsent;   /* bytes still queued when the client left */
+    eddy_http_close_cb on_close;
+    void *on_close_arg, *data;
+    char ip[INET6_ADDRSTRLEN];
+    const char *scheme;
+    eddy_http_header headers[];
 };
 
 struct eddy_http_server {
     eddy_loop *loop;
     eddy_http_options opt;
+    eddy_tcp_server *tcp; /* accepts the connections */
     struct eddy__route *routes;
     size_t nroutes, route_cap;
-    int *lfds;
-    size_t nlfds;
-    int accepting;           /* the listening fds are watched */
-    eddy_timer_id resume;    /* retry accepting after EMFILE */
-    int parked;              /* an accepted fd the poller cannot watch
-                                yet (select: FD_SETSIZE), or -1 */
     struct eddy__conn *conns;
     size_t nconns;
     eddy_http_request *gone; /* requests whose client went away, still
@@ -84,43 +141,117 @@ struct eddy_http_server {
     void (*done)(eddy_http_server *srv, void *arg);
     void *done_arg;
     uint64_t signal_deadline_ms;
-    int on_signals;          /* stop_on_signals() installed its handlers */
+    int on_signals; /* stop_on_signals() installed its handlers */
 };
 
-/* http1.c */
-EDDY_HTTP_HIDDEN int eddy__conn_open(eddy_http_server *srv, int fd,
-                                     const struct sockaddr *peer,
-                                     socklen_t len);
-EDDY_HTTP_HIDDEN void eddy__conn_close(struct eddy__conn *c);
+/* --- server.c ------------------------------------------------------------ */
+
+/* Sets up a stream the TCP server accepted (the one place: Nagle off,
+ * half-open, and TLS to come) and serves it; closes it when it cannot. */
+EDDY_HIDDEN void eddy__server_take(eddy_http_server *srv, eddy_stream *s,
+                                   const struct sockaddr *peer, socklen_t len);
+
+/* A connection left the server's list: a shutdown may be done. */
+EDDY_HIDDEN void eddy__server_conn_gone(eddy_http_server *srv);
+
+/* --- router.c ------------------------------------------------------------ */
+
+/* The route for method and path, or NULL with *status 404 (no route for
+ * the path) or 405 (routes for the path, none for the method). */
+EDDY_HIDDEN const struct eddy__route *
+eddy__route_find(const eddy_http_server *srv, eddy_str method, eddy_str path,
+                 int *status);
+/* The Allow list of a 405 for path into buf; returns its length. */
+EDDY_HIDDEN size_t eddy__route_allow(const eddy_http_server *srv, eddy_str path,
+                                     char *buf, size_t size);
+/* Hands req to its route's handler, or answers the server's own 404 or
+ * 405. */
+EDDY_HIDDEN void eddy__route_dispatch(eddy_http_request *req);
+
+/* --- http1.c ------------------------------------------------------------- */
+
+/* Serves a stream the TCP server accepted. */
+EDDY_HIDDEN int eddy__conn_open(eddy_http_server *srv, eddy_stream *s,
+                                const struct sockaddr *peer, socklen_t len);
+EDDY_HIDDEN void eddy__conn_close(struct eddy__conn *c);
 /* Closes c at once and frees it without calling back into the server
  * (the server is being freed); a request in progress is told. */
-EDDY_HTTP_HIDDEN void eddy__conn_forget(struct eddy__conn *c);
-/* The server is being freed: a request whose client went away before
- * must not reach it when its handler finishes it.  Returns the next one
- * in srv->gone. */
-EDDY_HTTP_HIDDEN eddy_http_request *
-eddy__request_orphan(eddy_http_request *req);
+EDDY_HIDDEN void eddy__conn_forget(struct eddy__conn *c);
 /* Closes c if no request is in progress; returns 1 if it did. */
-EDDY_HTTP_HIDDEN int eddy__conn_close_idle(struct eddy__conn *c);
+EDDY_HIDDEN int eddy__conn_close_idle(struct eddy__conn *c);
+/* Makes c run (read, parse, dispatch) soon: after the current run, or
+ * from a loop callback. */
+EDDY_HIDDEN void eddy__conn_schedule(struct eddy__conn *c);
+/* Sets when the current phase times out, ms from now (0: never). */
+EDDY_HIDDEN void eddy__conn_set_deadline(struct eddy__conn *c, uint64_t ms);
+/* The request c had was finished and its response queued: go on to the
+ * next request, or close (lingering when the client may still send). */
+EDDY_HIDDEN void eddy__conn_request_done(struct eddy__conn *c,
+                                         const eddy_http_request *req);
+/* The stream refused bytes of a response: close c; returns -EPIPE. */
+EDDY_HIDDEN int eddy__conn_lost(struct eddy__conn *c, int err);
 
-/* iostream/stream.c: a stream over fd, a connected non-blocking socket,
- * whose handler is added with the first interest (eddy_stream_new checks
- * the flags and adds one at once: two system calls more per client). */
-EDDY_HTTP_HIDDEN int eddy__stream_adopt(eddy_loop *loop, int fd,
-                                        eddy_stream **out);
-/* iostream/stream.c: at the peer's EOF with no read pending, s stays open
- * for writing instead of closing; the next read fails (-EPIPE, or
- * EDDY_EOF if it was pending), and the owner closes it.  For a client
- * that half-closed after its request and waits for the answer. */
-EDDY_HTTP_HIDDEN void eddy__stream_half_open(eddy_stream *s);
+/* --- body.c -------------------------------------------------------------- */
 
-/* server.c */
-EDDY_HTTP_HIDDEN void eddy__server_conn_gone(eddy_http_server *srv);
-EDDY_HTTP_HIDDEN const struct eddy__route *
-eddy__server_route(const eddy_http_server *srv, eddy_str method, eddy_str path,
-                   int *status);
-EDDY_HTTP_HIDDEN size_t eddy__server_allow(const eddy_http_server *srv,
-                                           eddy_str path, char *buf,
-                                           size_t size);
+/* Takes body bytes (framing included) from p.  Returns the bytes used or
+ * -status.  A handler may finish the request from a piece's callback: then
+ * the request is freed here, and the bytes after the body stay unused. */
+EDDY_HIDDEN long eddy__body_feed(eddy_http_request *req, const char *p,
+                                 size_t len);
+/* 100 Continue, when asked for and no body byte has come yet. */
+EDDY_HIDDEN void eddy__body_continue(eddy_http_request *req);
+/* The rule behind an error eddy__body_feed() returned, for the log. */
+EDDY_HIDDEN const char *eddy__body_rule(const eddy_http_request *req,
+                                        long status);
+
+/* --- request.c ----------------------------------------------------------- */
+
+/* A request for the head the parser left in srv->head, found in
+ * base[0, n) of c's bytes; NULL when out of memory. */
+EDDY_HIDDEN eddy_http_request *eddy__request_new(struct eddy__conn *c,
+                                                 const char *base, size_t n);
+/* Gives the request its own copy of the head, which it needs to outlive
+ * the read callback it arrived in.  Errors: -ENOMEM. */
+EDDY_HIDDEN int eddy__request_own_head(eddy_http_request *req);
+EDDY_HIDDEN void eddy__request_free(eddy_http_request *req);
+/* Frees a finished request, or leaves that to the code that called a
+ * body or close callback, which still reads the request afterwards. */
+EDDY_HIDDEN void eddy__request_release(eddy_http_request *req);
+/* The client went away while the request's handler holds it: it waits in
+ * srv->gone for its finish, so that a server freed meanwhile can tell it
+ * (orphan).  Orphan returns the next request in srv->gone. */
+EDDY_HIDDEN void eddy__request_gone(eddy_http_request *req);
+EDDY_HIDDEN void eddy__request_not_gone(eddy_http_request *req);
+EDDY_HIDDEN eddy_http_request *eddy__request_orphan(eddy_http_request *req);
+/* The client's address as text into buf ("" for a Unix domain socket). */
+EDDY_HIDDEN const char *eddy__peer_text(const struct sockaddr_storage *ss,
+                                        char *buf, size_t n);
+/* Fills req->ip from the connection, once; returns it. */
+EDDY_HIDDEN const char *eddy__request_ip(eddy_http_request *req);
+/* eddy_http_header_get() for a lowercase or mixed-case name. */
+EDDY_HIDDEN int eddy__request_header(const eddy_http_request *req,
+                                     const char *name, eddy_str *v);
+
+/* --- response.c ---------------------------------------------------------- */
+
+/* The server's own answer to a request it refuses (one builder for all of
+ * them): "<status> <reason>\n" as text/plain, with Allow on a 405.  With
+ * a request, through it (counted and logged, keep-alive as it allows);
+ * without one (a head that did not parse), straight onto c's stream with
+ * Connection: close. */
+EDDY_HIDDEN void eddy__respond_error(struct eddy__conn *c,
+                                     eddy_http_request *req, int status);
+/* Whether headers can go with a 101: valid, none of the framing ones,
+ * and Upgrade among them.  Errors: -EINVAL. */
+EDDY_HIDDEN int eddy__check_switching(const eddy_http_header *headers,
+                                      size_t nheaders);
+/* Queues "101 Switching Protocols" with headers (checked before) and
+ * Connection: Upgrade.  Errors: -EPIPE (the stream refused it: the
+ * connection is closed). */
+EDDY_HIDDEN int eddy__respond_switching(eddy_http_request *req,
+                                        const eddy_http_header *headers,
+                                        size_t nheaders);
+/* Counts a finished request and logs it. */
+EDDY_HIDDEN void eddy__response_account(eddy_http_request *req);
 
 #endif

@@ -73,7 +73,7 @@ enum {
     S_SCHEDULED = 1 << 7,  /* drive() queued as a loop callback */
     S_WBLOCKED = 1 << 8,   /* the last write was short: wait for WRITE */
     S_HUP = 1 << 9,        /* the poller reports HUP on rfd until closed */
-    S_DETACHED = 1 << 10,  /* rfd has no handler: after a HUP, or adopted */
+    S_DETACHED = 1 << 10,  /* rfd has no handler: after a HUP */
     S_CLOSE_RAN = 1 << 11, /* the close callback ran, or is running */
     S_DRAIN = 1 << 12,     /* the queue reached the high watermark */
     S_PAUSED = 1 << 13,    /* eddy_stream_pause_reading() */
@@ -325,8 +325,6 @@ static void close_with(eddy_stream *s, int err)
 /* How open_stream() takes its fds. */
 enum {
     OPEN_NEW,      /* make them non-blocking; add handlers with no events */
-    OPEN_ADOPT,    /* a non-blocking socket; its handler comes with the
-                      first interest (two system calls fewer a client) */
     OPEN_ACCEPTED, /* a non-blocking socket, watched for reading at once;
                       left open on error */
 };
@@ -350,10 +348,6 @@ static int attach(eddy_stream *s, int fd, int mode)
 {
     int flags, err;
 
-    if (mode == OPEN_ADOPT) {
-        s->flags |= S_DETACHED;
-        return 0;
-    }
     if (mode == OPEN_ACCEPTED) {
         err = eddy_loop_add_handler(s->loop, fd, EDDY_READ, on_io, s);
         s->rmask = EDDY_READ;
@@ -432,22 +426,25 @@ int eddy_stream_new(eddy_loop *loop, int fd, const eddy_stream_options *opts,
     return open_stream(loop, fd, fd, opts, OPEN_NEW, out);
 }
 
-int eddy__stream_adopt(eddy_loop *loop, int fd, eddy_stream **out)
-{
-    return open_stream(loop, fd, fd, NULL, OPEN_ADOPT, out);
-}
-
 int eddy__stream_accepted(eddy_loop *loop, int fd,
                           const eddy_stream_options *opts, eddy_stream **out)
 {
     return open_stream(loop, fd, fd, opts, OPEN_ACCEPTED, out);
 }
 
-/* The server's streams: a client that half-closed after its request
- * still gets the answer a handler gives later (http_internal.h). */
-void eddy__stream_half_open(eddy_stream *s)
+/* A server's streams: a client that half-closed after its request still
+ * gets the answer a handler gives later. */
+void eddy_stream_set_half_open(eddy_stream *s, int on)
 {
-    s->flags |= S_HALF_OPEN;
+    if (on) {
+        s->flags |= S_HALF_OPEN;
+        return;
+    }
+    s->flags &= ~(unsigned)S_HALF_OPEN;
+    /* An EOF the flag kept open closes the stream now, as it would have:
+     * no event will come for it again. */
+    if ((s->flags & (S_EOF | S_CLOSED)) == S_EOF)
+        schedule(s);
 }
 
 int eddy_stream_new_pair(eddy_loop *loop, int rfd, int wfd,

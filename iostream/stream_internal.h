@@ -4,7 +4,7 @@
  * in iostream/, never the stream's struct.
  *
  * Public headers never include this file, and only iostream/ and tcp/ may
- * (scripts/check_layers.sh; httpserver/ until it accepts through tcp/).
+ * (scripts/check_layers.sh).
  */
 #ifndef EDDY_STREAM_INTERNAL_H
 #define EDDY_STREAM_INTERNAL_H
@@ -24,21 +24,6 @@
 EDDY_HIDDEN int eddy__stream_accepted(eddy_loop *loop, int fd,
                                       const eddy_stream_options *opts,
                                       eddy_stream **out);
-
-/*
- * The HTTP server's way in, until it accepts through tcp/: a stream over
- * fd, a connected non-blocking socket, whose handler is added with its
- * first interest.  fd is owned by the stream from here on, also on error.
- */
-EDDY_HIDDEN int eddy__stream_adopt(eddy_loop *loop, int fd, eddy_stream **out);
-
-/*
- * The HTTP server's streams: at the peer's EOF with no read pending, s
- * stays open for writing instead of closing; the next read fails (-EPIPE,
- * or EDDY_EOF if it was pending), and the owner closes it.  A client that
- * half-closed after its request is waiting for the answer.
- */
-EDDY_HIDDEN void eddy__stream_half_open(eddy_stream *s);
 
 /*
  * Connects a new stream to sa, bound first to bind_sa when it is not NULL,

@@ -21,19 +21,11 @@
 # eddy__clock_ns() (declared in common/internal.h).
 #
 # EXCEPTIONS lists what is allowed for now, each with the reason and what
-# removes it.
+# removes it (none today).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-EXCEPTIONS="
-httpserver/server.c backends/backend.h
-httpserver/http1.c CLOCK_MONOTONIC
-"
-# httpserver/server.c: FD_SETSIZE, to set aside an accepted fd select
-#   cannot watch; goes when the HTTP server accepts through tcp/, whose
-#   server acts on -ERANGE instead (issue 10, the httpserver split).
-# httpserver/http1.c: its own clock_ns() for the access log's durations;
-#   goes with the same split (eddy__clock_ns() in common/internal.h).
+EXCEPTIONS=""
 
 LAYERS="backends ioloop iostream tcp httputil httpserver httpclient websocket"
 

@@ -14,7 +14,8 @@
  * The server learns that a connection is gone from a hook in the stream
  * (eddy__stream_on_free), not from its close callback, which stays the
  * owner's.  Each connection costs the server one small record, which it
- * needs to close what is left at a shutdown's deadline.
+ * needs to close what is left at a shutdown's deadline; records of gone
+ * connections are kept (a few) for the next ones.
  *
  * This file must never block, never call the owner's callback while its
  * own state is half updated, and never touch a server freed inside one:
@@ -32,6 +33,7 @@
 
 #define ACCEPT_BATCH 64
 #define ACCEPT_RETRY_MS 100
+#define SPARE_CONNS 64 /* records of gone connections kept for new ones */
 
 /* A connection handed out, until its stream frees itself. */
 struct conn {
@@ -50,6 +52,8 @@ struct eddy_tcp_server {
     int parked;           /* an accepted fd the poller cannot watch, or -1 */
     eddy_timer_id resume; /* watches again after running out of fds */
     struct conn *conns;
+    struct conn *spare; /* records for reuse, SPARE_CONNS at most */
+    size_t nspare;
     eddy_tcp_server_stats stats;
     int depth; /* entries from the loop in progress */
     int freed; /* eddy_tcp_server_free() ran: free at depth 0 */
@@ -91,9 +95,40 @@ static void hold(eddy_tcp_server *srv)
 static void release(eddy_tcp_server *srv)
 {
     if (--srv->depth == 0 && srv->freed) {
+        while (srv->spare != NULL) {
+            struct conn *c = srv->spare;
+
+            srv->spare = c->next;
+            free(c);
+        }
         free(srv->lfds);
         free(srv);
     }
+}
+
+/* A record for a new connection.  Connections served one after another
+ * pass their record on instead of calling malloc and free each (as
+ * streams pass their first read buffer on through the loop). */
+static struct conn *conn_new(eddy_tcp_server *srv)
+{
+    struct conn *c = srv->spare;
+
+    if (c == NULL)
+        return malloc(sizeof *c);
+    srv->spare = c->next;
+    srv->nspare--;
+    return c;
+}
+
+static void conn_free(eddy_tcp_server *srv, struct conn *c)
+{
+    if (c == NULL || srv->nspare >= SPARE_CONNS) {
+        free(c);
+        return;
+    }
+    c->next = srv->spare;
+    srv->spare = c;
+    srv->nspare++;
 }
 
 /* --- accepting ---------------------------------------------------------- */
@@ -161,7 +196,7 @@ static void hand_out(eddy_tcp_server *srv, struct conn *c, eddy_stream *s,
 static int take(eddy_tcp_server *srv, int fd, const struct sockaddr *peer,
                 socklen_t len)
 {
-    struct conn *c = malloc(sizeof *c);
+    struct conn *c = conn_new(srv);
     eddy_stream *s;
     int err = c != NULL
                   ? eddy__stream_accepted(srv->loop, fd, &srv->opt.stream, &s)
@@ -171,7 +206,7 @@ static int take(eddy_tcp_server *srv, int fd, const struct sockaddr *peer,
         hand_out(srv, c, s, peer, len);
         return 0;
     }
-    free(c);
+    conn_free(srv, c);
     if (err == -ERANGE)
         return err;
     close(fd);
@@ -370,7 +405,7 @@ static void conn_gone(void *arg)
         srv->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    free(c);
+    conn_free(srv, c);
     srv->stats.connections--;
     if (srv->shutting_down) {
         if (srv->stats.connections == 0)

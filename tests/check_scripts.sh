@@ -10,6 +10,9 @@
 #    build directory, clean and docs honour B, and nothing sets
 #    LD_LIBRARY_PATH for the programs it runs (the caller's is needed for
 #    libkqueue, docs/porting.md);
+#  - scripts/check_layers.sh passes the tree with no exception left, and
+#    fails a copy where the HTTP server includes the poller's header or
+#    reads the clock itself;
 #
 # all with `make -n` or in a scratch directory: nothing is built or
 # installed.  Exit status 0 when all holds; what failed is printed.
@@ -92,4 +95,26 @@ ok
     fail "LD_LIBRARY_PATH is set (replacing the caller's)"
 ok
 
-echo "== scripts: need.sh and make, $checks checks"
+# --- scripts/check_layers.sh ---------------------------------------------------
+
+# On a copy of the sources: the tree passes with no exception left, and
+# what the HTTP server was once excused for (the poller's header, a clock
+# of its own) fails it again.
+tree=$tmp/tree
+mkdir -p "$tree"
+cp -R scripts include common backends ioloop iostream tcp httputil httpserver "$tree"/
+for d in httpclient websocket; do [ ! -d "$d" ] || cp -R "$d" "$tree"/; done
+"$tree/scripts/check_layers.sh" > "$tmp/out" 2>&1 || fail "check_layers fails on the tree"
+! grep -q 'allowed for now' "$tmp/out" || fail "check_layers still excuses: $(cat "$tmp/out")"
+ok
+printf '#include "../backends/backend.h"\n' >> "$tree/httpserver/server.c"
+"$tree/scripts/check_layers.sh" > "$tmp/out" 2>&1 && fail "check_layers takes httpserver including backend.h"
+grep -q 'httpserver/server.c includes backends/backend.h' "$tmp/out" || fail "check_layers does not name the include"
+ok
+cp httpserver/server.c "$tree/httpserver/server.c"
+printf 'static int c = CLOCK_MONOTONIC;\n' >> "$tree/httpserver/http1.c"
+"$tree/scripts/check_layers.sh" > "$tmp/out" 2>&1 && fail "check_layers takes a second clock in httpserver"
+grep -q 'httpserver/http1.c includes CLOCK_MONOTONIC' "$tmp/out" || fail "check_layers does not name the clock"
+ok
+
+echo "== scripts: need.sh, make and check_layers, $checks checks"

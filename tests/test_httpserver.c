@@ -4320,6 +4320,905 @@ static void test_server_replies(void **state)
     srv_finish(&t);
 }
 
+/* --- the TCP server underneath -------------------------------------------- */
+
+/* The server accepts through a TCP server, which tells its port and
+ * counters; sockets given after a shutdown began are refused, and a
+ * refused set is left whole to the caller. */
+static void test_server_tcp(void **state)
+{
+    tsrv t;
+    hctx x = {0};
+    client c;
+    const eddy_tcp_server *tcp;
+    eddy_tcp_server_stats st;
+    int fds[2] = {-1, -1};
+    size_t n;
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "GET", "/", 0, h_rec, &x);
+    tcp = eddy_http_server_tcp(t.srv);
+    assert_non_null(tcp);
+    assert_ptr_equal(eddy_tcp_server_loop(tcp), t.loop);
+    assert_int_equal(eddy_tcp_server_port(tcp), t.port);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/"));
+    cl_expect(&c, 200, "ok /");
+    eddy_tcp_server_get_stats(tcp, &st);
+    assert_int_equal(st.connections, 1);
+    assert_int_equal(st.connections_total, 1);
+    assert_true(st.accepting);
+    cl_close(&c);
+    wait_no_connections(&t);
+    /* -EBADF: none of the fds is taken, the good one is still ours. */
+    assert_int_equal(
+        eddy_bind_sockets(0, "127.0.0.1", AF_INET, 0, 0, fds, 1, &n), 0);
+    fds[1] = 1000;
+    assert_int_equal(eddy_http_server_add_sockets(t.srv, fds, 2), -EBADF);
+    assert_true(fcntl(fds[0], F_GETFD) >= 0);
+    /* After a shutdown began: -ESHUTDOWN, and the fd is still ours. */
+    eddy_http_server_shutdown(t.srv, RUN_MS, on_done, &t);
+    assert_int_equal(eddy_http_server_add_sockets(t.srv, fds, 1), -ESHUTDOWN);
+    assert_int_equal(eddy_http_server_listen(t.srv, 0, "127.0.0.1"),
+                     -ESHUTDOWN);
+    assert_true(tu_run_until(t.loop, done_once, &t, RUN_ITER, RUN_MS));
+    assert_int_equal(tcp_connect(t.port), -ECONNREFUSED);
+    assert_int_equal(close(fds[0]), 0);
+    srv_finish(&t);
+}
+
+/* --- pausing a streamed body ------------------------------------------- */
+
+/* An upload, checked byte by byte against the pattern it was sent in. */
+typedef struct upload {
+    eddy_http_request *req;
+    uint64_t got, bad;
+    int pieces, dones, status;
+    int pause_rc;
+    int pause_first; /* pause after the first piece */
+} upload;
+
+static unsigned char up_byte(uint64_t i)
+{
+    return (unsigned char)(i * 7 + (i >> 11));
+}
+
+static void on_upload_piece(eddy_http_request *req, int status,
+                            const char *data, size_t len, int done, void *arg)
+{
+    upload *u = arg;
+    char body[64];
+    int n;
+
+    for (size_t i = 0; i < len; i++)
+        u->bad += (unsigned char)data[i] != up_byte(u->got + i);
+    u->got += len;
+    if (!done) {
+        if (++u->pieces == 1 && u->pause_first)
+            u->pause_rc = eddy_http_pause_body(req);
+        return;
+    }
+    u->dones++;
+    u->status = status;
+    n = snprintf(body, sizeof body, "%llu %llu", (unsigned long long)u->got,
+                 (unsigned long long)u->bad);
+    eddy_http_respond(req, status == 0 ? 200 : 500, NULL, 0, body, (size_t)n);
+}
+
+static void h_upload(eddy_http_request *req, void *arg)
+{
+    upload *u = arg;
+
+    u->req = req;
+    assert_int_equal(eddy_http_read_body(req, on_upload_piece, u), 0);
+}
+
+/* Sends what the socket takes of p[*off, n) while the loop runs, until
+ * all is sent or the socket took nothing for 20 tries in a row. */
+static void push(client *c, const char *p, size_t n, size_t *off)
+{
+    uint64_t end = tu_now_ms() + RUN_MS;
+    int stalls = 0;
+
+    while (*off < n && stalls < 20 && tu_now_ms() < end) {
+        ssize_t k = send(c->fd, p + *off, n - *off, MSG_NOSIGNAL);
+
+        if (k > 0) {
+            *off += (size_t)k;
+            stalls = 0;
+            continue;
+        }
+        assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+        stalls++;
+        assert_int_equal(eddy_loop_run_once(c->t->loop, 5), 0);
+    }
+}
+
+/* A fast uploader and a handler that pauses after the first piece: the
+ * server stops reading (what it read stays within one read, while the
+ * client pushed far more), the body timeout does not fire while paused,
+ * and resuming delivers the rest intact. */
+static void test_pause_body_upload(void **state)
+{
+    size_t n = (tu_valgrind() ? 2 : 8) << 20, off = 0;
+    char *body = malloc(n), head[128];
+    eddy_http_options o = {0};
+    upload u = {0};
+    tsrv t;
+    client c;
+    uint64_t in;
+
+    (void)state;
+    assert_non_null(body);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)up_byte(i);
+    o.body_timeout_ms = 100;
+    srv_start(&t, &o);
+    srv_route(&t, "POST", "/up", EDDY_ROUTE_STREAM, h_upload, &u);
+    u.pause_first = 1;
+    cl_open(&t, &c);
+    snprintf(head, sizeof head,
+             "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", n);
+    cl_send(&c, head);
+    push(&c, body, n, &off);
+    run_for(&t, 300); /* three body timeouts */
+    push(&c, body, n, &off);
+    in = srv_stats(&t).bytes_in;
+    assert_int_equal(u.pause_rc, 0);
+    assert_int_equal(u.pieces, 1);
+    assert_true(u.got <= 64 * 1024);
+    assert_true(in <= strlen(head) + 64 * 1024);
+    assert_true(off >= 1024 * 1024); /* the kernel holds the rest */
+    assert_false(c.eof);
+    assert_int_equal(srv_stats(&t).connections, 1);
+    /* Paused twice is paused once. */
+    assert_int_equal(eddy_http_pause_body(u.req), 0);
+    assert_int_equal(eddy_http_resume_body(u.req), 0);
+    assert_int_equal(eddy_http_resume_body(u.req), 0); /* not paused */
+    assert_int_equal(u.pieces, 1); /* never inside the call */
+    assert_int_equal(cl_sendn(&c, body + off, n - off), 0);
+    snprintf(head, sizeof head, "%zu 0", n);
+    cl_expect(&c, 200, head);
+    assert_int_equal(u.dones, 1);
+    assert_int_equal(u.got, n);
+    assert_int_equal(u.bad, 0);
+    /* The connection goes on, reading again. */
+    u = (upload){0};
+    cl_send(&c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+    assert_int_equal(cl_sendn(&c, body, 3), 0);
+    cl_expect(&c, 200, "3 0");
+    cl_close(&c);
+    srv_finish(&t);
+    free(body);
+}
+
+static int got_request(void *arg)
+{
+    return *(eddy_http_request **)arg != NULL;
+}
+
+/* Answers from the first piece, with the body paused and not read: the
+ * pause ends with the request, so the lingering close reads the rest and
+ * sees the client's EOF (linger_ms alone would take a minute). */
+static void on_piece_pause_answer(eddy_http_request *req, int status,
+                                  const char *data, size_t len, int done,
+                                  void *arg)
+{
+    upload *u = arg;
+
+    (void)status;
+    (void)data;
+    (void)len;
+    if (done)
+        return;
+    u->pieces++;
+    u->pause_rc = eddy_http_pause_body(req);
+    u->status = eddy_http_respond(req, 413, NULL, 0, "enough", 6);
+}
+
+static void h_pause_answer(eddy_http_request *req, void *arg)
+{
+    assert_int_equal(eddy_http_read_body(req, on_piece_pause_answer, arg), 0);
+}
+
+static void test_pause_then_answer(void **state)
+{
+    eddy_http_options o = {0};
+    upload u = {0};
+    tsrv t;
+    client c;
+    resp r = {0};
+
+    (void)state;
+    o.linger_ms = 60000;
+    srv_start(&t, &o);
+    srv_route(&t, "POST", "/up", EDDY_ROUTE_STREAM, h_pause_answer, &u);
+    cl_open(&t, &c);
+    cl_send(&c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+                "part");
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 413);
+    assert_int_equal(u.pause_rc, 0);
+    assert_int_equal(u.status, 0);
+    cl_wait_eof(&c); /* the server shut down its side */
+    cl_send(&c, "more of the body");
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    wait_no_connections(&t);
+    resp_free(&r);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+/* Pausing before the body is read: nothing comes until resumed, and the
+ * body timeout waits too. */
+static void h_pause_then_read(eddy_http_request *req, void *arg)
+{
+    upload *u = arg;
+
+    u->req = req;
+    u->pause_rc = eddy_http_pause_body(req);
+    assert_int_equal(eddy_http_read_body(req, on_upload_piece, u), 0);
+}
+
+/* A route that reads its body whole cannot pause it. */
+static void h_pause_einval(eddy_http_request *req, void *arg)
+{
+    upload *u = arg;
+
+    u->pause_rc = eddy_http_pause_body(req);
+    assert_int_equal(eddy_http_resume_body(req), -EINVAL);
+    assert_int_equal(eddy_http_respond(req, 200, NULL, 0, "whole", 5), 0);
+}
+
+static void on_upload_close(eddy_http_request *req, void *arg)
+{
+    (void)req;
+    ((upload *)arg)->dones += 10;
+}
+
+static void h_pause_hold(eddy_http_request *req, void *arg)
+{
+    upload *u = arg;
+
+    u->req = req;
+    eddy_http_on_close(req, on_upload_close, u);
+    if (u->pause_first)
+        u->pause_rc = eddy_http_pause_body(req);
+}
+
+static void test_pause_body_errors(void **state)
+{
+    eddy_http_options o = {0};
+    upload u = {0};
+    char five[5];
+    tsrv t;
+    client c;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof five; i++)
+        five[i] = (char)up_byte(i);
+    o.body_timeout_ms = 50;
+    srv_start(&t, &o);
+    srv_route(&t, "POST", "/later", EDDY_ROUTE_STREAM, h_pause_then_read, &u);
+    srv_route(&t, "POST", "/whole", 0, h_pause_einval, &u);
+    srv_route(&t, "POST", "/hold", EDDY_ROUTE_STREAM, h_pause_hold, &u);
+    cl_open(&t, &c);
+    cl_send(&c, "POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n");
+    assert_int_equal(cl_sendn(&c, five, sizeof five), 0);
+    run_for(&t, 150);
+    assert_int_equal(u.pause_rc, 0);
+    assert_int_equal(u.pieces, 0);
+    assert_false(c.eof);
+    assert_int_equal(eddy_http_resume_body(u.req), 0);
+    cl_expect(&c, 200, "5 0");
+
+    /* -EINVAL: not a streamed body; the request is answered after. */
+    u = (upload){0};
+    cl_send(&c,
+            "POST /whole HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
+    cl_expect(&c, 200, "whole");
+    assert_int_equal(u.pause_rc, -EINVAL);
+
+    /* A body that arrived whole (none): pausing does nothing. */
+    u = (upload){0};
+    u.pause_first = 1;
+    cl_send(&c, "POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_true(tu_run_until(t.loop, got_request, &u.req, RUN_ITER, RUN_MS));
+    assert_int_equal(u.pause_rc, 0);
+    assert_int_equal(eddy_http_respond(u.req, 200, NULL, 0, "none", 4), 0);
+    cl_expect(&c, 200, "none");
+
+    /* -EPIPE: the client went away; the request is finished after.  (Not
+     * paused: select reports a reset only to a reader.) */
+    u = (upload){0};
+    cl_send(&c, "POST /hold HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n");
+    assert_true(tu_run_until(t.loop, got_request, &u.req, RUN_ITER, RUN_MS));
+    cl_reset(&c);
+    assert_true(tu_run_until_count(t.loop, &u.dones, 10, RUN_ITER, RUN_MS));
+    assert_int_equal(eddy_http_pause_body(u.req), -EPIPE);
+    assert_int_equal(eddy_http_resume_body(u.req), -EPIPE);
+    assert_int_equal(eddy_http_finish(u.req), -EPIPE);
+    srv_finish(&t);
+}
+
+/* --- upgrade ----------------------------------------------------------------
+ */
+
+/* A handler that switches to an echo protocol, and that protocol on the
+ * stream it takes. */
+typedef struct upx {
+    eddy_http_upgrade_cb cb;      /* what the handler gives (on_upgraded) */
+    const eddy_http_header *hdrs; /* ... and its headers */
+    size_t nhdrs;
+    int hold;    /* keep the request instead */
+    int no_read; /* the protocol only watches for close */
+    int answer;  /* status to answer with after an error */
+    int calls, rc, answer_rc;
+    eddy_http_request *held;
+    int ups, null_ups;          /* upgrade callbacks, with no stream */
+    int in_call;                /* eddy_http_upgrade() is running */
+    eddy_stream *s;             /* the stream taken, until it closed */
+    eddy_http_server *free_srv; /* up_from_timer frees it first */
+    char left[64];
+    size_t left_len;
+    int closes, close_status;
+} upx;
+
+static const eddy_http_header up_echo[] = {EDDY_HEADER("Upgrade", "echo")};
+
+static void up_read(eddy_stream *s, int status, const char *data, size_t len,
+                    void *arg)
+{
+    if (status < 0)
+        return; /* the close callback tells */
+    assert_int_equal(eddy_stream_write(s, data, len, NULL, NULL), 0);
+    assert_int_equal(eddy_stream_read_bytes(s, 4096, 1, up_read, arg), 0);
+}
+
+static void up_closed(eddy_stream *s, int status, void *arg)
+{
+    upx *u = arg;
+
+    (void)s;
+    u->closes++;
+    u->close_status = status;
+    u->s = NULL;
+}
+
+static void on_upgraded(eddy_stream *s, const char *leftover, size_t len,
+                        void *arg)
+{
+    upx *u = arg;
+
+    assert_false(u->in_call);
+    u->ups++;
+    if (s == NULL) {
+        assert_int_equal(len, 0);
+        u->null_ups++;
+        return;
+    }
+    u->s = s;
+    assert_true(len < sizeof u->left);
+    memcpy(u->left, leftover, len);
+    u->left_len = len;
+    assert_false(eddy_stream_reading(s));
+    eddy_stream_set_close_callback(s, up_closed, u);
+    if (u->no_read)
+        return;
+    if (len > 0)
+        assert_int_equal(eddy_stream_write(s, leftover, len, NULL, NULL), 0);
+    assert_int_equal(eddy_stream_read_bytes(s, 4096, 1, up_read, u), 0);
+}
+
+static int up_call(upx *u, eddy_http_request *req)
+{
+    u->in_call = 1;
+    u->rc = eddy_http_upgrade(req, u->hdrs, u->nhdrs, u->cb, u);
+    u->in_call = 0;
+    return u->rc;
+}
+
+static void h_up(eddy_http_request *req, void *arg)
+{
+    upx *u = arg;
+
+    u->calls++;
+    if (u->hold) {
+        u->held = req;
+        return;
+    }
+    if (up_call(u, req) != 0 && u->rc != -EPIPE && u->answer != 0)
+        u->answer_rc = eddy_http_respond(req, u->answer, NULL, 0, "no", 2);
+}
+
+static void upx_init(upx *u)
+{
+    memset(u, 0, sizeof *u);
+    u->cb = on_upgraded;
+    u->hdrs = up_echo;
+    u->nhdrs = 1;
+}
+
+#define UPGRADE(path)                                                          \
+    "GET " path " HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n"                    \
+    "Connection: keep-alive, Upgrade\r\n\r\n"
+
+/* Waits until the client received text after its responses. */
+typedef struct want_text {
+    client *c;
+    const char *text;
+} want_text;
+
+static int has_text(void *arg)
+{
+    want_text *w = arg;
+
+    return strstr(cl_rest(w->c), w->text) != NULL || w->c->eof;
+}
+
+static void cl_expect_text(client *c, const char *text)
+{
+    want_text w = {c, text};
+
+    assert_true(tu_run_until(c->t->loop, has_text, &w, RUN_ITER, RUN_MS));
+    if (strcmp(cl_rest(c), text) != 0)
+        fail_msg("wanted [%s], got [%s]", text, cl_rest(c));
+    c->off = c->len;
+}
+
+static int upx_closed(void *arg)
+{
+    return ((upx *)arg)->closes > 0;
+}
+
+/* 101, then bytes both ways over the stream taken: the bytes sent right
+ * behind the head first.  The HTTP server forgets the connection (its
+ * shutdown does not wait for it, its free leaves it open); the TCP server
+ * counts it until it closes. */
+static void test_upgrade_echo(void **state)
+{
+    eddy_http_options o = {0};
+    eddy_tcp_server_stats st;
+    alog a = {0};
+    upx u;
+    tsrv t;
+    client c;
+    resp r = {0};
+
+    (void)state;
+    o.access_log = access_log;
+    o.access_log_arg = &a;
+    srv_start(&t, &o);
+    upx_init(&u);
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    cl_open(&t, &c);
+    cl_send(&c, UPGRADE("/up") "first");
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 101);
+    assert_string_equal(r.reason, "Switching Protocols");
+    assert_true(resp_has(&r, "upgrade", "echo"));
+    assert_true(resp_has(&r, "connection", "Upgrade"));
+    assert_true(resp_has(&r, "server", "eddy"));
+    assert_int_equal(resp_hdr(&r, "date", NULL, 0), 1);
+    assert_int_equal(resp_hdr(&r, "content-length", NULL, 0), 0);
+    cl_expect_text(&c, "first");
+    assert_int_equal(u.rc, 0);
+    assert_int_equal(u.ups, 1);
+    assert_int_equal(u.left_len, 5);
+    assert_memory_equal(u.left, "first", 5);
+    /* Counted as a request, logged with 101; no HTTP connection left. */
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.last_status, 101);
+    assert_int_equal(srv_stats(&t).requests, 1);
+    assert_int_equal(srv_stats(&t).connections, 0);
+    eddy_tcp_server_get_stats(eddy_http_server_tcp(t.srv), &st);
+    assert_int_equal(st.connections, 1);
+    cl_send(&c, "second");
+    cl_expect_text(&c, "second");
+    /* The server's shutdown neither waits for it nor closes it. */
+    eddy_http_server_shutdown(t.srv, RUN_MS, on_done, &t);
+    assert_true(tu_run_until(t.loop, done_once, &t, RUN_ITER, RUN_MS));
+    cl_send(&c, "third");
+    cl_expect_text(&c, "third");
+    /* Nor does freeing the server. */
+    eddy_http_server_free(t.srv);
+    t.srv = NULL;
+    cl_send(&c, "fourth");
+    cl_expect_text(&c, "fourth");
+    cl_close(&c);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+    assert_int_equal(u.close_status, EDDY_EOF);
+    resp_free(&r);
+    srv_finish(&t);
+}
+
+/* The stream taken is not half-open any more: a client that shuts down
+ * its sending side while the protocol reads nothing closes it. */
+static void test_upgrade_not_half_open(void **state)
+{
+    upx u;
+    tsrv t;
+    client c;
+    resp r = {0};
+
+    (void)state;
+    srv_start(&t, NULL);
+    upx_init(&u);
+    u.no_read = 1;
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    cl_open(&t, &c);
+    cl_send(&c, UPGRADE("/up"));
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 101);
+    assert_int_equal(u.ups, 1);
+    assert_int_equal(u.left_len, 0);
+    assert_int_equal(shutdown(c.fd, SHUT_WR), 0);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+    assert_int_equal(u.close_status, EDDY_EOF);
+    cl_expect_closed(&c);
+    resp_free(&r);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
+/* 8 MiB: more than the sockets hold (the server's send buffer grows to
+ * 4 MiB at most, tcp_wmem, and the client's receive buffer is fixed). */
+#define BLOB (8 << 20)
+
+static void h_blob(eddy_http_request *req, void *arg)
+{
+    static char blob[BLOB];
+
+    (void)arg;
+    memset(blob, 'b', sizeof blob);
+    assert_int_equal(eddy_http_respond(req, 200, NULL, 0, blob, sizeof blob),
+                     0);
+}
+
+static int got_blob_and_more(void *arg)
+{
+    return ((client *)arg)->len > BLOB + 200;
+}
+
+/* Requests pipelined before the upgrade are answered first, and the
+ * stream is handed over only once their answers are out (the client
+ * reads nothing for a while, so megabytes wait in the server). */
+static void test_upgrade_after_pipelined(void **state)
+{
+    int rcvbuf = 65536;
+    hctx x = {0};
+    upx u;
+    tsrv t;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    upx_init(&u);
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    srv_route(&t, "GET", "/", 0, h_rec, &x);
+    srv_route(&t, "GET", "/blob", 0, h_blob, NULL);
+    cl_open(&t, &c);
+    cl_send(&c, REQ("/") UPGRADE("/up") "one");
+    cl_expect(&c, 200, "ok /");
+    cl_expect(&c, 101, NULL);
+    cl_expect_text(&c, "one");
+    assert_int_equal(u.ups, 1);
+    cl_close(&c);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+
+    upx_init(&u);
+    cl_open(&t, &c);
+    assert_int_equal(
+        setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+    cl_pause(&c);
+    cl_send(&c, REQ("/blob") UPGRADE("/up") "two");
+    run_for(&t, 50);
+    assert_int_equal(u.rc, 0);
+    assert_int_equal(u.ups, 0); /* the blob is still queued */
+    cl_resume(&c);
+    assert_true(tu_run_until(t.loop, got_blob_and_more, &c, RUN_ITER, RUN_MS));
+    cl_expect(&c, 200, NULL);
+    cl_expect(&c, 101, NULL);
+    cl_expect_text(&c, "two");
+    assert_int_equal(u.ups, 1);
+    assert_int_equal(u.left_len, 3);
+    cl_close(&c);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+    srv_finish(&t);
+}
+
+/* An upgraded connection still counts against max_connections. */
+static void test_upgrade_counts_for_max_connections(void **state)
+{
+    eddy_http_options o = {0};
+    hctx x = {0};
+    upx u;
+    tsrv t;
+    client a, b;
+    resp r = {0};
+
+    (void)state;
+    o.max_connections = 1;
+    srv_start(&t, &o);
+    upx_init(&u);
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    srv_route(&t, "GET", "/", 0, h_rec, &x);
+    cl_open(&t, &a);
+    cl_send(&a, UPGRADE("/up"));
+    assert_true(cl_response(&a, &r));
+    assert_int_equal(r.status, 101);
+    cl_open(&t, &b);
+    cl_send(&b, REQ("/"));
+    run_for(&t, 100);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(x.calls, 0);
+    cl_close(&a);
+    cl_expect(&b, 200, "ok /");
+    resp_free(&r);
+    cl_close(&b);
+    srv_finish(&t);
+}
+
+/* Sends req, expects the status answered after the upgrade was refused
+ * with rc. */
+static void up_refused(client *c, upx *u, const char *req, int rc, int status)
+{
+    int calls = u->calls;
+
+    cl_send(c, req);
+    cl_expect(c, status, "no");
+    assert_int_equal(u->calls, calls + 1);
+    assert_int_equal(u->rc, rc);
+    assert_int_equal(u->answer_rc, 0);
+    assert_int_equal(u->ups, 0);
+}
+
+/* Each error that leaves the request as it was, and the answer after. */
+static void test_upgrade_refusals(void **state)
+{
+    static const eddy_http_header none[] = {EDDY_HEADER("X-A", "b")};
+    static const eddy_http_header framing[] = {EDDY_HEADER("Upgrade", "echo"),
+                                               EDDY_HEADER("Connection", "x")};
+    static const eddy_http_header bad[] = {EDDY_HEADER("Upgrade", "e\r\nX: y")};
+    upx u;
+    tsrv t;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    upx_init(&u);
+    u.answer = 500;
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    cl_open(&t, &c);
+    u.cb = NULL;
+    up_refused(&c, &u, UPGRADE("/up"), -EINVAL, 500);
+    u.cb = on_upgraded;
+    u.hdrs = none;
+    up_refused(&c, &u, UPGRADE("/up"), -EINVAL, 500);
+    u.hdrs = framing;
+    u.nhdrs = 2;
+    up_refused(&c, &u, UPGRADE("/up"), -EINVAL, 500);
+    u.hdrs = bad;
+    u.nhdrs = 1;
+    up_refused(&c, &u, UPGRADE("/up"), -EINVAL, 500);
+    u.hdrs = up_echo;
+    u.answer = 400;
+    /* -EPROTO: not asked for in HTTP/1.1 terms. */
+    up_refused(&c, &u, REQ("/up"), -EPROTO, 400);
+    up_refused(&c, &u,
+               "GET /up HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n"
+               "Connection: keep-alive\r\n\r\n",
+               -EPROTO, 400);
+    up_refused(&c, &u,
+               "GET /up HTTP/1.1\r\nHost: x\r\nUpgrade:\r\n"
+               "Connection: upgrade\r\n\r\n",
+               -EPROTO, 400);
+    up_refused(&c, &u,
+               "GET /up HTTP/1.0\r\nUpgrade: echo\r\nConnection: upgrade, "
+               "keep-alive\r\n\r\n",
+               -EPROTO, 400);
+    /* The connection is still HTTP's and goes on. */
+    u.answer = 0;
+    cl_send(&c, UPGRADE("/up") "hi");
+    cl_expect(&c, 101, NULL);
+    cl_expect_text(&c, "hi");
+    cl_close(&c);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+    srv_finish(&t);
+}
+
+/* -EALREADY: a response was started; it goes on. */
+static void h_up_started(eddy_http_request *req, void *arg)
+{
+    upx *u = arg;
+
+    assert_int_equal(eddy_http_start_response(req, 200, NULL, NULL, 0, 2), 0);
+    up_call(u, req);
+    assert_int_equal(eddy_http_write(req, "ok", 2, NULL, NULL), 0);
+    u->answer_rc = eddy_http_finish(req);
+}
+
+/* -EBUSY: the body is not read yet; read it, then upgrade at its end. */
+static void on_up_body(eddy_http_request *req, int status, const char *data,
+                       size_t len, int done, void *arg)
+{
+    upx *u = arg;
+
+    (void)data;
+    u->left_len += len;
+    if (done && status == 0)
+        up_call(u, req);
+}
+
+static void h_up_body(eddy_http_request *req, void *arg)
+{
+    upx *u = arg;
+
+    u->calls++;
+    assert_int_equal(up_call(u, req), -EBUSY);
+    assert_int_equal(eddy_http_read_body(req, on_up_body, u), 0);
+}
+
+static void test_upgrade_started_and_body(void **state)
+{
+    upx u;
+    tsrv t;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    upx_init(&u);
+    srv_route(&t, "GET", "/started", 0, h_up_started, &u);
+    srv_route(&t, "POST", "/body", EDDY_ROUTE_STREAM, h_up_body, &u);
+    cl_open(&t, &c);
+    cl_send(&c, UPGRADE("/started"));
+    cl_expect(&c, 200, "ok");
+    assert_int_equal(u.rc, -EALREADY);
+    assert_int_equal(u.answer_rc, 0);
+    /* The body's 5 bytes are HTTP's; what follows is the protocol's. */
+    cl_send(&c, "POST /body HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n"
+                "Connection: Upgrade\r\nContent-Length: 5\r\n\r\nhelloafter");
+    cl_expect(&c, 101, NULL);
+    cl_expect_text(&c, "after");
+    assert_int_equal(u.rc, 0);
+    assert_int_equal(u.ups, 1);
+    assert_int_equal(u.left_len, 5);
+    assert_memory_equal(u.left, "after", 5);
+    cl_close(&c);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+    srv_finish(&t);
+}
+
+static int upx_held(void *arg)
+{
+    return ((upx *)arg)->held != NULL;
+}
+
+/* -ESHUTDOWN: answer otherwise; -EPIPE: the request is finished. */
+static void test_upgrade_shutdown_and_gone(void **state)
+{
+    eddy_http_options o = {0};
+    alog a = {0};
+    upx u;
+    tsrv t;
+    client c;
+    resp r = {0};
+
+    (void)state;
+    o.access_log = access_log;
+    o.access_log_arg = &a;
+    srv_start(&t, &o);
+    upx_init(&u);
+    u.hold = 1;
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    cl_open(&t, &c);
+    cl_send(&c, UPGRADE("/up"));
+    assert_true(tu_run_until(t.loop, upx_held, &u, RUN_ITER, RUN_MS));
+    eddy_http_server_shutdown(t.srv, RUN_MS, on_done, &t);
+    assert_int_equal(up_call(&u, u.held), -ESHUTDOWN);
+    assert_int_equal(eddy_http_respond(u.held, 503, NULL, 0, "later", 5), 0);
+    assert_true(cl_response(&c, &r));
+    assert_int_equal(r.status, 503);
+    assert_true(resp_has(&r, "connection", "close"));
+    cl_expect_closed(&c);
+    assert_true(tu_run_until(t.loop, done_once, &t, RUN_ITER, RUN_MS));
+    cl_close(&c);
+    srv_finish(&t);
+
+    srv_start(&t, &o);
+    upx_init(&u);
+    u.hold = 1;
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    cl_open(&t, &c);
+    cl_send(&c, UPGRADE("/up"));
+    assert_true(tu_run_until(t.loop, upx_held, &u, RUN_ITER, RUN_MS));
+    cl_reset(&c);
+    wait_no_connections(&t);
+    a.calls = a.aborted = 0;
+    assert_int_equal(up_call(&u, u.held), -EPIPE);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.aborted, 1);
+    assert_int_equal(a.last_status, 101);
+    assert_int_equal(srv_stats(&t).aborted, 1);
+    run_for(&t, 10);
+    assert_int_equal(u.ups, 0);
+    resp_free(&r);
+    srv_finish(&t);
+}
+
+/* Upgrades from a timer: handed over in a later callback.  When the
+ * connection closes first, or the server is freed first, the callback
+ * comes with no stream. */
+static void up_from_timer(eddy_loop *loop, void *arg)
+{
+    upx *u = arg;
+
+    (void)loop;
+    assert_int_equal(up_call(u, u->held), 0);
+    assert_int_equal(u->ups, 0);
+    if (u->free_srv != NULL) { /* the server goes before the hand-over */
+        eddy_http_server_free(u->free_srv);
+        assert_int_equal(u->null_ups, 1);
+    }
+}
+
+static void test_upgrade_handed_over_later(void **state)
+{
+    upx u;
+    tsrv t;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    upx_init(&u);
+    u.hold = 1;
+    srv_route(&t, "GET", "/up", 0, h_up, &u);
+    /* From a timer: the stream comes in a later callback. */
+    cl_open(&t, &c);
+    cl_send(&c, UPGRADE("/up") "early");
+    assert_true(tu_run_until(t.loop, upx_held, &u, RUN_ITER, RUN_MS));
+    assert_int_equal(eddy_loop_call_later(t.loop, 10, up_from_timer, &u, NULL),
+                     0);
+    cl_expect(&c, 101, NULL);
+    cl_expect_text(&c, "early");
+    assert_int_equal(u.ups, 1);
+    assert_int_equal(u.null_ups, 0);
+    cl_close(&c);
+    assert_true(tu_run_until(t.loop, upx_closed, &u, RUN_ITER, RUN_MS));
+
+    /* The client resets before the hand-over (the reset is in before the
+     * timer runs, and read right after it). */
+    upx_init(&u);
+    u.hold = 1;
+    cl_open(&t, &c);
+    cl_send(&c, UPGRADE("/up"));
+    assert_true(tu_run_until(t.loop, upx_held, &u, RUN_ITER, RUN_MS));
+    cl_reset(&c);
+    assert_int_equal(eddy_loop_call_later(t.loop, 0, up_from_timer, &u, NULL),
+                     0);
+    assert_true(tu_run_until_count(t.loop, &u.ups, 1, RUN_ITER, RUN_MS));
+    assert_int_equal(u.null_ups, 1);
+    assert_int_equal(u.rc, 0);
+    wait_no_connections(&t);
+
+    /* The server is freed before the hand-over. */
+    upx_init(&u);
+    u.hold = 1;
+    u.free_srv = t.srv;
+    cl_open(&t, &c);
+    cl_send(&c, UPGRADE("/up"));
+    assert_true(tu_run_until(t.loop, upx_held, &u, RUN_ITER, RUN_MS));
+    assert_int_equal(eddy_loop_call_later(t.loop, 0, up_from_timer, &u, NULL),
+                     0);
+    t.srv = NULL;
+    cl_wait_eof(&c);
+    assert_int_equal(u.ups, 1);
+    assert_int_equal(u.null_ups, 1);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
 /* --- main ---------------------------------------------------------------------- */
 
 int main(void)
@@ -4408,6 +5307,18 @@ int main(void)
         tu_test(test_aborted_logged),
         tu_test(test_refusal_names_rule),
         tu_test(test_server_replies),
+        tu_test(test_server_tcp),
+        tu_test(test_pause_body_upload),
+        tu_test(test_pause_body_errors),
+        tu_test(test_pause_then_answer),
+        tu_test(test_upgrade_echo),
+        tu_test(test_upgrade_not_half_open),
+        tu_test(test_upgrade_after_pipelined),
+        tu_test(test_upgrade_counts_for_max_connections),
+        tu_test(test_upgrade_refusals),
+        tu_test(test_upgrade_started_and_body),
+        tu_test(test_upgrade_shutdown_and_gone),
+        tu_test(test_upgrade_handed_over_later),
         cmocka_unit_test_setup_teardown(test_emfile_no_spin, emfile_setup,
                                         emfile_teardown),
     };

@@ -1727,6 +1727,48 @@ static void test_pause_at_eof(void **state)
     loop_finish(loop);
 }
 
+/* Half-open: the peer shuts down its sending side while no read is
+ * pending, and the stream stays open for writing; the next read fails
+ * (the EOF was seen).  Without it the same EOF closes the stream, and
+ * turning it off after such an EOF closes the stream then. */
+static void test_half_open(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    char buf[8];
+    sctx c;
+    int peer;
+
+    (void)state;
+    ctx_socketpair(&c, loop, &peer, NULL);
+    API_V(eddy_stream_set_half_open(c.s, 1));
+    assert_int_equal(shutdown(peer, SHUT_WR), 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+    assert_int_equal(c.closes, 0);
+    assert_int_equal(do_write(&c, "late", 4, NULL), 0);
+    assert_int_equal(peer_read(loop, peer, buf, sizeof buf, 4), 4);
+    assert_memory_equal(buf, "late", 4);
+    c.kind = K_BYTES;
+    c.n = 1;
+    assert_int_equal(issue(&c), -EPIPE);
+    assert_int_equal(c.closes, 0);
+    /* Off again: the EOF it kept open closes the stream now. */
+    API_V(eddy_stream_set_half_open(c.s, 0));
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, EDDY_EOF);
+    ctx_finish(&c);
+    close_fd(&peer);
+
+    /* Never on: the same EOF closes the stream. */
+    ctx_socketpair(&c, loop, &peer, NULL);
+    assert_int_equal(shutdown(peer, SHUT_WR), 0);
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, EDDY_EOF);
+    ctx_finish(&c);
+    close_fd(&peer);
+    loop_finish(loop);
+}
+
 /* Writes go on while reading is paused; the calls do nothing where there
  * is nothing to do. */
 static void test_pause_writes_go_on(void **state)
@@ -3682,6 +3724,7 @@ int main(void)
         tu_test(test_pause_with_buffered_data),
         tu_test(test_pause_backpressure_reaches_peer),
         tu_test(test_pause_at_eof),
+        tu_test(test_half_open),
         tu_test(test_pause_writes_go_on),
         tu_test(test_pause_in_a_flow),
         tu_test(test_bulk_transfer_backpressure),

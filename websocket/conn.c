@@ -915,10 +915,11 @@ static eddy_ws *make(eddy_stream *s, int role, const char *subprotocol,
     size_t masks = role == EDDY_WS_CLIENT ? sizeof(eddy__ws_masks) : 0;
     size_t plen = subprotocol != NULL ? strlen(subprotocol) + 1 : 0;
     eddy_ws *ws = calloc(1, sizeof *ws + masks + plen);
-    char *tail = (char *)(ws + 1);
+    char *tail;
 
     if (ws == NULL)
         return NULL;
+    tail = (char *)(ws + 1); /* not before: NULL + 1 is undefined */
     if (agreed != NULL && (ws->z = calloc(1, sizeof *ws->z)) == NULL) {
         free(ws);
         return NULL;

@@ -164,23 +164,39 @@ EDDY_API int eddy_http_server_route(eddy_http_server *srv, const char *method,
                                     eddy_http_handler handler, void *arg);
 
 /** Binds (eddy_bind_sockets) and serves address:port (address NULL: all
- *  interfaces).  Errors: eddy_bind_sockets()'s, or
- *  eddy_http_server_add_sockets()'s (the new sockets are closed then). */
+ *  interfaces; port 0: a free port, which eddy_tcp_server_port() on
+ *  eddy_http_server_tcp() tells).  Errors: -ESHUTDOWN (a shutdown began),
+ *  eddy_bind_sockets()'s, or eddy_http_server_add_sockets()'s (the new
+ *  sockets are closed then); the server is as it was. */
 EDDY_API int eddy_http_server_listen(eddy_http_server *srv, int port,
                                      const char *address);
 
-/** Serves already bound, listening sockets (they become the server's, which
- *  closes them at shutdown or when freed).  Errors: -ENOMEM, or
- *  eddy_loop_add_handler()'s (-EBADF, -EEXIST, -ERANGE): the sockets before
- *  the one that failed are the server's then, the rest still the caller's. */
+/** Serves already bound, non-blocking listening sockets (they become the
+ *  server's, which closes them at shutdown or when freed).  Errors:
+ *  -ESHUTDOWN (a shutdown began), -ENOMEM, or eddy_loop_add_handler()'s
+ *  (-EBADF, -EEXIST, -ERANGE); then none of fds is taken, and the caller
+ *  still owns them all. */
 EDDY_API int eddy_http_server_add_sockets(eddy_http_server *srv,
                                           const int *fds, size_t n);
+
+/**
+ * The TCP server that accepts the server's connections (tcp.h), for
+ * reading only: eddy_tcp_server_port() (after listening on port 0),
+ * eddy_tcp_server_get_stats() (accept errors, pauses at max_connections
+ * or for want of fds), eddy_tcp_server_loop().  Its connections count
+ * those an upgrade handed over until they close (eddy_http_upgrade()).
+ * The HTTP server owns it: never stop, shut down or free it.
+ */
+EDDY_API const eddy_tcp_server *
+eddy_http_server_tcp(const eddy_http_server *srv);
 
 /**
  * Stops accepting (closes the listening sockets), finishes in-flight
  * requests, closes idle connections as they become idle, and runs done
  * once no connection is left or deadline_ms passed (then the rest are
- * closed).  done may be NULL.  A second call does nothing.
+ * closed).  done may be NULL.  A second call does nothing.  Connections
+ * handed over by eddy_http_upgrade() are not the server's any more: it
+ * neither waits for them nor closes them.
  */
 EDDY_API void eddy_http_server_shutdown(eddy_http_server *srv,
                                         uint64_t deadline_ms,
@@ -200,7 +216,9 @@ EDDY_API int eddy_http_server_stop_on_signals(eddy_http_server *srv,
 /** Closes every connection at once (queued responses are dropped: use
  *  eddy_http_server_shutdown() first to let them out) and frees the
  *  server.  Requests not finished yet are told (on_close) and freed when
- *  their handler finishes them.  Signals taken by
+ *  their handler finishes them; an upgrade not handed over yet gets its
+ *  callback with no stream.  Connections handed over stay open, their
+ *  owners'.  Signals taken by
  *  eddy_http_server_stop_on_signals() are given back.  May be called from
  *  a handler, but not from a body or close callback of the server.  A NULL
  *  srv does nothing. */
@@ -284,6 +302,29 @@ EDDY_API void *eddy_http_data(const eddy_http_request *req);
 EDDY_API int eddy_http_read_body(eddy_http_request *req, eddy_http_body_cb cb,
                                  void *arg);
 
+/**
+ * For EDDY_ROUTE_STREAM routes: stops reading the body, so that a handler
+ * can hold back a fast uploader (before or after eddy_http_read_body()).
+ * No piece is handed over and nothing more is read from the client, whose
+ * own sending then stops at TCP's window; bytes the server already read
+ * wait.  The body timeout does not run while paused: the server is the
+ * one waiting (bound a pause with a timer of your own).  Pausing a paused
+ * body, or one that arrived whole, does nothing.  Finishing the request
+ * ends the pause.  A client that goes away meanwhile is told at once where
+ * the poller reports errors unasked (epoll, kqueue, poll); with select,
+ * when reading resumes or the request is finished.  Errors: -EINVAL (the route does not stream its body),
+ * -EPIPE (the client went away; the body callback was told).
+ */
+EDDY_API int eddy_http_pause_body(eddy_http_request *req);
+
+/**
+ * Reads a paused body again: the pieces waiting are handed over (in a
+ * later callback, never inside this call), then reading from the client
+ * goes on, and the body timeout with it.  On a body that is not paused it
+ * does nothing.  Errors: as eddy_http_pause_body().
+ */
+EDDY_API int eddy_http_resume_body(eddy_http_request *req);
+
 /** Calls cb if the client goes away before the request is finished (see
  *  eddy_http_close_cb).  A later call replaces cb; NULL cancels it.  The
  *  request must still be finished after cb. */
@@ -359,6 +400,52 @@ EDDY_API int eddy_http_write(eddy_http_request *req, const void *data,
  *  written: the connection is closed after them, which tells the client;
  *  logged as aborted). */
 EDDY_API int eddy_http_finish(eddy_http_request *req);
+
+/**
+ * Called once after eddy_http_upgrade() returned 0, from the connection's
+ * own callback (never inside eddy_http_upgrade()), once the answers to the
+ * requests pipelined before it are out: with the stream, now
+ * the callee's, and leftover[0, len): bytes the server read past the
+ * request's head, the first bytes of the new protocol (valid during the
+ * call only: copy what is kept).  More bytes come from reading the stream,
+ * which has no read pending, no close or drain callback, and is no longer
+ * half-open; the 101 head is queued on it.  It may already be closing (the
+ * close callback the callee sets tells).  s is NULL, with no bytes, when
+ * the connection closed before it could be handed over: the client went
+ * away, or the server was freed (eddy_http_server_free() calls it then).
+ */
+typedef void (*eddy_http_upgrade_cb)(eddy_stream *s, const char *leftover,
+                                     size_t len, void *arg);
+
+/**
+ * Switches protocols (RFC 9110 7.8): queues "101 Switching Protocols"
+ * with headers (Upgrade, naming the protocol, is required; Date and Server
+ * are added unless given; Connection: Upgrade is added) and finishes the
+ * request (logged and counted with status 101), then hands the
+ * connection's stream to cb.  The HTTP server forgets the connection: no
+ * more timeouts, half-open or lingering close of its own, and its
+ * shutdown neither waits for nor closes it; the TCP server still counts
+ * it against max_connections until it closes.  The protocol's own checks
+ * (its name in Upgrade, a WebSocket key...) are the caller's.  Errors,
+ * after which nothing was sent:
+ *
+ * - -EINVAL: NULL cb; headers as eddy_http_respond() refuses them, or
+ *   without Upgrade.  The request is as it was: answer it (500, say).
+ * - -EALREADY: a response was started; go on with it.
+ * - -EPROTO: the request does not ask to switch: HTTP/1.0, no Upgrade
+ *   header, or no "upgrade" token in Connection.  Answer it (400, or 426
+ *   with Upgrade).
+ * - -EBUSY: its body has not been read whole (a streamed route): read it
+ *   (eddy_http_read_body()) and upgrade once it ended, or answer.
+ * - -ESHUTDOWN: the server is shutting down; answer (503, say).
+ * - -EPIPE: the client went away, or the connection could not take the
+ *   101; the request is finished (as aborted) and cb never runs: do not
+ *   touch the request again.
+ */
+EDDY_API int eddy_http_upgrade(eddy_http_request *req,
+                               const eddy_http_header *headers,
+                               size_t nheaders, eddy_http_upgrade_cb cb,
+                               void *arg);
 
 /** Non-zero when the request's response did not go out whole: the client
  *  went away before it was finished (eddy_http_finish() returned -EPIPE),

@@ -262,6 +262,18 @@ EDDY_API int eddy_stream_reading_paused(const eddy_stream *s);
 /** @name Closing and state
  *  @{ */
 
+/**
+ * Half-open (on non-zero; off by default, Node's allowHalfOpen): at the
+ * peer's EOF while no read is pending, the stream stays open for writing
+ * instead of closing once its queued writes are out, so a client that
+ * shut down its sending side after its request still gets an answer
+ * written later.  The next read then fails (-EPIPE, or EDDY_EOF if it was
+ * pending), and the owner closes the stream.  The HTTP server's streams
+ * are half-open.  Turned off after such an EOF, the stream closes as it
+ * would have (from a loop callback).
+ */
+EDDY_API void eddy_stream_set_half_open(eddy_stream *s, int on);
+
 /** Runs cb(s, error, arg) when the stream closes (see the top).  May be
  *  changed or cancelled (NULL) until it has run, also after the close. */
 EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
