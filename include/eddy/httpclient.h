@@ -219,10 +219,10 @@ typedef void (*eddy_http_body_producer)(eddy_http_fetch *f, void *arg);
  * bytes after those are read from s as usual.  resp is the 101's head.
  * The fetch is over: its final callback never runs.
  */
-typedef void (*eddy_http_upgrade_cb)(eddy_http_fetch *f,
-                                     const eddy_http_response *resp,
-                                     eddy_stream *s, const char *extra,
-                                     size_t extra_len, void *arg);
+typedef void (*eddy_http_fetch_upgrade_cb)(eddy_http_fetch *f,
+                                           const eddy_http_response *resp,
+                                           eddy_stream *s, const char *extra,
+                                           size_t extra_len, void *arg);
 
 /** Flags of a fetch. */
 enum {
@@ -281,9 +281,10 @@ typedef struct eddy_http_fetch_options {
     eddy_http_chunk_cb on_chunk;           /**< streaming: the body in pieces
                                                 (the response's body is then
                                                 empty) */
-    eddy_http_upgrade_cb on_upgrade;       /**< ask for an upgrade: needs an
-                                                Upgrade header among headers;
-                                                Connection: Upgrade is sent */
+    eddy_http_fetch_upgrade_cb on_upgrade; /**< ask for an upgrade: needs an
+                                                Upgrade header among
+                                                headers; Connection:
+                                                Upgrade is sent */
     eddy_tls_ctx *tls;                     /**< https: this client context
                                                 instead of the client's (its
                                                 connections are pooled apart);
