@@ -57,6 +57,9 @@ struct eddy__conn {
     unsigned char in_run;    /* run() is on the stack */
     unsigned char scheduled; /* run() is queued as a loop callback */
     unsigned char held;      /* the next request waits for the answers */
+    unsigned char handshake; /* its TLS handshake is under way (server.c),
+                                whose callback must run before c is
+                                freed */
     size_t delivering;       /* bytes on_data() is handling, still counted in
                                 the stream's buffer */
     eddy__http_parser ps;
@@ -147,7 +150,7 @@ struct eddy_http_server {
 /* --- server.c ------------------------------------------------------------ */
 
 /* Sets up a stream the TCP server accepted (the one place: Nagle off,
- * half-open, and TLS to come) and serves it; closes it when it cannot. */
+ * half-open, TLS for HTTPS) and serves it; closes it when it cannot. */
 EDDY_HIDDEN void eddy__server_take(eddy_http_server *srv, eddy_stream *s,
                                    const struct sockaddr *peer, socklen_t len);
 
@@ -170,9 +173,20 @@ EDDY_HIDDEN void eddy__route_dispatch(eddy_http_request *req);
 
 /* --- http1.c ------------------------------------------------------------- */
 
-/* Serves a stream the TCP server accepted. */
-EDDY_HIDDEN int eddy__conn_open(eddy_http_server *srv, eddy_stream *s,
-                                const struct sockaddr *peer, socklen_t len);
+/* A connection for a stream the TCP server accepted, in the server's list
+ * and owning the stream's close callback, not reading yet; NULL when out
+ * of memory (the stream is left as it was). */
+EDDY_HIDDEN struct eddy__conn *eddy__conn_open(eddy_http_server *srv,
+                                               eddy_stream *s,
+                                               const struct sockaddr *peer,
+                                               socklen_t len);
+/* Starts reading c: the first deadline is the idle timeout, or the
+ * header timeout for a TLS handshake under way (c->handshake). */
+EDDY_HIDDEN void eddy__conn_start(struct eddy__conn *c);
+/* c's TLS handshake ended (its callback runs): returns 1, c freed or left
+ * to whoever holds it, when the connection closed meanwhile, also with
+ * the server freed (never touch c->srv then); else 0. */
+EDDY_HIDDEN int eddy__conn_handshake_end(struct eddy__conn *c);
 EDDY_HIDDEN void eddy__conn_close(struct eddy__conn *c);
 /* Closes c at once and frees it without calling back into the server
  * (the server is being freed); a request in progress is told. */

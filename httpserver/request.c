@@ -181,7 +181,7 @@ eddy_http_request *eddy__request_new(struct eddy__conn *c, const char *base,
     req->base = base;
     req->head_len = n;
     req->start_ns = eddy__clock_ns();
-    req->scheme = "http";
+    req->scheme = srv->opt.tls != NULL ? "https" : "http";
     req->out_len = -1;
     split_target(req, h->target);
     req->is_head = h->method.len == 4 && memcmp(h->method.p, "HEAD", 4) == 0;

@@ -80,6 +80,8 @@ enum {
     S_HALF_OPEN = 1 << 14, /* EOF with no read pending leaves it open */
     S_TLS = 1 << 15,       /* s->tls: TLS is on */
     S_TLS_HS = 1 << 16,    /* its handshake, or the handshake callback, waits */
+    S_SHUT_WAIT = 1 << 17, /* shutdown_write(): once the queue is out */
+    S_SHUT = 1 << 18,      /* the sending side is shut down */
 };
 
 struct wseg {
@@ -272,6 +274,9 @@ TLS_PATH static void tls_update_interest(eddy_stream *s)
     unsigned r, w;
 
     wanted(s, &r, &w);
+    /* A close_notify that did not fit waits for WRITE (shut_write). */
+    if (s->flags & S_SHUT_WAIT)
+        w = EDDY_WRITE;
     if (!(s->flags & S_CONNECTING))
         tls_interest(s->tls, &r, &w);
     watch(s, s->rfd, r | w, &s->rmask);
@@ -310,7 +315,7 @@ static void close_with(eddy_stream *s, int err)
         if (s->tls->timer != 0)
             eddy_loop_remove_timeout(s->loop, s->tls->timer);
         s->tls->timer = 0;
-        s->tls->ops->shutdown(s->tls); /* close_notify, if it can */
+        s->tls->ops->shutdown(s->tls, 0); /* close_notify, if it can */
     }
     for (int i = 0; i < 2; i++) {
         int fd = i ? s->wfd : s->rfd;
@@ -954,7 +959,7 @@ static int queue_write(eddy_stream *s, const void *data, size_t len, int copy,
 {
     struct wseg *last = s->nsegs > s->seg0 ? &s->segs[s->nsegs - 1] : NULL;
 
-    if (s->flags & S_CLOSED)
+    if (s->flags & (S_CLOSED | S_SHUT_WAIT | S_SHUT))
         return -EPIPE;
     if (data == NULL && len > 0)
         return -EINVAL;
@@ -1099,6 +1104,35 @@ TLS_PATH static int tls_drain(eddy_stream *s)
     return s->received != before || (s->flags & (S_CLOSED | S_EOF));
 }
 
+/* The half-close asked for by eddy_stream_shutdown_write(), once the
+ * queue is out: TLS's close_notify (which may wait for WRITE), then the
+ * socket's SHUT_WR, or the write fd of a pair closed.  Returns 1 when
+ * something happened. */
+__attribute__((noinline)) static int shut_write(eddy_stream *s)
+{
+    int err = 0;
+
+    if (s->flags & S_TLS) {
+        err = s->tls->ops->shutdown(s->tls, 1);
+        if (err == -EAGAIN) {
+            s->flags |= S_WBLOCKED;
+            return 0;
+        }
+    }
+    s->flags = (s->flags & ~(unsigned)S_SHUT_WAIT) | S_SHUT;
+    if (err == 0 && s->wfd != s->rfd) {
+        eddy_loop_close_fd(s->loop, s->wfd);
+        s->wfd = -1;
+        if (s->rfd < 0)
+            close_with(s, 0); /* it only wrote: nothing is left */
+    } else if (err == 0 && shutdown(s->wfd, SHUT_WR) != 0) {
+        err = -errno;
+    }
+    if (err != 0)
+        close_with(s, err);
+    return 1;
+}
+
 /* Does the next thing the stream owes its user.  Returns 0 when there is
  * nothing left to do until the fd is ready again. */
 static int step(eddy_stream *s)
@@ -1138,8 +1172,14 @@ static int step(eddy_stream *s)
         return 1;
     }
     /* Paused, a pending read stays pending, also at EOF; a TLS stream
-     * reads what its library holds (tls_drain). */
-    if (eddy__likely(!(s->flags & (S_EOF | S_TLS))) || (s->flags & S_PAUSED))
+     * reads what its library holds (tls_drain); a half-close waits for
+     * the queue to be out. */
+    if (eddy__likely(!(s->flags & (S_EOF | S_TLS | S_SHUT_WAIT))))
+        return 0;
+    if ((s->flags & S_SHUT_WAIT) && s->seg0 == s->nsegs &&
+        !(s->flags & S_WBLOCKED) && shut_write(s))
+        return 1;
+    if (!(s->flags & (S_EOF | S_TLS)) || (s->flags & S_PAUSED))
         return 0;
     if (!(s->flags & S_EOF))
         return tls_drain(s);
@@ -1362,7 +1402,7 @@ int eddy_stream_start_tls(eddy_stream *s, eddy_tls_ctx *ctx,
     int type, err;
     socklen_t len = sizeof type;
 
-    if (s->flags & (S_CLOSED | S_EOF))
+    if (s->flags & (S_CLOSED | S_EOF | S_SHUT_WAIT | S_SHUT))
         return -EPIPE;
     if (s->tls != NULL)
         return -EALREADY;
@@ -1480,6 +1520,23 @@ void eddy__stream_on_free(eddy_stream *s, void (*fn)(void *arg), void *arg)
 void eddy_stream_close(eddy_stream *s)
 {
     close_with(s, 0);
+}
+
+/* Only records the request: shut_write() does it from drive(), after the
+ * queue (and a handshake or connect under way). */
+int eddy_stream_shutdown_write(eddy_stream *s)
+{
+    int type, err;
+    socklen_t len = sizeof type;
+
+    if ((s->flags & (S_CLOSED | S_SHUT_WAIT | S_SHUT)) || s->wfd < 0)
+        return -EPIPE;
+    if (s->wfd == s->rfd &&
+        getsockopt(s->wfd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+        return errno == ENOTSOCK ? -ENOTSOCK : -errno;
+    if ((err = schedule(s)) == 0)
+        s->flags |= S_SHUT_WAIT;
+    return err;
 }
 
 int eddy_stream_set_nodelay(eddy_stream *s, int on)

@@ -3021,6 +3021,153 @@ static void test_pipe_pair_both_ways(void **state)
     loop_finish(loop);
 }
 
+/* --- half-closing --------------------------------------------------------- */
+
+/* eddy_stream_shutdown_write() on a socket: the peer reads every byte
+ * queued before it (more than the socket holds), then EOF; the stream
+ * still reads what the peer sends, and closes at the peer's EOF. */
+static void test_shutdown_write_socket(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    size_t n = 1u << 20;
+    char *big = malloc(n), *back = malloc(n + 1);
+    wtok t;
+    sctx c;
+    int peer;
+
+    (void)state;
+    assert_non_null(big);
+    assert_non_null(back);
+    for (size_t i = 0; i < n; i++)
+        big[i] = alphabet[i % 36];
+    ctx_socketpair(&c, loop, &peer, NULL);
+    c.kind = K_CLOSE;
+    assert_int_equal(issue(&c), 0);
+    assert_int_equal(do_write(&c, big, n, &t), 0);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), 0);
+    /* Writes are refused at once; so is a second half-close. */
+    assert_int_equal(do_write(&c, "x", 1, NULL), -EPIPE);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), -EPIPE);
+    assert_int_equal(peer_read(loop, peer, back, n + 1, SIZE_MAX), n);
+    assert_memory_equal(back, big, n);
+    assert_int_equal(read(peer, back, 1), 0); /* EOF, not EAGAIN */
+    assert_int_equal(t.calls, 1);
+    assert_int_equal(t.status, 0);
+    /* The other way still works, until the peer's own EOF. */
+    feed(&c, peer, "after", 5, 0);
+    assert_int_equal(c.closes, 0);
+    close_fd(&peer);
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, EDDY_EOF);
+    assert_int_equal(c.last_status, 0); /* read_until_close: complete */
+    assert_int_equal(c.got_len, 5);
+    assert_memory_equal(c.got, "after", 5);
+    ctx_finish(&c);
+    free(big);
+    free(back);
+    loop_finish(loop);
+}
+
+/* Over two fds the write fd is closed; a stream that only wrote closes;
+ * one that cannot write, or one fd that is no socket, is refused. */
+static void test_shutdown_write_pairs(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    int in[2], out[2];
+    char buf[8];
+    sctx c;
+
+    (void)state;
+    tu_pipe(in);
+    tu_pipe(out);
+    ctx_init(&c, loop);
+    assert_int_equal(eddy_stream_new_pair(loop, in[0], out[1], NULL, &c.s), 0);
+    ctx_adopt(&c);
+    assert_int_equal(do_write(&c, "last", 4, NULL), 0);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), 0);
+    assert_int_equal(peer_read(loop, out[0], buf, sizeof buf, SIZE_MAX), 4);
+    assert_memory_equal(buf, "last", 4);
+    assert_int_equal(read(out[0], buf, 1), 0); /* its writer is gone */
+    out[1] = -1;                               /* the stream closed it */
+    c.kind = K_BYTES;
+    c.n = 2;
+    assert_int_equal(issue(&c), 0);
+    feed(&c, in[1], "in", 2, 0);
+    assert_int_equal(c.done, 1);
+    assert_memory_equal(c.got, "in", 2);
+    assert_int_equal(eddy_stream_fd(c.s), in[0]);
+    ctx_finish(&c);
+    close_fd(&in[1]);
+    close_fd(&out[0]);
+
+    /* Write-only: nothing is left once the write fd is closed. */
+    tu_pipe(out);
+    ctx_init(&c, loop);
+    assert_int_equal(eddy_stream_new_pair(loop, -1, out[1], NULL, &c.s), 0);
+    ctx_adopt(&c);
+    assert_int_equal(do_write(&c, "bye", 3, NULL), 0);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), 0);
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, 0);
+    assert_int_equal(peer_read(loop, out[0], buf, sizeof buf, SIZE_MAX), 3);
+    ctx_finish(&c);
+    close_fd(&out[0]);
+
+    /* Read-only: there is no write side. */
+    tu_pipe(in);
+    ctx_init(&c, loop);
+    assert_int_equal(eddy_stream_new_pair(loop, in[0], -1, NULL, &c.s), 0);
+    ctx_adopt(&c);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), -EPIPE);
+    ctx_finish(&c);
+    close_fd(&in[1]);
+
+    /* One fd that is not a socket (a pipe's end, read and written). */
+    tu_pipe(in);
+    ctx_open(&c, loop, in[0], NULL);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), -ENOTSOCK);
+    assert_int_equal(do_write(&c, "x", 1, NULL), 0); /* nothing changed */
+    /* Closed: -EPIPE. */
+    API_V(eddy_stream_close(c.s));
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), -EPIPE);
+    run_until_closed(&c);
+    ctx_finish(&c);
+    close_fd(&in[1]);
+    loop_finish(loop);
+}
+
+/* A TCP connection: the peer sees the FIN after the data, and a peer
+ * that resets meanwhile closes the stream with the error. */
+static void test_shutdown_write_tcp(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    char buf[16];
+    sctx c;
+    int cli, srv;
+
+    (void)state;
+    tcp_pair(&cli, &srv);
+    ctx_open(&c, loop, srv, NULL);
+    c.kind = K_BYTES;
+    c.n = 4;
+    assert_int_equal(issue(&c), 0);
+    assert_int_equal(do_write(&c, "data", 4, NULL), 0);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), 0);
+    assert_int_equal(peer_read(loop, cli, buf, sizeof buf, SIZE_MAX), 4);
+    assert_int_equal(read(cli, buf, 1), 0);
+    send_all(cli, "more", 4);
+    settle(&c);
+    assert_int_equal(c.done, 1);
+    assert_memory_equal(c.got, "more", 4);
+    close_with_reset(&cli);
+    c.rearm = 1;
+    assert_int_equal(issue(&c), 0);
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, -ECONNRESET);
+    ctx_finish(&c);
+    loop_finish(loop);
+}
+
 /* --- connect ------------------------------------------------------------- */
 
 static void ctx_connect(sctx *c, eddy_loop *loop, const char *host,
@@ -3759,6 +3906,9 @@ int main(void)
         tu_test(test_socketpair_close_mid_write),
         tu_test(test_pipe_reader_gone_no_sigpipe),
         tu_test(test_pipe_pair_both_ways),
+        tu_test(test_shutdown_write_socket),
+        tu_test(test_shutdown_write_pairs),
+        tu_test(test_shutdown_write_tcp),
         tu_test(test_connect_then_queued_io),
         tu_test(test_close_in_connect_callback),
         tu_test(test_connect_refused),

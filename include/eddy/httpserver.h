@@ -32,6 +32,7 @@
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
 #include "eddy/tcp.h"
+#include "eddy/tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -131,6 +132,16 @@ typedef struct eddy_http_options {
                                       answer in flight */
     uint64_t max_linger_bytes;   /**< ... and at most this many bytes,
                                       16 MiB */
+    eddy_tls_ctx *tls;           /**< HTTPS: a server context
+                                      (EDDY_TLS_SERVER, its certificate
+                                      loaded) makes every connection TLS;
+                                      the server keeps a reference
+                                      (eddy_tls_ctx_ref()) until it is
+                                      freed.  The handshake must end
+                                      within header_timeout_ms of the
+                                      accept; a client that fails it is
+                                      closed and logged.  NULL: plain
+                                      HTTP */
 } eddy_http_options;
 
 /** Route flags. */
@@ -277,8 +288,9 @@ EDDY_API eddy_str eddy_http_body(const eddy_http_request *req);
 /** The client's IP address as text (xheaders applied), valid until the
  *  request is finished; "" for a Unix domain socket. */
 EDDY_API const char *eddy_http_remote_ip(const eddy_http_request *req);
-/** "http", or what X-Scheme / X-Forwarded-Proto said with xheaders ("http"
- *  or "https"); a static string. */
+/** "http", or "https" on a server with a TLS context (options' tls), or
+ *  what X-Scheme / X-Forwarded-Proto said with xheaders ("http" or
+ *  "https"); a static string. */
 EDDY_API const char *eddy_http_scheme(const eddy_http_request *req);
 /** The server that received the request.  A request may outlive its
  *  server (eddy_http_server_free()): do not call this after that. */

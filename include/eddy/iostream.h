@@ -295,6 +295,23 @@ EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
  */
 EDDY_API void eddy_stream_close(eddy_stream *s);
 
+/**
+ * Half-closes the stream: once every write queued so far is out, the peer
+ * reads the end of what the stream sends, while reading goes on (a
+ * lingering close, a request sent in full, Node's end()).  On a socket
+ * that is shutdown(SHUT_WR); on a TLS stream a close_notify goes first,
+ * so that the peer sees a clean end (#EDDY_EOF), never a truncation; a
+ * stream over two fds closes its write fd (and one that only wrote then
+ * closes, with 0).  A handshake or connect under way is waited for.
+ * Writes fail from now on (-EPIPE); reads, and EOF and errors from the
+ * peer, behave as before, and the owner still closes the stream.  A
+ * failure to send closes the stream with its error (-ECONNRESET...).
+ * Errors (nothing changes): -EPIPE (closed, already half-closed, or with
+ * no write side), -ENOTSOCK (one fd that is not a socket, such as a tty:
+ * close the stream instead), -ENOMEM.
+ */
+EDDY_API int eddy_stream_shutdown_write(eddy_stream *s);
+
 /** Turns Nagle's algorithm off (on != 0) or on, on a TCP stream.  Errors:
  *  -EPIPE (closed), or setsockopt's errno: -ENOTSOCK (a pipe),
  *  -EOPNOTSUPP (a socket that is not TCP). */
