@@ -324,6 +324,7 @@ static void on_deadline(eddy_loop *loop, void *arg)
         return;
     }
     req->held = 1;
+    req->keep_alive = 0; /* a handler gone astray: start afresh */
     eddy__respond_error(c, req, 503);
     req->in_cb = 1;
     if (req->body_cb != NULL && !req->body_done) {

@@ -76,7 +76,7 @@ int eddy__static_rel_ok(const char *rel, size_t n, int dotfiles)
             return 0;
         i += len + 1;
     }
-    return 1;
+    return n == 0 || rel[n - 1] != '/'; /* nor an empty last one */
 }
 
 /* Opens path a component at a time from the root, following no link:
