@@ -347,9 +347,9 @@ EDDY_HIDDEN int eddy__compressible(const char *p, size_t n);
 
 /* --- static.c ------------------------------------------------------------ */
 
-/* Whether If-Range, p[0, n), lets Range apply to a file with entity tag
- * etag and Last-Modified at mtime (strong comparison; a date must be the
- * Last-Modified exactly): 1 or 0. */
+/* Whether If-Range, p[0, n), lets Range apply to a file with the strong
+ * entity tag etag and Last-Modified at mtime: the tag itself (a weak one
+ * never matches), or a date that is the Last-Modified exactly.  1 or 0. */
 EDDY_HIDDEN int eddy__if_range(const char *p, size_t n, const char *etag,
                                size_t etag_len, int64_t mtime);
 /* Whether a path relative to a static root, rel[0, n), may be opened:
