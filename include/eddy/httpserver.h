@@ -23,6 +23,36 @@
  * Strings from the request (eddy_str) point into the request's storage:
  * valid until the request is finished, and not NUL-terminated.
  *
+ * What handlers get beyond the bare server (Tornado's web module):
+ * routing on the decoded path, with parameters (`/items/{id}`,
+ * eddy_http_path_param()); query and body arguments
+ * (eddy_http_arg()), multipart uploads read as they stream in
+ * (eddy_http_read_multipart()); cookies (eddy_http_cookie(),
+ * eddy_http_set_cookie()) and headers added ahead of the response
+ * (eddy_http_add_header()); error pages (the options' error_page,
+ * eddy_http_send_error()); a handler deadline per route
+ * (eddy_http_server_route_ex()); files (eddy_http_server_static(),
+ * eddy_http_write_file()).
+ *
+ * Compression.  With the options' gzip set, a response is sent gzipped
+ * (Content-Encoding: gzip) when all of these hold: the request is
+ * HTTP/1.1 and its Accept-Encoding accepts gzip (an explicit gzip or
+ * x-gzip with a q above 0 decides, else `*`; `gzip;q=0` refuses); the
+ * route does not say EDDY_ROUTE_NO_GZIP; the status is 200 or another
+ * with a body but 206 (not 204, 304, 1xx); the response has a
+ * compressible Content-Type (text/ *, JSON, JavaScript, XML, SVG, and
+ * +json, +xml types) and no Content-Encoding or Content-Range of its own;
+ * its length is unknown or at least gzip_min_size; and it answers no
+ * HEAD.  eddy_http_respond() compresses the whole body first and says
+ * its compressed Content-Length; a response started with
+ * eddy_http_start_response() goes chunked, each eddy_http_write() piece
+ * compressed and flushed (Z_SYNC_FLUSH), so that a client reading a
+ * stream gets what was written.  Whenever Accept-Encoding could change
+ * the answer, Vary: Accept-Encoding is sent (also uncompressed, and on
+ * HEAD); a strong ETag of the handler's is sent weak when compressed.
+ * Files (eddy_http_server_static(), eddy_http_write_file()) are never
+ * compressed.
+ *
  * All functions run on the loop's thread and return 0 or a negative errno.
  */
 #ifndef EDDY_HTTPSERVER_H
