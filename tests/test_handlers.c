@@ -2343,6 +2343,56 @@ static void test_write_file(void **state)
     srv_finish(&t);
 }
 
+/* After the client went away: both calls say -EPIPE, and the request is
+ * finished all the same. */
+typedef struct gone {
+    eddy_http_request *req;
+    int closes;
+} gone;
+
+static void on_gone(eddy_http_request *req, void *arg)
+{
+    (void)req;
+    ((gone *)arg)->closes++;
+}
+
+static void h_hold(eddy_http_request *req, void *arg)
+{
+    gone *g = arg;
+
+    g->req = req;
+    eddy_http_on_close(req, on_gone, g);
+}
+
+static void test_client_gone_calls(void **state)
+{
+    gone g = {0};
+    tu_at_least closed = {&g.closes, 1};
+    struct linger lg = {1, 0};
+    tsrv t;
+    client c;
+
+    (void)state;
+    srv_start(&t, NULL);
+    srv_route(&t, "POST", "/up", EDDY_ROUTE_STREAM, h_hold, &g);
+    cl_open(&t, &c);
+    cl_send(&c, "POST /up HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/"
+                "form-data; boundary=b\r\nContent-Length: 100\r\n\r\n");
+    while (g.req == NULL)
+        assert_int_equal(eddy_loop_run_once(t.loop, 10), 0);
+    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    cl_close(&c);
+    assert_true(
+        tu_run_until(t.loop, tu_at_least_cond, &closed, RUN_ITER, RUN_MS));
+    assert_int_equal(
+        eddy_http_read_multipart(g.req, NULL, &up_cbs, up_done, NULL), -EPIPE);
+    assert_int_equal(eddy_http_start_response(g.req, 200, NULL, NULL, 0, 5),
+                     -EPIPE);
+    assert_int_equal(eddy_http_write_file(g.req, 0, 0, 5, NULL, NULL), -EPIPE);
+    assert_int_equal(eddy_http_finish(g.req), -EPIPE);
+    srv_finish(&t);
+}
+
 /* --- the parsers behind them --------------------------------------------- */
 
 static void test_accept_encoding(void **state)
@@ -2481,6 +2531,7 @@ int main(void)
         tu_test(test_deadline_server_freed),
         tu_test(test_gzip),
         tu_test(test_write_file),
+        tu_test(test_client_gone_calls),
         tu_test(test_accept_encoding),
         tu_test(test_if_range_and_names),
         tu_test(test_static_example),
