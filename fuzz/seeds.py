@@ -646,3 +646,25 @@ CLIENT = {
 for i, (name, (cfg, cancel, data)) in enumerate(sorted(CLIENT.items())):
     gaps = [(), (1, 1, 1, 1, 1), (17, 3), (40, 40)][i % 4]
     write("client_conn", name, bytes([cfg, cancel]) + cuts(*gaps) + data)
+
+# handlers: settings byte (bits 0-1: 0 Accept-Encoding, 1 If-Range, 2 a
+# path relative to a static root, 3 a Content-Type; bit 2 dotfiles), then
+# the bytes.
+for i, v in enumerate([b"gzip, deflate, br", b"gzip;q=0", b"*;q=0.5, identity",
+                       b"x-gzip; q=1.000", b"br;q=1.0, gzip;q=0.8, *;q=0.1",
+                       b"gzip;q=1.5", b"gzip;level=9;q=0.25", b" ,, GZIP ,",
+                       b"*, gzip;q=0", b"gzip;q=\"0.5\""]):
+    write("handlers", "ae-%d" % i, bytes([0]) + v)
+for i, v in enumerate([b'"abc-1"', b'W/"abc-1"', b'"abc-2"', b'"abc-1", "x"',
+                       b"Sun, 06 Nov 1994 08:49:37 GMT",
+                       b"Sunday, 06-Nov-94 08:49:37 GMT",
+                       b"Sun Nov  6 08:49:37 1994", b"yesterday"]):
+    write("handlers", "if-range-%d" % i, bytes([1]) + v)
+for i, (cfg, v) in enumerate([(2, b"a/b.txt"), (2, b".env"), (6, b".env"),
+                              (2, b"a//b"), (2, b"a/../b"), (2, b"a/"),
+                              (2, b""), (6, b"x/.git/config")]):
+    write("handlers", "rel-%d" % i, bytes([cfg]) + v)
+for i, v in enumerate([b"text/html; charset=utf-8", b"application/json",
+                       b"image/svg+xml", b"application/ld+json", b"image/png",
+                       b" Application/JavaScript ;x=y"]):
+    write("handlers", "type-%d" % i, bytes([3]) + v)

@@ -168,8 +168,13 @@ static void begin(struct eddy__conn *c, const char *base, size_t n,
     memset(&c->ps, 0, sizeof c->ps);
     c->ps.max_head = srv->opt.max_header_size;
     c->ps.max_uri = srv->opt.max_uri_length;
-    req->route = eddy__route_find(srv, req->head.method, req->path, &status);
+    req->route = eddy__route_request(req, &status);
     req->route_status = status;
+    if (status == 400) {
+        fail(c, 400, "a path that encodes '/' or NUL, climbs above the root, "
+                     "or is malformed");
+        return;
+    }
     if (req->body_kind == EDDY__BODY_LENGTH &&
         req->head.content_length > srv->opt.max_body_size)
         status = 413;

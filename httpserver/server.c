@@ -302,11 +302,7 @@ void eddy_http_server_free(eddy_http_server *srv)
         srv->gone = eddy__request_orphan(srv->gone);
     if (srv->shutdown_timer != 0)
         eddy_loop_remove_timeout(srv->loop, srv->shutdown_timer);
-    for (size_t i = 0; i < srv->nroutes; i++) {
-        free(srv->routes[i].method);
-        free(srv->routes[i].path);
-    }
-    free(srv->routes);
+    eddy__routes_free(srv);
     free(srv->head.headers);
     eddy_tls_ctx_free(srv->opt.tls); /* its streams keep their own */
     free(srv);

@@ -79,6 +79,10 @@
 #include "../fuzz/https_conn.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_handlers
+#include "../fuzz/handlers.c"
+#undef FUZZ_ENTRY
+
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
@@ -250,6 +254,12 @@ static void test_https_conn(void **state)
     replay("https_conn", fuzz_https_conn);
 }
 
+static void test_handlers(void **state)
+{
+    (void)state;
+    replay("handlers", fuzz_handlers);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_ws_conn),
         cmocka_unit_test(test_tls_server),
         cmocka_unit_test(test_https_conn),
+        cmocka_unit_test(test_handlers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

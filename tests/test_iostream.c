@@ -1377,6 +1377,237 @@ static uint8_t pattern(uint64_t i)
     return (uint8_t)(i ^ (i >> 8) ^ (i >> 16) ^ (i >> 24));
 }
 
+/* --- files: eddy_stream_sendfile ----------------------------------------- */
+
+/* A file of len bytes of pattern(), unlinked at once: its fd is all that
+ * is left of it, closed by the test. */
+static int temp_file(uint64_t len)
+{
+    char path[] = "/tmp/eddy-sendfile-XXXXXX", buf[65536];
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(unlink(path), 0);
+    for (uint64_t off = 0; off < len;) {
+        size_t n = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
+
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)pattern(off + i);
+        assert_int_equal(pwrite(fd, buf, n, (off_t)off), (ssize_t)n);
+        off += n;
+    }
+    return fd;
+}
+
+/* Whether buf[0, n) is the file's bytes from off. */
+static int is_pattern(const char *buf, size_t n, uint64_t off)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)buf[i] != pattern(off + i))
+            return 0;
+    return 1;
+}
+
+/* A stream that only writes, into a pipe (pipe 1) or a socketpair: the
+ * other end to *peer, non-blocking. */
+static void ctx_writer(sctx *c, eddy_loop *loop, int pipe, int *peer)
+{
+    int p[2];
+
+    if (!pipe) {
+        ctx_socketpair(c, loop, peer, NULL);
+        return;
+    }
+    tu_pipe(p);
+    ctx_init(c, loop);
+    assert_int_equal(eddy_stream_new_pair(loop, -1, p[1], NULL, &c->s), 0);
+    ctx_adopt(c);
+    *peer = p[0];
+}
+
+static int sendfile_tok(sctx *c, int fd, uint64_t off, uint64_t len, wtok *t)
+{
+    int rc;
+
+    memset(t, 0, sizeof *t);
+    t->c = c;
+    rc = API(eddy_stream_sendfile(c->s, fd, off, len, on_write, t));
+    if (rc == 0)
+        c->owed++;
+    return rc;
+}
+
+/* Bytes and files queued together leave in the order queued, whole, on a
+ * socket (sendfile(2)) and on a pipe (read and written). */
+static void sendfile_in_order(int pipe)
+{
+    eddy_loop *loop = tu_loop_new();
+    size_t flen = tu_valgrind() ? 200000 : 1500000, want = 5 + flen - 7 + 4 + 10;
+    char *buf = malloc(want + 1);
+    wtok a, b, w;
+    int fd = temp_file(flen), peer;
+    sctx c;
+
+    order_reset();
+    ctx_writer(&c, loop, pipe, &peer);
+    assert_int_equal(do_write(&c, "head:", 5, NULL), 0);
+    assert_int_equal(sendfile_tok(&c, fd, 7, flen - 7, &a), 0);
+    assert_int_equal(do_write(&c, "tail", 4, &w), 0);
+    assert_int_equal(sendfile_tok(&c, fd, 0, 10, &b), 0);
+    assert_int_equal(eddy_stream_write_buffered(c.s), want);
+    assert_int_equal(peer_read(loop, peer, buf, want + 1, want), want);
+    assert_memory_equal(buf, "head:", 5);
+    assert_true(is_pattern(buf + 5, flen - 7, 7));
+    assert_memory_equal(buf + 5 + flen - 7, "tail", 4);
+    assert_true(is_pattern(buf + want - 10, 10, 0));
+    spin(loop);
+    assert_int_equal(a.calls + w.calls + b.calls, 3);
+    assert_int_equal(a.status | w.status | b.status, 0);
+    assert_string_equal(order, "www");
+    assert_int_equal(eddy_stream_write_buffered(c.s), 0);
+    ctx_finish(&c);
+    close_fd(&peer);
+    close_fd(&fd);
+    free(buf);
+    loop_finish(loop);
+}
+
+static void test_sendfile_socket(void **state)
+{
+    (void)state;
+    sendfile_in_order(0);
+}
+
+static void test_sendfile_pipe(void **state)
+{
+    (void)state;
+    sendfile_in_order(1);
+}
+
+/* A file truncated while it is being sent: the peer gets a prefix of the
+ * file's bytes and then the end, never a byte that is not the file's; the
+ * stream closes with -ENODATA, and the write callback says so. */
+static void sendfile_truncated(int pipe, uint64_t cut)
+{
+    eddy_loop *loop = tu_loop_new();
+    uint64_t flen = 4u << 20;
+    char *buf = malloc(flen);
+    size_t got;
+    wtok a;
+    int fd = temp_file(flen), peer;
+    sctx c;
+
+    order_reset();
+    ctx_writer(&c, loop, pipe, &peer);
+    assert_int_equal(sendfile_tok(&c, fd, 0, flen, &a), 0);
+    /* The peer reads a little (the kernel's buffer full behind it), then
+     * the file shrinks, then the peer reads to the end. */
+    got = peer_read(loop, peer, buf, flen, 4096);
+    assert_true(got >= 4096 && got < cut);
+    assert_int_equal(ftruncate(fd, (off_t)cut), 0);
+    got += peer_read(loop, peer, buf + got, flen - got, SIZE_MAX);
+    assert_true(got <= cut);
+    assert_true(is_pattern(buf, got, 0));
+    run_until_closed(&c);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.status, -ENODATA);
+    assert_int_equal(c.close_status, -ENODATA);
+    ctx_finish(&c);
+    close_fd(&peer);
+    close_fd(&fd);
+    free(buf);
+    loop_finish(loop);
+}
+
+static void test_sendfile_truncated_socket(void **state)
+{
+    (void)state;
+    sendfile_truncated(0, 1u << 20);
+    sendfile_truncated(0, (1u << 20) + 100);
+}
+
+static void test_sendfile_truncated_pipe(void **state)
+{
+    (void)state;
+    sendfile_truncated(1, 1u << 20);
+    sendfile_truncated(1, (1u << 20) + 100);
+}
+
+/* Offsets past 4 GiB, in a sparse file: the last 100 bytes of 5 GiB. */
+static void test_sendfile_past_4gib(void **state)
+{
+    const uint64_t size = 5ull << 30, off = size - 100;
+    char path[] = "/tmp/eddy-sparse-XXXXXX", buf[128];
+
+    (void)state;
+    for (int pipe = 0; pipe < 2; pipe++) {
+        eddy_loop *loop = tu_loop_new();
+        int fd = mkstemp(path), peer;
+        wtok a;
+        sctx c;
+
+        assert_true(fd >= 0);
+        assert_int_equal(unlink(path), 0);
+        if (ftruncate(fd, (off_t)size) != 0) { /* no sparse files here */
+            close_fd(&fd);
+            loop_finish(loop);
+            skip();
+        }
+        assert_int_equal(pwrite(fd, "end!", 4, (off_t)size - 4), 4);
+        ctx_writer(&c, loop, pipe, &peer);
+        assert_int_equal(sendfile_tok(&c, fd, off, 100, &a), 0);
+        assert_int_equal(peer_read(loop, peer, buf, sizeof buf, 100), 100);
+        for (int i = 0; i < 96; i++)
+            assert_int_equal(buf[i], 0);
+        assert_memory_equal(buf + 96, "end!", 4);
+        spin(loop);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(a.status, 0);
+        ctx_finish(&c);
+        close_fd(&peer);
+        close_fd(&fd);
+        loop_finish(loop);
+        memcpy(path + sizeof path - 7, "XXXXXX", 6);
+    }
+}
+
+/* Each error of eddy_stream_sendfile(), after which the stream is as it
+ * was (and its callback never runs); a file's bytes are not memory, so
+ * max_write_buffer_size does not count them. */
+static void test_sendfile_errors(void **state)
+{
+    eddy_stream_options o = {.max_write_buffer_size = 1000};
+    eddy_loop *loop = tu_loop_new();
+    int fd = temp_file(4u << 20), peer;
+    wtok a, b;
+    sctx c;
+
+    (void)state;
+    order_reset();
+    ctx_socketpair(&c, loop, &peer, &o);
+    assert_int_equal(sendfile_tok(&c, -1, 0, 10, &a), -EINVAL);
+    assert_int_equal(sendfile_tok(&c, fd, (uint64_t)INT64_MAX, 1, &a), -EINVAL);
+    assert_int_equal(sendfile_tok(&c, fd, 1ull << 63, 0, &a), -EINVAL);
+    assert_int_equal(a.calls, 0);
+    /* Four megabytes of file stay queued (the peer does not read), and
+     * bytes can still be written after them. */
+    assert_int_equal(sendfile_tok(&c, fd, 0, 4u << 20, &a), 0);
+    spin(loop);
+    assert_true(eddy_stream_write_buffered(c.s) > 1000);
+    assert_int_equal(do_write(&c, "0123456789", 10, &b), 0);
+    assert_false(eddy_stream_closed(c.s));
+    /* A zero-length file part is only its callback, in order. */
+    API_V(eddy_stream_close(c.s));
+    assert_int_equal(sendfile_tok(&c, fd, 0, 10, &b), -EPIPE);
+    run_until_closed(&c);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.status, -ECANCELED);
+    ctx_finish(&c);
+    close_fd(&peer);
+    close_fd(&fd);
+    loop_finish(loop);
+}
+
 /* --- backpressure: write watermarks and the drain callback ---------------- */
 
 typedef struct drain_rec {
@@ -3862,6 +4093,12 @@ int main(void)
         tu_test(test_max_buffer_read_until_close),
         tu_test(test_read_bytes_past_max_buffer),
         tu_test(test_max_write_buffer),
+        tu_test(test_sendfile_socket),
+        tu_test(test_sendfile_pipe),
+        tu_test(test_sendfile_truncated_socket),
+        tu_test(test_sendfile_truncated_pipe),
+        tu_test(test_sendfile_past_4gib),
+        tu_test(test_sendfile_errors),
         tu_test(test_drain_after_high_watermark),
         tu_test(test_watermark_errors),
         tu_test(test_watermark_raised_low),

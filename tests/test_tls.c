@@ -1204,6 +1204,70 @@ static void test_bulk_both_ways(void **state)
     eddy_tls_ctx_free(cctx);
 }
 
+/* A file queued between bytes goes out under TLS too, read with pread(2)
+ * and written through TLS (sendfile(2) cannot encrypt), in order, also
+ * with the transport's faults; a file truncated meanwhile closes the
+ * stream (-ENODATA) before a byte that is not the file's. */
+static void on_file_sent(eddy_stream *s, int status, void *arg)
+{
+    (void)s;
+    *(int *)arg = status == 0 ? 1 : status;
+}
+
+static void test_sendfile(void **state)
+{
+    size_t len = tu_valgrind() ? 200000 : 3000000;
+    char path[] = "/tmp/eddy-tls-file-XXXXXX", *data = malloc(len);
+    int fd = mkstemp(path), sent = 0, cut = 0;
+    eddy_tls_ctx *sctx, *cctx;
+    eddy_loop *loop;
+    end srv, cli;
+
+    (void)state;
+    need_tls();
+    assert_true(fd >= 0 && data != NULL);
+    assert_int_equal(unlink(path), 0);
+    for (size_t i = 0; i < len; i++)
+        data[i] = PATTERN(i);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    sctx = server_ctx("server");
+    cctx = client_ctx();
+    loop = tu_loop_new();
+    tls_pair(loop, sctx, cctx, "localhost", &srv, &cli);
+    run_handshake(&srv, &cli);
+    assert_int_equal(eddy__stream_tls_faults(srv.s, 7, 20, NULL), 0);
+    read_any(&cli);
+    assert_int_equal(eddy_stream_write(srv.s, "<", 1, NULL, NULL), 0);
+    assert_int_equal(eddy_stream_sendfile(srv.s, fd, 0, len, on_file_sent,
+                                          &sent),
+                     0);
+    assert_int_equal(eddy_stream_write(srv.s, ">", 1, NULL, NULL), 0);
+    wait_bytes(&cli, len + 2);
+    assert_int_equal(cli.got_len, len + 2);
+    assert_int_equal(cli.got[0], '<');
+    assert_memory_equal(cli.got + 1, data, len);
+    assert_int_equal(cli.got[len + 1], '>');
+    assert_int_equal(sent, 1);
+    /* Truncated to 100000 bytes while 3 MB are on their way. */
+    cli.got_len = 0;
+    assert_int_equal(eddy__stream_tls_faults(srv.s, 7, 0, NULL), 0);
+    assert_int_equal(eddy_stream_sendfile(srv.s, fd, 0, len, on_file_sent,
+                                          &cut),
+                     0);
+    assert_int_equal(ftruncate(fd, 100000), 0);
+    assert_true(tu_run_until_count(loop, &srv.closes, 1, RUN_ITER, RUN_MS));
+    assert_int_equal(srv.close_status, -ENODATA);
+    assert_int_equal(cut, -ENODATA);
+    assert_true(tu_run_until_count(loop, &cli.read_done, 1, RUN_ITER, RUN_MS));
+    assert_true(cli.got_len <= 100000);
+    assert_memory_equal(cli.got, data, cli.got_len);
+    finish(loop, &srv, &cli);
+    eddy_tls_ctx_free(sctx);
+    eddy_tls_ctx_free(cctx);
+    close(fd);
+    free(data);
+}
+
 /* Lines from the client, echoed by the server, with faults everywhere. */
 static void small_messages(end *srv, end *cli, int count)
 {
@@ -2662,6 +2726,7 @@ int main(void)
         tu_test(test_start_tls_errors),
         tu_test(test_starttls_buffered),
         tu_test(test_bulk_both_ways),
+        tu_test(test_sendfile),
         tu_test(test_faults),
         tu_test(test_pending_plaintext),
         tu_test(test_write_after_peer_closed),

@@ -216,6 +216,27 @@ EDDY_API int eddy_stream_write_ref(eddy_stream *s, const void *data,
                                    size_t len, eddy_stream_cb cb, void *arg);
 
 /**
+ * Queues len bytes of the file open on fd, from offset, in order with the
+ * other writes, without reading them into memory first: a plain socket
+ * sends them with sendfile(2) on Linux; a TLS stream, a pipe, or a system
+ * where sendfile(2) differs (FreeBSD, macOS) reads them with pread(2), 64
+ * KiB at a time, and writes them as any bytes.  fd is the caller's: keep
+ * it open, and the file's bytes in place, until cb runs (with 0 once they
+ * were all handed to the kernel, or with an error), and close it there;
+ * cb may be NULL when fd is kept open longer (until the stream's close
+ * callback, say).  The bytes count in eddy_stream_write_buffered() and
+ * the watermarks, but not against max_write_buffer_size, which bounds
+ * memory.  A file that ends before offset + len (truncated meanwhile)
+ * closes the stream with -ENODATA before a byte that is not the file's is
+ * sent; a file rewritten in place meanwhile cannot be noticed (replace
+ * files with rename(2): an open fd keeps the old one).  Errors: -EPIPE
+ * (closed), -EINVAL (fd negative; offset + len past INT64_MAX), -ENOMEM;
+ * nothing is queued then and cb does not run.
+ */
+EDDY_API int eddy_stream_sendfile(eddy_stream *s, int fd, uint64_t offset,
+                                  uint64_t len, eddy_stream_cb cb, void *arg);
+
+/**
  * Sets the write watermarks: from the moment the bytes queued reach high,
  * eddy_stream_needs_drain() is non-zero, and once they have fallen to low
  * the drain callback runs (once).  high 0 (the default) turns them off.
@@ -324,7 +345,8 @@ EDDY_API int eddy_stream_error(const eddy_stream *s);
 EDDY_API int eddy_stream_closed(const eddy_stream *s);
 /** Non-zero while a read is pending. */
 EDDY_API int eddy_stream_reading(const eddy_stream *s);
-/** Bytes queued for writing and not yet handed to the kernel. */
+/** Bytes queued for writing and not yet handed to the kernel (a file's
+ *  queued with eddy_stream_sendfile() too). */
 EDDY_API size_t eddy_stream_write_buffered(const eddy_stream *s);
 /** Bytes read from the fd and not yet handed to a read callback. */
 EDDY_API size_t eddy_stream_read_buffered(const eddy_stream *s);
