@@ -13,8 +13,11 @@
 #               ../shared/bench/http/sleep.sh for eddy, then for Tornado,
 #               each prefixed by the server's name: "eddy sleep ..."
 #   soak-NAME.log  bench/soak.sh's samples for server NAME
+#   NAME.bars   ratios to draw as bars (https, client, static, ws): a first
+#               line "# TITLE", then one line per bar, "LABEL RATIO", with
+#               LABEL quoted when it has spaces; a dashed line marks 1.0
 # and writes one PNG per input into -o DIR (default docs/img/): http.png,
-# loop.png, stream.png, sleep.png, soak.png.  The recorded outputs are committed, so
+# loop.png, stream.png, sleep.png, soak.png, NAME.png.  The recorded outputs are committed, so
 # the charts can be redrawn, and checked against the figures they show.
 set -eu -o pipefail
 cd "$(dirname "$0")/.."
@@ -181,7 +184,30 @@ EOF
     echo "plot.sh: $OUT/soak.png"
 }
 
+# NAME.bars: "# TITLE", then "LABEL RATIO" lines.
+bars() {
+    local f=$1 name title
+    name=${f##*/}; name=${name%.bars}
+    title=$(sed -n '1s/^# *//p' "$f")
+    grep -v '^#' "$f" >"$tmp/$name.dat"
+    [ -s "$tmp/$name.dat" ] || { echo "plot.sh: no bars in $f" >&2; return 1; }
+    { style 900 420 "$OUT/$name.png"
+      cat <<EOF
+set title "$title" font "sans,12"
+set yrange [0:*]
+set xtics rotate by -20
+set arrow from graph 0, first 1 to graph 1, first 1 nohead lc rgb "#444444" dt 2
+plot "$tmp/$name.dat" using 2:xtic(1) notitle, \\
+     "" using 0:2:(sprintf("%.2f", \$2)) with labels offset 0,0.7 notitle
+EOF
+    } | gnuplot
+    echo "plot.sh: $OUT/$name.png"
+}
+
 n=0
+for f in "$IN"/*.bars; do
+    [ -f "$f" ] && { bars "$f"; n=$((n + 1)); }
+done
 [ -f "$IN/http.md" ] && { http; n=$((n + 1)); }
 [ -f "$IN/loop.txt" ] && { loop; n=$((n + 1)); }
 [ -f "$IN/stream.txt" ] && { stream; n=$((n + 1)); }
