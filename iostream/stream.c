@@ -1042,7 +1042,11 @@ static int flush(eddy_stream *s)
     return 0;
 }
 
-/* Room for one more element in a queue kept as v[first, n). */
+/* Room for one more element in a queue kept as v[first, n).  A queue
+ * starts with room for two (a response's head and body), since an idle
+ * connection keeps its queues: a first room of eight cost 700 bytes an
+ * idle connection, half of a plain one's memory, once a segment grew to
+ * 64 bytes for files. */
 static int queue_reserve(void **v, size_t *first, size_t *n, size_t *cap,
                          size_t size)
 {
@@ -1056,11 +1060,11 @@ static int queue_reserve(void **v, size_t *first, size_t *n, size_t *cap,
         *first = 0;
         return 0;
     }
-    nv = realloc(*v, (*cap ? 2 * *cap : 8) * size);
+    nv = realloc(*v, (*cap ? 2 * *cap : 2) * size);
     if (nv == NULL)
         return -ENOMEM;
     *v = nv;
-    *cap = *cap ? 2 * *cap : 8;
+    *cap = *cap ? 2 * *cap : 2;
     return 0;
 }
 
