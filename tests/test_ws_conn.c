@@ -225,10 +225,14 @@ static void rec_drain(eddy_ws *ws, void *arg)
     sd->drains++;
 }
 
-static const eddy_ws_callbacks whole_cbs = {rec_message, NULL, rec_close,
-                                            rec_drain, rec_pong};
-static const eddy_ws_callbacks part_cbs = {NULL, rec_part, rec_close, rec_drain,
-                                           rec_pong};
+static const eddy_ws_callbacks whole_cbs = {.on_message = rec_message,
+                                            .on_close = rec_close,
+                                            .on_drain = rec_drain,
+                                            .on_pong = rec_pong};
+static const eddy_ws_callbacks part_cbs = {.on_message_part = rec_part,
+                                           .on_close = rec_close,
+                                           .on_drain = rec_drain,
+                                           .on_pong = rec_pong};
 
 static void side_free(side *sd)
 {
@@ -3157,7 +3161,7 @@ static size_t idle_bytes(const eddy__ws_pmd *pmd, const eddy_ws_options *o,
                          int count)
 {
 #if defined(__GLIBC__) && !defined(TU_ASAN)
-    eddy_ws_callbacks cbs = {idle_echo, NULL, NULL, NULL, NULL};
+    eddy_ws_callbacks cbs = {.on_message = idle_echo};
     eddy_loop *loop = tu_loop_new();
     int(*fds)[2] = calloc((size_t)count, sizeof *fds);
     eddy_ws **ws = calloc((size_t)count, sizeof *ws);

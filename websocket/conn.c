@@ -907,6 +907,14 @@ static int take_options(const eddy_ws_options *opts, const eddy__ws_pmd *agreed,
     return 0;
 }
 
+int eddy__ws_options_check(const eddy_ws_options *opts)
+{
+    static const eddy__ws_pmd any = {0, 0, 15, 15};
+    eddy_ws_options o;
+
+    return take_options(opts, &any, &o);
+}
+
 /* The connection and what hangs off it: one allocation, and one more for
  * permessage-deflate's state. */
 static eddy_ws *make(eddy_stream *s, int role, const char *subprotocol,

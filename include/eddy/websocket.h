@@ -49,7 +49,9 @@
 #ifndef EDDY_WEBSOCKET_H
 #define EDDY_WEBSOCKET_H
 
+#include "eddy/httpserver.h"
 #include "eddy/iostream.h"
+#include "eddy/tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -220,6 +222,24 @@ typedef void (*eddy_ws_drain_cb)(eddy_ws *ws, void *arg);
 typedef void (*eddy_ws_pong_cb)(eddy_ws *ws, const char *data, size_t len,
                                 void *arg);
 
+/* The HTTP client's response (httpclient.h), which a client's on_open()
+ * gets. */
+struct eddy_http_response;
+
+/**
+ * The opening handshake ended, first of all callbacks: ws is the open
+ * connection and status 0; or ws is NULL and status an error when the
+ * handshake failed, and nothing more comes (free here what arg holds for
+ * the connection).  The errors are eddy_ws_accept()'s (a server) and
+ * eddy_ws_connect()'s (a client).  resp is for a client the server's
+ * answer, valid during the call: the 101's head, or with
+ * #EDDY_WS_ESTATUS the response that refused (status, headers, body);
+ * NULL on a server, and when no answer came.
+ */
+typedef void (*eddy_ws_open_cb)(eddy_ws *ws, int status,
+                                const struct eddy_http_response *resp,
+                                void *arg);
+
 /** What a connection tells its program; any may be NULL.  Each gets the
  *  arg given with them. */
 typedef struct eddy_ws_callbacks {
@@ -230,7 +250,41 @@ typedef struct eddy_ws_callbacks {
     eddy_ws_close_cb on_close;       /**< the end, exactly once */
     eddy_ws_drain_cb on_drain;       /**< backpressure: go on sending */
     eddy_ws_pong_cb on_pong;         /**< a pong arrived */
+    eddy_ws_open_cb on_open;         /**< the opening handshake ended (made
+                                          by eddy_ws_accept() or
+                                          eddy_ws_connect()) */
 } eddy_ws_callbacks;
+
+/** @name Error codes of the opening handshake
+ *  eddy's own codes for WebSocket, -4040 to -4049, named by
+ *  eddy_strerror().  The first three are eddy_ws_accept()'s: it answered
+ *  the request itself and finished it.  The others reach a client's
+ *  on_open().
+ *  @{ */
+/** The request is not a WebSocket opening handshake (not a GET over
+ *  HTTP/1.1, no Upgrade: websocket or Connection: upgrade, a missing or
+ *  malformed Sec-WebSocket-Key, a malformed Sec-WebSocket-Protocol or
+ *  -Extensions): eddy answered 400 and logged why. */
+#define EDDY_WS_EREQUEST (-4040)
+/** The request asks for a version other than 13: eddy answered 426 with
+ *  Sec-WebSocket-Version: 13. */
+#define EDDY_WS_EVERSION (-4041)
+/** The origin check refused the request's Origin: eddy answered 403. */
+#define EDDY_WS_EORIGIN (-4042)
+/** The server answered with a status other than 101 (on_open()'s resp
+ *  has it, with its headers and body). */
+#define EDDY_WS_ESTATUS (-4043)
+/** The 101 had no Sec-WebSocket-Accept, or not the one the key asks. */
+#define EDDY_WS_EACCEPT (-4044)
+/** The 101 lacked Upgrade: websocket or Connection: upgrade. */
+#define EDDY_WS_EUPGRADE (-4045)
+/** The 101 named a subprotocol that was not offered, or several. */
+#define EDDY_WS_ESUBPROTOCOL (-4046)
+/** The 101's Sec-WebSocket-Extensions is not what the offer allows: an
+ *  extension not offered, or permessage-deflate with parameters the
+ *  offer excludes. */
+#define EDDY_WS_EEXTENSION (-4047)
+/** @} */
 
 /** A connection's state (the browser's readyState, after the opening
  *  handshake). */
@@ -375,6 +429,91 @@ EDDY_API void eddy_ws_set_data(eddy_ws *ws, void *data);
 
 /** The pointer last given to eddy_ws_set_data(), or NULL. */
 EDDY_API void *eddy_ws_data(const eddy_ws *ws);
+
+/** @} */
+/** @name The server's opening handshake
+ *  @{ */
+
+/**
+ * Decides whether a request's Origin may open a connection: non-zero
+ * accepts it.  origin is the Origin header's value (len bytes, not
+ * NUL-terminated), or NULL when the request has none (programs other
+ * than browsers send none).  req is the request, for its other headers.
+ */
+typedef int (*eddy_ws_origin_fn)(eddy_http_request *req, const char *origin,
+                                 size_t len, void *arg);
+
+/** A server's handshake settings; a zero field takes its default. */
+typedef struct eddy_ws_server_options {
+    eddy_ws_options ws;               /**< the connection's settings;
+                                           ws.deflate.enable accepts
+                                           permessage-deflate */
+    const char *const *subprotocols;  /**< NULL-terminated, in the order
+                                           of preference: the first the
+                                           client offers is chosen; none
+                                           in common, or NULL: no
+                                           subprotocol */
+    eddy_ws_origin_fn check_origin;   /**< NULL: Tornado's rule, a
+                                           request with no Origin or with
+                                           one whose host[:port] is the
+                                           Host header (ASCII case
+                                           ignored); others get 403 */
+    void *check_origin_arg;           /**< passed to check_origin */
+    const eddy_http_header *headers;  /**< more headers for the 101
+                                           (Set-Cookie, say); not Upgrade,
+                                           Connection or Sec-WebSocket-* */
+    size_t nheaders;                  /**< how many */
+} eddy_ws_server_options;
+
+/**
+ * Answers a request with the WebSocket opening handshake (RFC 6455 4.2):
+ * checks it in full, chooses a subprotocol and permessage-deflate's
+ * parameters, queues the 101 and finishes the request; the connection
+ * follows once the HTTP server hands its stream over, never inside this
+ * call: cb->on_open() runs then, once, with the open eddy_ws, or with
+ * NULL and an error when the client went away first (-ECONNRESET, also
+ * when the server is freed), or the connection could not be made
+ * (-ENOMEM, -EPIPE for a stream closing already).  opts (NULL:
+ * defaults) and cb are copied; arg goes to every callback.  The request
+ * is finished when this returns 0: take what the connection needs from
+ * it (its path, a cookie) before, into arg.
+ *
+ * Errors after which eddy answered and the request is finished (do not
+ * touch it again): #EDDY_WS_EREQUEST (400), #EDDY_WS_EVERSION (426),
+ * #EDDY_WS_EORIGIN (403); -EPIPE: the client went away, or the
+ * connection could not take the answer.
+ *
+ * Errors after which nothing was sent and the request is the caller's to
+ * answer: -EINVAL (NULL req; options out of range: write_low_water not
+ * below write_high_water, deflate settings; headers the HTTP server
+ * refuses, or Upgrade, Connection or Sec-WebSocket-*: answer 500, say),
+ * -EALREADY (a response was started: go on with it), -EBUSY (a streamed
+ * route whose body was not read whole: read it, then accept), -ESHUTDOWN
+ * (the server is shutting down: answer 503), -ENOMEM (answer 503).
+ */
+EDDY_API int eddy_ws_accept(eddy_http_request *req,
+                            const eddy_ws_server_options *opts,
+                            const eddy_ws_callbacks *cb, void *arg);
+
+/** A WebSocket endpoint for eddy_ws_route(): what every connection on
+ *  its path gets. */
+typedef struct eddy_ws_endpoint {
+    eddy_ws_server_options opts; /**< the handshake's settings */
+    eddy_ws_callbacks cb;        /**< the connections' callbacks */
+    void *arg;                   /**< their arg */
+} eddy_ws_endpoint;
+
+/**
+ * Routes GET path (an exact path) to eddy_ws_accept() with ep's options,
+ * callbacks and arg: Tornado's `(r"/ws", WebSocketHandler)`.  ep is not
+ * copied: it must stay valid and unchanged while the server lives (a
+ * static const one, say).  A request the handshake refuses is answered
+ * as eddy_ws_accept() says; one it cannot take gets 503 (shutting down,
+ * out of memory) or 500.  Errors: -EINVAL (NULL ep), and
+ * eddy_http_server_route()'s.
+ */
+EDDY_API int eddy_ws_route(eddy_http_server *srv, const char *path,
+                           const eddy_ws_endpoint *ep);
 
 /** @} */
 
