@@ -96,11 +96,12 @@ endif
 
 LIB_SRC := $(sort $(wildcard ioloop/*.c) backends/wake.c backends/$(BACKEND).c \
              $(wildcard iostream/*.c) $(wildcard tcp/*.c) $(wildcard httputil/*.c) \
-             $(wildcard httpserver/*.c) $(wildcard websocket/*.c))
+             $(wildcard httpserver/*.c) $(wildcard httpclient/*.c) \
+             $(wildcard websocket/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_baseline.c)) \
-           $(B)/bench/reset_probe
+           $(B)/bench/reset_probe $(B)/bench/client_idle $(B)/bench/curl_multi
 # bench/conns.c (idle connections, for bench/conns.sh) uses epoll.
 ifeq ($(UNAME),Linux)
   BENCHES += $(B)/bench/conns
@@ -134,6 +135,7 @@ help:
 	@echo "  run            build and start examples/$(RUN_EXAMPLE)"
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
 	@echo "  check-layers   that every include points down the layers (part of check)"
+	@echo "  interop-client the HTTP client against nginx and Tornado (not in check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into $(B)/docs/html/; checks the man pages"
@@ -158,10 +160,17 @@ $(B)/examples/%: examples/%.c $(B)/libeddy.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
 
-bench: $(BENCHES)
+bench: bench-need $(BENCHES)
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libeddy.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CONFIG_CFLAGS) -o $@ $< $(B)/libeddy.a $(LIBS) -lm
+# bench/client.sh's libcurl peer needs libcurl's headers (need.sh libcurl).
+.PHONY: bench-need
+bench-need:
+	@scripts/need.sh libcurl
+$(B)/bench/curl_multi: bench/curl_multi.c bench/bench_util.h | bench-need
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARNINGS) -o $@ $< $(shell pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl)
 
 tests: $(TESTS)
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
@@ -239,6 +248,12 @@ check-install: lib
 	@INSTALL_TEST=$(abspath $(B)/install-test) EXPECT_BACKEND=$(BACKEND) \
 	    OTHER_B=$(OTHER_B) tests/check_install.sh
 
+# The HTTP client against nginx and Tornado (not part of check: it needs
+# them installed): tests/interop_client.sh.
+.PHONY: interop-client
+interop-client: examples
+	@tests/interop_client.sh $(B)
+
 # The build scripts' own behaviour: scripts/need.sh, and what make runs.
 check-scripts:
 	@tests/check_scripts.sh
@@ -296,7 +311,7 @@ macos-check:
 	@for t in arm64-apple-macos11 x86_64-apple-macos11; do \
 	    for f in $(wildcard ioloop/*.c) backends/kqueue.c backends/wake.c \
 	             $(wildcard iostream/*.c tcp/*.c httputil/*.c httpserver/*.c \
-	                        websocket/*.c); do \
+	                        httpclient/*.c websocket/*.c); do \
 	        clang --target=$$t -nostdinc -isystem $(CLANG_RES) -isystem $(MACOS_INC) \
 	            $(WARNINGS) -Iinclude -fsyntax-only $$f || exit 1; \
 	    done; echo "== macos-check: $$t ok"; \
@@ -305,7 +320,7 @@ macos-check:
 format:
 	clang-format -i include/eddy/*.h ioloop/*.[ch] backends/*.[ch] \
 	    $(wildcard common/*.h iostream/*.[ch] tcp/*.[ch] httputil/*.[ch] httpserver/*.[ch] \
-	               websocket/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
+	               httpclient/*.[ch] websocket/*.[ch] examples/*.c tests/*.[ch] bench/*.[ch])
 
 clean:
 	rm -rf $(B)

@@ -520,3 +520,69 @@ CONN = {
 for i, (name, (cfg, data)) in enumerate(sorted(CONN.items())):
     gaps = [(), (1, 1, 1), (2, 5), (7,), (3, 3, 3, 3), (40, 200)][i % 6]
     write("ws_conn", name, bytes([cfg]) + cuts(*gaps) + data)
+
+# parse_response: settings byte (bits 0-1 max_head 64K/256/64/1024, 2-3
+# header slots 100/4/1/16, 4 byte at a time), cuts, what a server sends.
+SL = b"HTTP/1.1 200 OK\r\n"
+RESPONSES = {
+    "ok": SL + b"Content-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello",
+    "http10": b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
+    "chunked": SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    "no-reason": b"HTTP/1.1 204\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+    "continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+    "nginx": b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+             b"Date: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Type: text/html\r\n"
+             b"Content-Length: 615\r\nLast-Modified: Tue, 11 Apr 2023 01:45:34 GMT\r\n"
+             b"Connection: keep-alive\r\nETag: \"6434bbbe-267\"\r\nAccept-Ranges: bytes\r\n\r\n",
+    "redirect": b"HTTP/1.1 302 Found\r\nLocation: /next?a=1\r\nContent-Length: 0\r\n\r\n",
+    "fold": SL + b"X-Long: a\r\n b\r\n\tc\r\nContent-Length:\r\n 2\r\n\r\nok",
+    "fold-bad": SL + b"Content-Length: 1\r\n 2\r\n\r\n",
+    "many": SL + b"".join(b"X-%d: %d\r\n" % (i, i) for i in range(20)) + b"\r\n",
+    "te-and-length": SL + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    "two-lengths": SL + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\n",
+    "bare-cr": b"HTTP/1.1 200 O\rK\r\n\r\n",
+    "bare-lf": b"HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+    "http2": b"HTTP/2 200\r\n\r\n",
+    "status-600": b"HTTP/1.1 600 Odd\r\n\r\n",
+    "lead-ws": SL + b" X: y\r\n\r\n",
+    "partial": SL + b"Content-Le",
+}
+for i, (name, data) in enumerate(sorted(RESPONSES.items())):
+    cfg = 0x10 if i % 2 == 0 else 0x00
+    if name == "many":
+        cfg |= 0x05
+    gaps = [(3, 7, 11), (1, 1, 1, 1), (16, 16), (), (5,)][i % 5]
+    write("parse_response", name, bytes([cfg]) + cuts(*gaps) + data)
+
+# client_conn: settings byte (bit 0 HEAD, 1 streamed, 2 gzip, 3 small
+# limits, 4 the server closes at the end, 5 a produced body, 6 Expect:
+# 100-continue, 7 pause at each piece), a byte for on_chunk to cancel at
+# that piece (0: never), cuts, what the server sends.
+import gzip as _gzip
+GZ = _gzip.compress(b"hello, hello, hello", mtime=0)
+CLIENT = {
+    "ok": (0x00, 0, SL + b"Content-Length: 5\r\n\r\nhello"),
+    "streamed": (0x02, 0, SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "paused": (0x82, 0, SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "cancel": (0x02, 2, SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "head": (0x01, 0, SL + b"Content-Length: 100\r\n\r\n"),
+    "close": (0x10, 0, SL + b"\r\nuntil the close"),
+    "gzip": (0x04, 0, SL + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(GZ) + GZ),
+    "gzip-streamed": (0x86, 0, SL + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(GZ) + GZ),
+    "small": (0x08, 0, SL + b"A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"),
+    "continue": (0x60, 0, b"HTTP/1.1 100 Continue\r\n\r\n" + SL + b"Content-Length: 2\r\n\r\nok"),
+    "refused": (0x60, 0, b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n"),
+    "produced": (0x20, 0, SL + b"Content-Length: 2\r\n\r\nok"),
+    "interim": (0x00, 0, b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + SL + b"Content-Length: 1\r\n\r\n!"),
+    "upgrade": (0x00, 0, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"),
+    "fold": (0x00, 0, SL + b"X: a\r\n b\r\nContent-Length: 1\r\n\r\n!"),
+    "te-and-length": (0x00, 0, SL + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+    "bad-chunk": (0x02, 0, SL + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhelloXX"),
+    "truncated": (0x10, 0, SL + b"Content-Length: 10\r\n\r\nhel"),
+    "extra": (0x00, 0, SL + b"Content-Length: 2\r\n\r\nokGARBAGE"),
+    "nothing": (0x10, 0, b""),
+    "redirect": (0x00, 0, b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere/\r\nContent-Length: 0\r\n\r\n"),
+}
+for i, (name, (cfg, cancel, data)) in enumerate(sorted(CLIENT.items())):
+    gaps = [(), (1, 1, 1, 1, 1), (17, 3), (40, 40)][i % 4]
+    write("client_conn", name, bytes([cfg, cancel]) + cuts(*gaps) + data)

@@ -1,5 +1,6 @@
 /*
- * httputil/parser.c - the request-head parser and the chunked decoder.
+ * httputil/parser.c - the HTTP/1.1 head parser, for requests (the server)
+ * and responses (the client), and the chunked decoder.
  *
  * Strict where RFC 9112 is strict, because a lenient parser behind or in
  * front of another one is how requests get smuggled: a line ends in CRLF
@@ -11,6 +12,14 @@
  * one "chunked" and never comes with Content-Length or on HTTP/1.0, an
  * HTTP/1.1 request carries exactly one valid Host, and a chunk-size line
  * has whitespace only around an extension's ';' and '='.
+ *
+ * Responses go through the same code with the status line in place of
+ * the request line: the same field syntax, Content-Length and
+ * Transfer-Encoding rules, limits and resumption.  Two rules differ, as
+ * RFC 9112 has them: Host means nothing in a response, and an obs-fold is
+ * not an error but is replaced by SP (5.2 requires it of a user agent);
+ * since this file never writes to its input, the parser says so
+ * (EDDY__HTTP_FOLDED) and the caller unfolds a copy it owns.
  *
  * This file must never allocate, copy the input, read past len, or spend
  * more than linear time in the input however it is split.
@@ -63,6 +72,10 @@ static const unsigned char cls[256] = {
 #define MAX_CHUNK_LINE 4096
 
 typedef const unsigned char *cursor;
+
+/* The two 431s: the client tells a head too long from too many fields by
+ * the rule's text. */
+const char eddy__http_too_many_fields[] = "more header fields than max_headers";
 
 int eddy__http_is_token(unsigned char ch)
 {
@@ -344,13 +357,13 @@ static int content_length(eddy__http_head *h, cursor p, cursor end)
 
 /* Notes the header fields that decide framing and connection handling. */
 static ALWAYS_INLINE int classify(eddy__http_head *h, const eddy_http_header *f,
-                                  int *te)
+                                  int *te, int response)
 {
     cursor v = (cursor)f->value, end = v + f->value_len;
 
     switch (f->name_len) {
     case 4:
-        if (!lower_is(f->name, "host", 4))
+        if (response || !lower_is(f->name, "host", 4))
             return 0;
         if (h->host >= 0)
             return BAD(h, 400, "Host: twice");
@@ -428,12 +441,49 @@ static int request_line(const eddy__http_parser *ps, cursor s, cursor end,
     return end - p < 10 ? 0 : BAD(h, 505, "HTTP version not 1.0 or 1.1");
 }
 
-/* One full pass over what has arrived. */
-static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
-                 eddy__http_head *h)
+/* The status line: HTTP/1.x SP 3DIGIT [SP reason-phrase] CRLF.  The SP
+ * before an empty reason may be missing (RFC 9112 4 tells servers to send
+ * it; curl, Go and Python take a line without it, and so does eddy: the
+ * reason means nothing).  Returns the bytes it took, 0 if incomplete, or
+ * -status. */
+static int status_line(cursor s, cursor end, eddy__http_head *h)
+{
+    static const char shape[] = "HTTP/D.D DDD";
+    cursor p;
+
+    for (p = s; p < end && p < s + 12; p++)
+        if (shape[p - s] == 'D' ? *p < '0' || *p > '9' : *p != shape[p - s])
+            return BAD(h, 400, "status line not HTTP/D.D SP 3DIGIT");
+    if (end - s < 13)
+        return 0;
+    if (s[5] != '1' || s[7] > '1')
+        return BAD(h, 505, "HTTP version not 1.0 or 1.1");
+    if (s[9] < '1' || s[9] > '5')
+        return BAD(h, 400, "status code not 100 to 599");
+    h->version = 10 + (s[7] - '0');
+    h->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+    if (*p != ' ' && *p != '\r')
+        return BAD(h, 400, "status code not followed by SP");
+    if (*p == ' ')
+        p++;
+    h->reason.p = (const char *)p;
+    p = skip_value(p, end);
+    if (p == end || (*p == '\r' && p + 1 == end))
+        return 0;
+    if (*p != '\r' || p[1] != '\n')
+        return BAD(h, 400,
+                   "status line: a control character, bare CR or bare LF");
+    h->reason.len = (size_t)(p - (cursor)h->reason.p);
+    return (int)(p + 2 - s);
+}
+
+/* One full pass over what has arrived: a request head, or with response
+ * set (a constant: each entry point gets its own copy) a response head. */
+static ALWAYS_INLINE int parse(const eddy__http_parser *ps, const char *buf,
+                               size_t len, eddy__http_head *h, int response)
 {
     cursor s = (cursor)buf, end = s + len, p, cr;
-    int n, te = 0, err;
+    int n, te = 0, err, folded = 0;
 
     h->nheaders = 0;
     h->content_length = 0;
@@ -445,10 +495,11 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
         if (s[1] != '\n' || i == MAX_EMPTY)
             return BAD(h, 400,
                        "more than 8 empty lines, or a bare CR, "
-                       "before the request line");
+                       "before the start line");
     }
     h->skipped = (size_t)(s - (cursor)buf);
-    if ((n = request_line(ps, s, end, h)) <= 0)
+    n = response ? status_line(s, end, h) : request_line(ps, s, end, h);
+    if (n <= 0)
         return n;
     for (s += n;;) {
         eddy_http_header *f;
@@ -463,6 +514,22 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
             s += 2;
             break;
         }
+        if (response && (*s == ' ' || *s == '\t')) {
+            /* An obs-fold: the field before goes on.  Its lines are only
+             * checked here; the caller parses an unfolded copy. */
+            if (h->nheaders == 0)
+                return BAD(h, 400, "whitespace before the first header field");
+            cr = skip_value(s, end);
+            if (cr == end || (*cr == '\r' && cr + 1 == end))
+                return 0;
+            if (*cr != '\r' || cr[1] != '\n')
+                return BAD(h, 400,
+                           "a control character, bare CR or bare LF "
+                           "in a header line");
+            folded = 1;
+            s = cr + 2;
+            continue;
+        }
         p = skip_token(s, end);
         if (p == end)
             return 0;
@@ -471,7 +538,7 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
                        "header name not a token followed by ':' "
                        "(whitespace before it, or obs-fold)");
         if (h->nheaders == h->max_headers)
-            return BAD(h, 431, "more header fields than max_headers");
+            return BAD(h, 431, eddy__http_too_many_fields);
         f = &h->headers[h->nheaders];
         f->name = (const char *)s;
         f->name_len = (size_t)(p - s);
@@ -487,18 +554,29 @@ static int parse(const eddy__http_parser *ps, const char *buf, size_t len,
         for (p = cr; p > s && (p[-1] == ' ' || p[-1] == '\t');)
             p--;
         f->value_len = (size_t)(p - s);
-        if ((err = classify(h, f, &te)) != 0)
+        s = cr + 2;
+        if (response && (s == end || *s == ' ' || *s == '\t')) {
+            /* A field that an obs-fold may continue is judged whole, in
+             * the unfolded copy. */
+            if (s == end)
+                return 0;
+            folded = 1;
+            h->nheaders++;
+            continue;
+        }
+        if ((err = classify(h, f, &te, response)) != 0)
             return err;
         h->nheaders++;
-        s = cr + 2;
     }
+    if (response && folded)
+        return EDDY__HTTP_FOLDED;
     if (te && (h->version == 10 || h->has_length))
         return BAD(h, 400,
                    "Transfer-Encoding with Content-Length, or on "
                    "HTTP/1.0");
     if (te && h->chunked != 1)
         return BAD(h, 501, "Transfer-Encoding other than one chunked");
-    if (h->version == 11 && h->host < 0)
+    if (!response && h->version == 11 && h->host < 0)
         return BAD(h, 400, "HTTP/1.1 without Host");
     return (int)(s - (cursor)buf);
 }
@@ -537,8 +615,10 @@ static int may_end(eddy__http_parser *ps, const char *buf, size_t from,
     return 0;
 }
 
-int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
-                          eddy__http_head *h)
+/* Both entry points: a request head, or with response set (a constant) a
+ * response head, whose parse never stops at an over-long target. */
+static ALWAYS_INLINE int resume(eddy__http_parser *ps, const char *buf,
+                                size_t len, eddy__http_head *h, int response)
 {
     size_t from = ps->scanned >= 3 ? ps->scanned - 3 : 0, lead, seen;
     int n;
@@ -552,7 +632,7 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
     if (ps->scanned != 0 && len <= ps->max_head) {
         lead = ps->seen_lf ? 0 : leading_empty(buf, len);
         if (!may_end(ps, buf, from, len, lead) &&
-            (ps->seen_lf || len <= ps->max_uri)) {
+            (response || ps->seen_lf || len <= ps->max_uri)) {
             ps->scanned = len;
             return 0;
         }
@@ -561,7 +641,7 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
      * longer, and what lies beyond must not change the answer (431), or
      * the answer would depend on how the bytes were split. */
     seen = len < ps->max_head ? len : ps->max_head;
-    if ((n = parse(ps, buf, seen, h)) != 0)
+    if ((n = parse(ps, buf, seen, h, response)) != 0)
         return n;
     if (len > ps->max_head)
         return BAD(h, 431, "head longer than max_header_size");
@@ -571,6 +651,40 @@ int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
     }
     ps->scanned = len;
     return 0;
+}
+
+int eddy__http_parse_head(eddy__http_parser *ps, const char *buf, size_t len,
+                          eddy__http_head *h)
+{
+    return resume(ps, buf, len, h, 0);
+}
+
+int eddy__http_parse_response(eddy__http_parser *ps, const char *buf,
+                              size_t len, eddy__http_head *h)
+{
+    return resume(ps, buf, len, h, 1);
+}
+
+/* The header section begins after the start line, itself after at most
+ * MAX_EMPTY + 1 empty lines (more make parse() fail before any fold). */
+size_t eddy__http_unfold(char *buf, size_t len)
+{
+    size_t i = leading_empty(buf, len), n = 0;
+    char *lf = memchr(buf + i, '\n', len - i);
+
+    if (lf == NULL)
+        return 0;
+    for (i = (size_t)(lf - buf) + 1; i + 2 < len; i++) {
+        if (buf[i] != '\r' || buf[i + 1] != '\n')
+            continue;
+        if (buf[i + 2] == '\r') /* the empty line: the head ends */
+            break;
+        if (buf[i + 2] == ' ' || buf[i + 2] == '\t') {
+            buf[i] = buf[i + 1] = ' ';
+            n++;
+        }
+    }
+    return n;
 }
 
 /* --- chunked transfer coding -------------------------------------------- */

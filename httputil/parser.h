@@ -1,9 +1,10 @@
 /*
- * httputil/parser.h - the HTTP/1.1 request-head parser and the chunked
- * body decoder (parser.c).  Internal: shared with the HTTP server, the
- * tests, the fuzzers and the parser benchmark.
+ * httputil/parser.h - the HTTP/1.1 head parser, for requests and
+ * responses, and the chunked body decoder (parser.c).  Internal: shared
+ * with the HTTP server, the HTTP client, the tests, the fuzzers and the
+ * parser benchmark.
  *
- * Both are incremental and allocation-free, and point into the caller's
+ * All are incremental and allocation-free, and point into the caller's
  * bytes instead of copying them.  Errors are the negated HTTP status to
  * answer with: -400, -413, -414, -431, -501, -505; the rule that failed
  * is then in the error field, for the log (never for the client).
@@ -22,7 +23,9 @@ enum { EDDY__CONN_CLOSE = 1, EDDY__CONN_KEEP_ALIVE = 2 };
 
 /* The parsed head.  Fill in headers and max_headers before parsing. */
 typedef struct eddy__http_head {
-    eddy_str method, target;
+    eddy_str method, target;  /* a request's */
+    int status;               /* a response's: 100 to 599 */
+    eddy_str reason;          /* a response's reason phrase, maybe empty */
     int version;              /* 10 or 11 */
     eddy_http_header *headers;
     size_t nheaders, max_headers;
@@ -31,7 +34,8 @@ typedef struct eddy__http_head {
     int has_length, chunked;  /* body framing (RFC 9112 6.3) */
     int connection;           /* EDDY__CONN_* tokens seen */
     int expect_continue;
-    int host;                 /* index of the Host header, or -1 */
+    int host;                 /* index of the Host header, or -1 (always
+                                 -1 in a response) */
     const char *error;        /* after an error: the rule that failed */
 } eddy__http_head;
 
@@ -58,6 +62,36 @@ typedef struct eddy__http_parser {
  */
 EDDY_HIDDEN int eddy__http_parse_head(eddy__http_parser *p, const char *buf,
                                         size_t len, eddy__http_head *h);
+
+/*
+ * Parses a response head in buf[0, len), as eddy__http_parse_head() does a
+ * request head, by the same rules for header fields, Content-Length and
+ * Transfer-Encoding, with the same limits and resumption (max_uri is not
+ * used).  The differences: the start line is a status line (HTTP/1.0 or
+ * HTTP/1.1, a status from 100 to 599, a reason phrase of field-value
+ * characters, its leading SP optional when it is empty); Host is not
+ * looked at; and a head with an obs-fold (a line that starts with SP or
+ * HTAB, continuing the field before) returns EDDY__HTTP_FOLDED once it is
+ * complete: copy buf[0, len) into memory you may write, call
+ * eddy__http_unfold() on it and parse that with a fresh parser state.
+ * A 431 for too many fields has eddy__http_too_many_fields as its error.
+ * What framing means for the body (HEAD, 1xx, 204, 304, close-delimited)
+ * is the caller's to decide: it knows the request.
+ */
+EDDY_HIDDEN int eddy__http_parse_response(eddy__http_parser *p,
+                                          const char *buf, size_t len,
+                                          eddy__http_head *h);
+
+/* eddy__http_parse_response()'s answer for a head with an obs-fold. */
+#define EDDY__HTTP_FOLDED (-1)
+
+/* Replaces each obs-fold (CRLF followed by SP or HTAB) of the header
+ * section in buf[0, len) with two SPs, as RFC 9112 5.2 asks of a user
+ * agent.  Returns how many it replaced. */
+EDDY_HIDDEN size_t eddy__http_unfold(char *buf, size_t len);
+
+/* The error (rule) of a head with more fields than max_headers. */
+EDDY_HIDDEN extern const char eddy__http_too_many_fields[];
 
 /* Chunked transfer coding (RFC 9112 7.1), bounded. */
 typedef struct eddy__chunked {

@@ -161,6 +161,19 @@ const char *eddy_strerror(int err)
                                        "the certificate";
     case EDDY_TLS_BAD_PEM: return "no usable PEM data (TLS certificate, key "
                                   "or CA file)";
+    /* httpclient.h's EDDY_HTTP_E*, -4050 to -4069. */
+    case -4050: return "malformed HTTP response";
+    case -4051: return "HTTP response cut short by the connection's end";
+    case -4052: return "server closed the connection without a response";
+    case -4053: return "response head larger than max_header_size";
+    case -4054: return "more response header fields than max_headers";
+    case -4055: return "response body larger than max_body_size";
+    case -4056: return "more redirects than max_redirects";
+    case -4057: return "redirect to a URL that cannot be fetched";
+    case -4058: return "response body does not inflate (gzip)";
+    case -4059: return "connect timeout (connect_timeout_ms)";
+    case -4060: return "request timeout (request_timeout_ms)";
+    case -4061: return "no byte from the server for idle_timeout_ms";
     /* websocket.h's EDDY_WS_E*, -4040 to -4049. */
     case -4040: return "not a WebSocket handshake (answered 400)";
     case -4041: return "WebSocket version other than 13 (answered 426)";

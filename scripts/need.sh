@@ -3,7 +3,7 @@
 #
 #   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
 #                                      doxygen groff gnuplot musl-gcc libfuzzer
-#                                      zlib libssl openssl gnutls-cli
+#                                      zlib libcurl libssl openssl gnutls-cli
 #
 # For each missing one it installs the package when it can (apt-get as root
 # on Debian and Ubuntu, pkg on FreeBSD, brew on macOS), printing the exact
@@ -23,6 +23,7 @@ have() {
                 -o /dev/null 2>/dev/null ;;
     ab) command -v ab >/dev/null 2>&1 ;;
     zlib) pkg-config --exists zlib 2>/dev/null ;;
+    libcurl) pkg-config --exists libcurl 2>/dev/null ;;
     libssl)
         # OpenSSL 3's headers and pkg-config file, for TLS=openssl.
         pkg-config --exists 'openssl >= 3' 2>/dev/null &&
@@ -50,6 +51,8 @@ package() {
     apt:libfuzzer) echo libclang-rt-dev ;;
     apt:musl-gcc) echo musl-tools ;;
     apt:zlib) echo zlib1g-dev ;;
+    apt:libcurl) echo libcurl4-openssl-dev ;;
+    pkg:libcurl | brew:libcurl) echo curl ;;
     apt:npm) echo npm ;;
     pkg:ab) echo apache24 ;;
     pkg:clang | pkg:libfuzzer) echo llvm ;;

@@ -8,8 +8,9 @@
 #     README's program (app.c), both with HOME in a scratch directory; the
 #     program must run and read its input, and given a regular file on
 #     epoll (-EPERM) it must say so and stop.  The README's hello world
-#     builds with the same command, and both build warning-free with
-#     -Werror.
+#     and fetch example build with the same command (the fetch example
+#     must report a name that does not resolve), and all three build
+#     warning-free with -Werror.
 #  2. The program finds libeddy.so through its rpath, not LD_LIBRARY_PATH
 #     (which the caller may need for something else, libkqueue say: it is
 #     passed on untouched), and the library is the backend under test.
@@ -62,7 +63,9 @@ rm -rf "$INSTALL_TEST"
 mkdir -p "$home" "$app"
 readme_block app.c > "$app/app.c"
 readme_block hello.c > "$app/hello.c"
-[ -s "$app/app.c" ] && [ -s "$app/hello.c" ] || fail "README.md lost its programs"
+readme_block fetch.c > "$app/fetch.c"
+[ -s "$app/app.c" ] && [ -s "$app/hello.c" ] && [ -s "$app/fetch.c" ] ||
+    fail "README.md lost its programs"
 
 # 1. The README's commands, as written.
 run_block install "$top"
@@ -82,7 +85,14 @@ fi
 cc_line=$(readme_block build | grep '^cc ')
 (cd "$app" && HOME=$home sh -ec "$(echo "$cc_line" | sed 's/\<app\>/hello/g')") \
     > "$log" 2>&1 || fail "the README's hello world does not build"
-for f in app hello; do
+(cd "$app" && HOME=$home sh -ec "$(echo "$cc_line" | sed 's/\<app\>/fetch/g')") \
+    > "$log" 2>&1 || fail "the README's fetch example does not build"
+# It runs: a name that cannot resolve is one line on stderr and exit 1.
+if (cd "$app" && ./fetch http://nonexistent.invalid/) > "$log" 2>&1 ||
+    ! grep -qx 'fetch: host name not found' "$log"; then
+    fail "the README's fetch example did not report an unresolvable name"
+fi
+for f in app hello fetch; do
     (cd "$app" && HOME=$home sh -ec "$(echo "$cc_line" |
         sed "s/\\<app\\>/$f/g; s/^cc /$CC -std=c11 -Wall -Wextra -Werror /")") \
         > "$log" 2>&1 || fail "the README's $f.c has warnings"

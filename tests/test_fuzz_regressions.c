@@ -27,8 +27,16 @@
 #include "../fuzz/parse_head.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_parse_response
+#include "../fuzz/parse_response.c"
+#undef FUZZ_ENTRY
+
 #define FUZZ_ENTRY fuzz_chunked
 #include "../fuzz/chunked.c"
+#undef FUZZ_ENTRY
+
+#define FUZZ_ENTRY fuzz_client_conn
+#include "../fuzz/client_conn.c"
 #undef FUZZ_ENTRY
 
 #define FUZZ_ENTRY fuzz_connection
@@ -160,6 +168,18 @@ static void test_parse_head(void **state)
     replay("parse_head", fuzz_parse_head);
 }
 
+static void test_parse_response(void **state)
+{
+    (void)state;
+    replay("parse_response", fuzz_parse_response);
+}
+
+static void test_client_conn(void **state)
+{
+    (void)state;
+    replay("client_conn", fuzz_client_conn);
+}
+
 static void test_chunked(void **state)
 {
     (void)state;
@@ -224,7 +244,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_head),
+        cmocka_unit_test(test_parse_response),
         cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_client_conn),
         cmocka_unit_test(test_connection),
         cmocka_unit_test(test_stream_reads),
         cmocka_unit_test(test_args),

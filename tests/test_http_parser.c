@@ -1,7 +1,7 @@
 /*
- * tests/test_http_parser.c - the request-head parser and the chunked
- * decoder (httputil/parser.c) against RFC 9112/9110 and the rules in
- * parser.c's header comment.
+ * tests/test_http_parser.c - the head parser, for requests and responses,
+ * and the chunked decoder (httputil/parser.c) against RFC 9112/9110 and
+ * the rules in parser.c's header comment.
  *
  * Most of the suite is four tables: heads that parse, heads that are not
  * over yet, heads that must be refused (with the status), and chunked
@@ -1863,6 +1863,401 @@ static void mutated_chunks(void **state)
     }
 }
 
+/* --- responses --- */
+
+/*
+ * Response heads (eddy__http_parse_response) share the field code with
+ * requests; these rows pin down what differs: the status line, Host
+ * meaning nothing, and obs-fold, which is answered EDDY__HTTP_FOLDED once
+ * the head is whole, and parses as SPs in a copy given to
+ * eddy__http_unfold().  Each row runs whole, byte by byte and split at
+ * every point, as the request rows do.
+ */
+#define FOLD EDDY__HTTP_FOLDED
+#define SL "HTTP/1.1 200 OK\r\n"
+
+typedef struct resp_case {
+    const char *what;
+    const char *in;
+    size_t len;
+    int want;     /* OK, 0, -status, or FOLD */
+    int unfolded; /* FOLD: what the unfolded copy gives (OK or -status) */
+    size_t max_head, max_headers; /* 0: 65536, 100 */
+    int status;                   /* 0: 200 */
+    const char *reason;           /* NULL: "OK" */
+    int v;                        /* 0: 11 */
+    const char *hdr[2 * MAXH];    /* unfolded, for FOLD */
+    const char *cl;
+    int chunked, conn;
+    size_t skipped;
+    const char *error; /* a -431 of too many fields names its rule */
+} resp_case;
+
+static const resp_case responses[] = {
+    /* The status line. */
+    {"200 OK", IN(SL E), OK},
+    {"HTTP/1.0", IN("HTTP/1.0 200 OK\r\n" E), OK, .v = 10},
+    {"404 with a longer reason", IN("HTTP/1.1 404 Not Found\r\n" E), OK,
+     .status = 404, .reason = "Not Found"},
+    {"an empty reason after SP", IN("HTTP/1.1 204 \r\n" E), OK, .status = 204,
+     .reason = ""},
+    {"no SP before an empty reason", IN("HTTP/1.1 204\r\n" E), OK,
+     .status = 204, .reason = ""},
+    {"a reason with HTAB, SP and obs-text",
+     IN("HTTP/1.1 200 Tr\xe8s\tbien  \r\n" E), OK,
+     .reason = "Tr\xe8s\tbien  "},
+    {"100 Continue", IN("HTTP/1.1 100 Continue\r\n" E), OK, .status = 100,
+     .reason = "Continue"},
+    {"599, the last status", IN("HTTP/1.1 599 X\r\n" E), OK, .status = 599,
+     .reason = "X"},
+    {"a leading empty line is skipped", IN(E SL E), OK, .skipped = 2},
+    {"body bytes after the head are not looked at",
+     IN(SL "Content-Length: 3\r\n" E "\0\r\n"), 38,
+     .hdr = {"Content-Length", "3"}, .cl = "3"},
+    /* Fields, by the request's rules. */
+    {"fields and their framing",
+     IN(SL "Content-Type: text/plain\r\nContent-Length:  12 \r\n"
+           "Connection: keep-alive\r\n" E),
+     OK,
+     .hdr = {"Content-Type", "text/plain", "Content-Length", "12", "Connection",
+             "keep-alive"},
+     .cl = "12", .conn = KEEP},
+    {"chunked", IN(SL "Transfer-Encoding: chunked\r\n" E), OK,
+     .hdr = {"Transfer-Encoding", "chunked"}, .chunked = 1},
+    {"Connection: close", IN(SL "Connection: close\r\n" E), OK,
+     .hdr = {"Connection", "close"}, .conn = CLOSE},
+    {"equal Content-Lengths", IN(SL "Content-Length: 7\r\ncontent-length: 7\r\n" E),
+     OK, .hdr = {"Content-Length", "7", "content-length", "7"}, .cl = "7"},
+    {"two Host fields mean nothing in a response",
+     IN(SL "Host: a\r\nHost: b c\r\n" E), OK,
+     .hdr = {"Host", "a", "Host", "b c"}},
+    {"head of exactly max_head", IN(SL "X: y\r\n" E), OK, .max_head = 25,
+     .hdr = {"X", "y"}},
+    {"max_headers fields", IN(SL "A: 1\r\nB: 2\r\n" E), OK, .max_headers = 2,
+     .hdr = {"A", "1", "B", "2"}},
+
+    /* Not over yet. */
+    {"part of the status line", IN("HTTP/1.1 20"), 0},
+    {"the status line without CRLF", IN("HTTP/1.1 200 OK"), 0},
+    {"the status line", IN(SL), 0},
+    {"a field and CR", IN(SL "X: y\r"), 0},
+    {"a field line: a fold may follow", IN(SL "X: y\r\n"), 0},
+    {"a fold line without its end", IN(SL "X: y\r\n z"), 0},
+
+    /* Refused. */
+    {"lowercase http", IN("http/1.1 200 OK\r\n" E), -400},
+    {"HTTP/2.0", IN("HTTP/2.0 200 OK\r\n" E), -505},
+    {"HTTP/1.2", IN("HTTP/1.2 200 OK\r\n" E), -505},
+    {"HTTP/0.9", IN("HTTP/0.9 200 OK\r\n" E), -505},
+    {"two digits", IN("HTTP/1.1 20 OK\r\n" E), -400},
+    {"four digits", IN("HTTP/1.1 2000 OK\r\n" E), -400},
+    {"status 600", IN("HTTP/1.1 600 X\r\n" E), -400},
+    {"status 099", IN("HTTP/1.1 099 X\r\n" E), -400},
+    {"two SP before the status", IN("HTTP/1.1  200 OK\r\n" E), -400},
+    {"HTAB before the status", IN("HTTP/1.1\t200 OK\r\n" E), -400},
+    {"a bare CR in the reason", IN("HTTP/1.1 200 O\rK\r\n" E), -400},
+    {"a bare LF ends the status line", IN("HTTP/1.1 200 OK\n" E), -400},
+    {"a control character in the reason", IN("HTTP/1.1 200 O\001K\r\n" E),
+     -400},
+    {"a bare LF in the fields", IN(SL "X: y\n" E), -400},
+    {"a bare CR ends the head", IN(SL "X: y\r\n\rX" E E), -400},
+    {"Content-Length with Transfer-Encoding",
+     IN(SL "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n" E), -400},
+    {"Content-Lengths that differ",
+     IN(SL "Content-Length: 5\r\nContent-Length: 6\r\n" E), -400},
+    {"a Content-Length list", IN(SL "Content-Length: 5, 5\r\n" E), -400},
+    {"a signed Content-Length", IN(SL "Content-Length: +5\r\n" E), -400},
+    {"a hex Content-Length", IN(SL "Content-Length: 0x5\r\n" E), -400},
+    {"an empty Content-Length", IN(SL "Content-Length: \r\n" E), -400},
+    {"Transfer-Encoding gzip", IN(SL "Transfer-Encoding: gzip\r\n" E), -501},
+    {"gzip, chunked", IN(SL "Transfer-Encoding: gzip, chunked\r\n" E), -501},
+    {"chunked twice", IN(SL "Transfer-Encoding: chunked, chunked\r\n" E),
+     -400},
+    {"Transfer-Encoding on HTTP/1.0",
+     IN("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n" E), -400},
+    {"SP before the colon", IN(SL "X : y\r\n" E), -400},
+    {"a NUL in a value", IN(SL "X: a\0b\r\n" E), -400},
+    {"whitespace before the first field", IN(SL " X: y\r\n" E), -400},
+    {"a control character in a fold line", IN(SL "X: y\r\n z\001\r\n" E),
+     -400},
+    {"more than max_head", IN(SL "X: y\r\n" E), -431, .max_head = 24},
+    {"more fields than max_headers", IN(SL "A: 1\r\nB: 2\r\n" E), -431,
+     .max_headers = 1, .error = "more header fields than max_headers"},
+
+    /* obs-fold: SP for each CRLF, then the field judged whole. */
+    {"a folded value", IN(SL "X: a\r\n b\r\n" E), FOLD, OK,
+     .hdr = {"X", "a   b"}},
+    {"folded with HTAB, twice", IN(SL "X: a\r\n\tb\r\n  c\r\nY: d\r\n" E),
+     FOLD, OK, .hdr = {"X", "a  \tb    c", "Y", "d"}},
+    {"a fold on an empty value", IN(SL "X:\r\n b\r\n" E), FOLD, OK,
+     .hdr = {"X", "b"}},
+    {"a folded Content-Length is judged unfolded",
+     IN(SL "Content-Length:\r\n 42\r\n" E), FOLD, OK,
+     .hdr = {"Content-Length", "42"}, .cl = "42"},
+    {"a folded Transfer-Encoding", IN(SL "Transfer-Encoding:\r\n chunked\r\n" E),
+     FOLD, OK, .hdr = {"Transfer-Encoding", "chunked"}, .chunked = 1},
+    {"a Content-Length that folding splits",
+     IN(SL "Content-Length: 4\r\n 2\r\n" E), FOLD, -400},
+    {"a fold that makes a length list",
+     IN(SL "Content-Length: 4\r\n ,4\r\n" E), FOLD, -400},
+    {"a fold that makes Transfer-Encoding with Content-Length",
+     IN(SL "Content-Length: 4\r\nTransfer-Encoding:\r\n chunked\r\n" E), FOLD,
+     -400},
+    {"a fold of whitespace only", IN(SL "X: a\r\n \r\n" E), FOLD, OK,
+     .hdr = {"X", "a"}},
+};
+
+static void failr(const resp_case *c, const char *mode, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fail_msg("'%s', %s: %s", c->what, mode, msg);
+}
+
+static void check_response(const resp_case *c, const char *mode,
+                           const char *buf, int n, const eddy__http_head *h)
+{
+    const char *reason = or_default(c->reason, "OK");
+    size_t nh = 0;
+
+    while (nh < MAXH && c->hdr[2 * nh] != NULL)
+        nh++;
+    if (h->status != (c->status ? c->status : 200))
+        failr(c, mode, "status %d", h->status);
+    if (!eq(h->reason, reason) || !within(h->reason.p, h->reason.len, buf, n))
+        failr(c, mode, "reason '%.*s', want '%s'", (int)h->reason.len,
+              h->reason.p, reason);
+    if (h->version != (c->v ? c->v : 11))
+        failr(c, mode, "version %d", h->version);
+    if (h->nheaders != nh)
+        failr(c, mode, "%zu fields, want %zu", h->nheaders, nh);
+    for (size_t i = 0; i < nh && i < h->nheaders; i++) {
+        eddy_str name = {h->headers[i].name, h->headers[i].name_len};
+        eddy_str value = {h->headers[i].value, h->headers[i].value_len};
+
+        if (!eq(name, c->hdr[2 * i]) || !eq(value, c->hdr[2 * i + 1]) ||
+            !within(name.p, name.len, buf, n) ||
+            !within(value.p, value.len, buf, n))
+            failr(c, mode, "field %zu is '%.*s: %.*s', want '%s: %s'", i,
+                  (int)name.len, name.p, (int)value.len, value.p, c->hdr[2 * i],
+                  c->hdr[2 * i + 1]);
+    }
+    if (h->host != -1)
+        failr(c, mode, "host %d in a response", h->host);
+    if (h->has_length != (c->cl != NULL) ||
+        (c->cl != NULL && h->content_length != strtoull(c->cl, NULL, 10)))
+        failr(c, mode, "content length %d/%llu", h->has_length,
+              (unsigned long long)h->content_length);
+    if (h->chunked != c->chunked || h->connection != c->conn)
+        failr(c, mode, "chunked %d connection %d", h->chunked, h->connection);
+    if (h->skipped != c->skipped)
+        failr(c, mode, "skipped %zu", h->skipped);
+}
+
+static void rfresh(eddy__http_parser *ps, const resp_case *c)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->max_head = c->max_head ? c->max_head : 65536;
+    ps->max_uri = 1; /* not used for responses */
+}
+
+static int rparse(eddy__http_parser *ps, const resp_case *c, const char *buf,
+                  size_t len)
+{
+    memset(&head, 0xa5, sizeof head);
+    head.headers = hdr_store;
+    head.max_headers = c->max_headers ? c->max_headers : 100;
+    return eddy__http_parse_response(ps, buf, len, &head);
+}
+
+/* What a row's complete answer must be, and its fields checked: after a
+ * FOLD, an unfolded copy of buf[0, len) parsed afresh. */
+static void check_answer(const resp_case *c, const char *mode, const char *buf,
+                         size_t len, int r)
+{
+    int want = c->want == OK ? (int)c->len : c->want;
+    static char copy[4096];
+    eddy__http_parser ps;
+
+    if (r != want)
+        failr(c, mode, "got %d, want %d", r, want);
+    if (r == -431 && c->error != NULL &&
+        (head.error == NULL || strcmp(head.error, c->error) != 0))
+        failr(c, mode, "the 431's rule is '%s'", head.error);
+    if (r > 0)
+        check_response(c, mode, buf, r, &head);
+    if (r != FOLD)
+        return;
+    assert_true(len <= sizeof copy);
+    memcpy(copy, buf, len);
+    if (eddy__http_unfold(copy, len) == 0)
+        failr(c, mode, "folded, but nothing to unfold");
+    rfresh(&ps, c);
+    r = rparse(&ps, c, copy, len);
+    want = c->unfolded == OK ? (int)c->len : c->unfolded;
+    if (r != want)
+        failr(c, mode, "unfolded: got %d, want %d", r, want);
+    if (r > 0)
+        check_response(c, mode, copy, r, &head);
+}
+
+static void run_response_case(void **state)
+{
+    const resp_case *c = *state;
+    eddy__http_parser ps;
+    const char *buf;
+    char mode[64];
+    int r;
+
+    rfresh(&ps, c);
+    buf = place(c->in, c->len);
+    check_answer(c, "whole", buf, c->len, rparse(&ps, c, buf, c->len));
+
+    rfresh(&ps, c);
+    for (size_t k = 1; k <= c->len; k++) {
+        snprintf(mode, sizeof mode, "byte by byte, prefix %zu", k);
+        buf = place(c->in, k);
+        if ((r = rparse(&ps, c, buf, k)) == 0 && k < c->len)
+            continue;
+        /* A complete head and a fold show at its last byte only. */
+        if ((r > 0 && k != (size_t)r) || (r == FOLD && k != c->len))
+            failr(c, mode, "got %d before the end", r);
+        check_answer(c, mode, buf, k, r);
+        break;
+    }
+
+    for (size_t k = 1; k < c->len; k++) {
+        snprintf(mode, sizeof mode, "split at %zu", k);
+        rfresh(&ps, c);
+        buf = place(c->in, k);
+        if ((r = rparse(&ps, c, buf, k)) != 0) {
+            if ((r > 0 && k < (size_t)r) || r == FOLD ||
+                r != (c->want == OK ? (int)c->len : c->want))
+                failr(c, mode, "first part gives %d", r);
+            continue;
+        }
+        buf = place(c->in, c->len);
+        check_answer(c, mode, buf, c->len, rparse(&ps, c, buf, c->len));
+    }
+}
+
+/* eddy__http_unfold() rewrites only CRLF followed by SP or HTAB inside the
+ * header section: never the status line's, the head's end, or the body. */
+static void unfold_only_folds(void **state)
+{
+    char a[] = "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\tc\r\nY: d\r\n\r\n x\r\n y";
+    const char *want =
+        "HTTP/1.1 200 OK\r\nX: a   b  \tc\r\nY: d\r\n\r\n x\r\n y";
+    char b[] = "\r\nHTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n";
+    char none[] = "HTTP/1.1 200 OK\r\n";
+
+    (void)state;
+    assert_int_equal(eddy__http_unfold(a, sizeof a - 1), 2);
+    assert_string_equal(a, want);
+    assert_int_equal(eddy__http_unfold(b, sizeof b - 1), 1);
+    assert_string_equal(b, "\r\nHTTP/1.1 200 OK\r\nX: a   b\r\n\r\n");
+    assert_int_equal(eddy__http_unfold(none, sizeof none - 1), 0);
+    assert_int_equal(eddy__http_unfold(none, 3), 0);
+}
+
+/* A sender that dribbles a head of folds costs linear time: the fold is
+ * answered once, at the end, not at each line. */
+static void dribbled_folds(void **state)
+{
+    static char buf[65536];
+    eddy__http_parser ps;
+    size_t n = 0, calls = 0;
+    int r = 0;
+
+    (void)state;
+    n += (size_t)sprintf(buf, SL "X: a\r\n");
+    while (n + 8 < sizeof buf - 8)
+        n += (size_t)sprintf(buf + n, " b\r\n");
+    n += (size_t)sprintf(buf + n, "\r\n");
+    memset(&ps, 0, sizeof ps);
+    ps.max_head = sizeof buf;
+    head.headers = hdr_store;
+    head.max_headers = 100;
+    for (size_t k = 1; k <= n && r == 0; k++, calls++)
+        r = eddy__http_parse_response(&ps, buf, k, &head);
+    assert_int_equal(r, FOLD);
+    assert_int_equal(calls, n);
+    assert_true(eddy__http_unfold(buf, n) > 10000);
+    memset(&ps, 0, sizeof ps);
+    ps.max_head = sizeof buf;
+    assert_int_equal(eddy__http_parse_response(&ps, buf, n, &head), (int)n);
+    assert_int_equal(head.nheaders, 1);
+}
+
+static void check_mutant_response(const char *x, size_t n, size_t max_head,
+                                  size_t max_headers)
+{
+    static eddy_http_header hw[HDR_CAP], hi[HDR_CAP];
+    static char copy[MUT_MAX + 8];
+    eddy__http_parser ps;
+    eddy__http_head whole, inc;
+    const char *buf = place(x, n);
+    int w, r = 0;
+    size_t at;
+
+    memset(&ps, 0, sizeof ps);
+    ps.max_head = max_head;
+    whole.headers = hw;
+    whole.max_headers = max_headers;
+    w = eddy__http_parse_response(&ps, buf, n, &whole);
+
+    memset(&ps, 0, sizeof ps);
+    ps.max_head = max_head;
+    inc.headers = hi;
+    inc.max_headers = max_headers;
+    for (at = 1; at <= n && r == 0; at++)
+        r = eddy__http_parse_response(&ps, buf, at, &inc);
+    if ((r != 0 && r != w) || ((w > 0 || w == FOLD) && r != w))
+        fail_msg("response mutant \"%s\": whole %d, dribbled %d", show(x, n),
+                 w, r);
+    if (w > 0 && (whole.status != inc.status || whole.nheaders != inc.nheaders ||
+                  whole.reason.p != inc.reason.p))
+        fail_msg("response mutant \"%s\": fields differ", show(x, n));
+    if (w == FOLD) { /* an unfolded copy is never folded again */
+        memcpy(copy, x, n);
+        eddy__http_unfold(copy, n);
+        memset(&ps, 0, sizeof ps);
+        ps.max_head = max_head;
+        r = eddy__http_parse_response(&ps, copy, n, &whole);
+        if (r == 0 || r == FOLD)
+            fail_msg("response mutant \"%s\": unfolded gives %d", show(x, n),
+                     r);
+    }
+    if (w > 0)
+        for (size_t i = 0; i < whole.nheaders; i++)
+            for (size_t j = 0; j < whole.headers[i].value_len; j++)
+                if ((unsigned char)whole.headers[i].value[j] < 0x20 &&
+                    whole.headers[i].value[j] != '\t')
+                    fail_msg("response mutant \"%s\": a control character "
+                             "in a value", show(x, n));
+}
+
+static void mutated_responses(void **state)
+{
+    static char x[MUT_MAX + 4];
+
+    (void)state;
+    for (size_t i = 0; i < 4000; i++) {
+        const resp_case *c = &responses[rnd() % COUNT(responses)];
+        size_t n = mutate(x, MUT_MAX, c->in, c->len);
+        size_t max_head = rnd() % 4 ? 65536 : 1 + (size_t)(rnd() % (n + 8));
+        size_t max_headers = rnd() % 4 ? 100 : (size_t)(rnd() % 4);
+
+        check_mutant_response(x, n, max_head, max_headers);
+        memcpy(x + n, "\r\n\r\n", 4);
+        check_mutant_response(x, n + 4, max_head, max_headers);
+    }
+}
+
 /* --- main --- */
 
 static size_t add_cases(struct CMUnitTest *t, size_t n, const char *prefix,
@@ -1898,9 +2293,13 @@ int main(void)
         cmocka_unit_test(chunk_zero_copy),
         cmocka_unit_test(mutated_heads),
         cmocka_unit_test(mutated_chunks),
+        cmocka_unit_test(unfold_only_folds),
+        cmocka_unit_test(dribbled_folds),
+        cmocka_unit_test(mutated_responses),
     };
     size_t cap = COUNT(valid_heads) + COUNT(incomplete_heads) +
-                 COUNT(invalid_heads) + COUNT(chunk_cases) + COUNT(more);
+                 COUNT(invalid_heads) + COUNT(chunk_cases) + COUNT(responses) +
+                 COUNT(more);
     struct CMUnitTest *t = calloc(cap, sizeof *t);
     char(*names)[128] = calloc(cap, sizeof *names);
     size_t n = 0;
@@ -1916,6 +2315,8 @@ int main(void)
                   sizeof invalid_heads[0], run_head_case, names);
     n = add_cases(t, n, "chunked", chunk_cases, COUNT(chunk_cases),
                   sizeof chunk_cases[0], run_chunk_case, names);
+    n = add_cases(t, n, "response", responses, COUNT(responses),
+                  sizeof responses[0], run_response_case, names);
     for (size_t i = 0; i < COUNT(more); i++)
         t[n++] = more[i];
     failed = _cmocka_run_group_tests("http_parser", t, n, guard_setup,
