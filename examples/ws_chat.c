@@ -168,7 +168,7 @@ static void note(struct room *r, int id, const char *what)
     broadcast(r, line, (size_t)n);
 }
 
-static void on_open(eddy_ws *ws, int status, const struct eddy_http_response *x,
+static void on_open(eddy_ws *ws, int status, const eddy_http_response *x,
                     void *arg)
 {
     struct room *r = arg;

@@ -50,7 +50,7 @@ static void on_drain(eddy_ws *ws, void *arg)
     eddy_stream_resume_reading(eddy_ws_stream(ws));
 }
 
-static void on_open(eddy_ws *ws, int status, const struct eddy_http_response *r,
+static void on_open(eddy_ws *ws, int status, const eddy_http_response *r,
                     void *arg)
 {
     struct echo *e = arg;

@@ -417,6 +417,7 @@ typedef struct conn_rec {
     int messages, last_op;
     char last[256];
     int closes, close_code;
+    int many; /* several connections share the record */
 } conn_rec;
 
 struct tws {
@@ -443,8 +444,8 @@ enum {
     M_ENOMEM_OPEN /* the connection's allocation fails */
 };
 
-static void rec_open(eddy_ws *ws, int status,
-                     const struct eddy_http_response *r, void *arg)
+static void rec_open(eddy_ws *ws, int status, const eddy_http_response *r,
+                     void *arg)
 {
     conn_rec *c = arg;
 
@@ -473,7 +474,8 @@ static void rec_close(eddy_ws *ws, int code, const char *reason, size_t len,
     conn_rec *c = arg;
 
     (void)reason, (void)len;
-    assert_ptr_equal(ws, c->ws);
+    if (!c->many)
+        assert_ptr_equal(ws, c->ws);
     c->closes++;
     c->close_code = code;
 }
@@ -583,7 +585,7 @@ typedef struct rcl {
 static void rcl_io(eddy_loop *loop, int fd, unsigned events, void *arg)
 {
     rcl *c = arg;
-    ssize_t n;
+    ssize_t n = 0;
 
     (void)events;
     while (c->len < sizeof c->buf &&
@@ -1094,8 +1096,8 @@ static void test_accept_enomem(void **state)
 
 static int route_opens;
 
-static void route_open(eddy_ws *ws, int status,
-                       const struct eddy_http_response *r, void *arg)
+static void route_open(eddy_ws *ws, int status, const eddy_http_response *r,
+                       void *arg)
 {
     (void)r;
     assert_int_equal(status, 0);
@@ -1159,6 +1161,613 @@ static void test_route(void **state)
     tws_finish(&t);
 }
 
+/* --- the client -------------------------------------------------------------
+ */
+
+/* What a client's callbacks saw. */
+typedef struct cl_rec {
+    eddy_loop *loop;
+    eddy_ws *ws;
+    int opens, open_status, resp_status;
+    char proto[32];
+    int messages, last_op;
+    char last[256];
+    int closes, close_code;
+    int cancel_in_open;
+    eddy_ws_connecting *handle;
+} cl_rec;
+
+static void cl_open_cb(eddy_ws *ws, int status, const eddy_http_response *r,
+                       void *arg)
+{
+    cl_rec *c = arg;
+
+    c->opens++;
+    c->open_status = status;
+    c->resp_status = r != NULL ? r->status : 0;
+    c->ws = ws;
+    assert_true((ws != NULL) == (status == 0));
+    if (ws != NULL && eddy_ws_subprotocol(ws) != NULL)
+        snprintf(c->proto, sizeof c->proto, "%s", eddy_ws_subprotocol(ws));
+    if (c->cancel_in_open)
+        eddy_ws_connect_cancel(c->handle); /* does nothing */
+    fail_alloc = -1;
+}
+
+static void cl_message(eddy_ws *ws, int op, const char *data, size_t len,
+                       void *arg)
+{
+    cl_rec *c = arg;
+
+    (void)ws;
+    c->messages++;
+    c->last_op = op;
+    snprintf(c->last, sizeof c->last, "%.*s", (int)len, data);
+}
+
+static void cl_close(eddy_ws *ws, int code, const char *reason, size_t len,
+                     void *arg)
+{
+    cl_rec *c = arg;
+
+    (void)reason, (void)len;
+    assert_ptr_equal(ws, c->ws);
+    c->closes++;
+    c->close_code = code;
+}
+
+static const eddy_ws_callbacks cl_cbs = {
+    .on_open = cl_open_cb, .on_message = cl_message, .on_close = cl_close};
+
+static int cl_opened(void *arg)
+{
+    return ((cl_rec *)arg)->opens > 0;
+}
+
+static int cl_got(void *arg)
+{
+    return ((cl_rec *)arg)->messages > 0;
+}
+
+static int cl_closed(void *arg)
+{
+    return ((cl_rec *)arg)->closes > 0;
+}
+
+static void url_of(char *url, size_t cap, const char *scheme, int port,
+                   const char *path)
+{
+    snprintf(url, cap, "%s://127.0.0.1:%d%s", scheme, port, path);
+}
+
+/* Connects to url and waits for on_open(). */
+static void connect_wait(eddy_loop *loop, eddy_http_client *client,
+                         const char *url, const eddy_ws_connect_options *o,
+                         cl_rec *c)
+{
+    c->loop = loop;
+    assert_int_equal(
+        eddy_ws_connect(loop, client, url, o, &cl_cbs, c, &c->handle), 0);
+    assert_int_equal(c->opens, 0); /* never inside the call */
+    assert_true(tu_run_until(loop, cl_opened, c, WAIT_ITER, WAIT_MS));
+    assert_int_equal(c->opens, 1);
+}
+
+/* The client closes with 1000; both ends see it. */
+static void cl_close_both(tws *t, cl_rec *c)
+{
+    assert_int_equal(eddy_ws_close(c->ws, 1000, "bye"), 0);
+    assert_true(tu_run_until(t->loop, cl_closed, c, WAIT_ITER, WAIT_MS));
+    assert_true(
+        tu_run_until(t->loop, conn_closed, &t->conn, WAIT_ITER, WAIT_MS));
+    assert_int_equal(c->close_code, 1000);
+    assert_int_equal(t->conn.close_code, 1000);
+}
+
+/* eddy's client and eddy's server: a subprotocol, permessage-deflate, an
+ * Origin header, an echo each way, the closing handshake. */
+static void test_connect_echo(void **state)
+{
+    static const char *const theirs[] = {"v2.echo", NULL};
+    static const char *const mine[] = {"v1.echo", "v2.echo", NULL};
+    char url[64], from[64];
+    eddy_http_header origin[] = {{"Origin", 6, from, 0}};
+    eddy_ws_connect_options o = {
+        .subprotocols = mine, .headers = origin, .nheaders = 1};
+    cl_rec c = {0};
+    tws t;
+
+    (void)state;
+    tws_start(&t);
+    t.opts.subprotocols = theirs;
+    t.opts.ws.deflate.enable = 1;
+    o.ws.deflate.enable = 1;
+    url_of(url, sizeof url, "ws", t.port, "/ws");
+    url_of(from, sizeof from, "http", t.port, ""); /* the same origin */
+    origin[0].value_len = strlen(from);
+    connect_wait(t.loop, NULL, url, &o, &c);
+    assert_int_equal(c.open_status, 0);
+    assert_int_equal(c.resp_status, 101);
+    assert_string_equal(c.proto, "v2.echo");
+    assert_int_equal(eddy_ws_compressed(c.ws), eddy__ws_deflate_available());
+    assert_int_equal(eddy_ws_send(c.ws, EDDY_WS_TEXT, "ping?", 5), 0);
+    assert_true(tu_run_until(t.loop, cl_got, &c, WAIT_ITER, WAIT_MS));
+    assert_string_equal(c.last, "ping?");
+    assert_string_equal(t.conn.last, "ping?");
+    assert_int_equal(eddy_ws_compressed(t.conn.ws),
+                     eddy__ws_deflate_available());
+    cl_close_both(&t, &c);
+    tws_finish(&t);
+}
+
+/* Connects through a client the program owns: two connections, and
+ * the pool lets them go once upgraded. */
+static void test_connect_shared_client(void **state)
+{
+    eddy_http_client *client;
+    eddy_http_client_stats st;
+    cl_rec c[2] = {{0}, {0}};
+    char url[64];
+    tws t;
+
+    (void)state;
+    tws_start(&t);
+    t.conn.many = 1;
+    assert_int_equal(eddy_http_client_new(t.loop, NULL, &client), 0);
+    url_of(url, sizeof url, "WS", t.port, "/ws?room=1");
+    for (int i = 0; i < 2; i++) {
+        connect_wait(t.loop, client, url, NULL, &c[i]);
+        assert_int_equal(c[i].open_status, 0);
+    }
+    eddy_http_client_get_stats(client, &st);
+    assert_int_equal(st.connections_total, 2);
+    assert_int_equal(st.connections, 0); /* upgraded: not the pool's */
+    for (int i = 0; i < 2; i++) {
+        eddy_ws_abort(c[i].ws);
+        assert_true(tu_run_until(t.loop, cl_closed, &c[i], WAIT_ITER, WAIT_MS));
+        assert_int_equal(c[i].close_code, EDDY_WS_ABNORMAL);
+    }
+    eddy_http_client_free(client);
+    t.conn.ws = NULL; /* the second connection replaced the first's record */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(eddy_loop_run_once(t.loop, 1), 0);
+    tws_finish(&t);
+}
+
+/* Errors of the call itself: nothing starts, on_open() never runs. */
+static void test_connect_errors(void **state)
+{
+    static const char *const bad_proto[] = {"a b", NULL};
+    static const eddy_http_header bad_hdr[] = {
+        EDDY_HEADER("Sec-WebSocket-Protocol", "x")};
+    static const eddy_http_header bad_val[] = {EDDY_HEADER("X-A", "1\r\n2")};
+    static const eddy_ws_callbacks no_open = {.on_message = cl_message};
+    eddy_loop *loop = tu_loop_new();
+    eddy_ws_connect_options o = {0};
+    eddy_ws_connecting *h = NULL;
+    cl_rec c = {0};
+
+    (void)state;
+    assert_int_equal(
+        eddy_ws_connect(NULL, NULL, "ws://a/", NULL, &cl_cbs, &c, NULL),
+        -EINVAL);
+    assert_int_equal(eddy_ws_connect(loop, NULL, NULL, NULL, &cl_cbs, &c, &h),
+                     -EINVAL);
+    assert_int_equal(eddy_ws_connect(loop, NULL, "ws://a/", NULL, NULL, &c, &h),
+                     -EINVAL);
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://a/", NULL, &no_open, &c, &h),
+        -EINVAL);
+    o.subprotocols = bad_proto;
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://a/", &o, &cl_cbs, &c, &h), -EINVAL);
+    o = (eddy_ws_connect_options){.headers = bad_hdr, .nheaders = 1};
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://a/", &o, &cl_cbs, &c, &h), -EINVAL);
+    o = (eddy_ws_connect_options){.headers = bad_val, .nheaders = 1};
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://a/", &o, &cl_cbs, &c, &h), -EINVAL);
+    o = (eddy_ws_connect_options){.nheaders = 1};
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://a/", &o, &cl_cbs, &c, &h), -EINVAL);
+    o = (eddy_ws_connect_options){0};
+    o.ws.deflate.client_max_window_bits = 7;
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://a/", &o, &cl_cbs, &c, &h), -EINVAL);
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://a/#frag", NULL, &cl_cbs, &c, &h),
+        -EINVAL);
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://[::1/", NULL, &cl_cbs, &c, &h),
+        -EINVAL);
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "just words", NULL, &cl_cbs, &c, &h),
+        -EINVAL);
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "http://a/", NULL, &cl_cbs, &c, &h),
+        -EPROTONOSUPPORT);
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ftp://a/", NULL, &cl_cbs, &c, &h),
+        -EPROTONOSUPPORT);
+    if (eddy_tls_library() == NULL)
+        assert_int_equal(
+            eddy_ws_connect(loop, NULL, "wss://a/", NULL, &cl_cbs, &c, &h),
+            -ENOTSUP);
+#ifdef TU_WRAP_MALLOC
+    fail_alloc = 0;
+    assert_int_equal(
+        eddy_ws_connect(loop, NULL, "ws://a/", NULL, &cl_cbs, &c, &h), -ENOMEM);
+    fail_alloc = -1;
+#endif
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(eddy_loop_run_once(loop, 0), 0);
+    assert_int_equal(c.opens, 0);
+    eddy_loop_close(loop, 0);
+}
+
+/* Refusals, EDDY_WS_ESTATUS with the response: a 404 (no such route),
+ * and a 403 for an Origin the server does not allow. */
+static void test_connect_refused(void **state)
+{
+    static const eddy_http_header evil[] = {
+        EDDY_HEADER("Origin", "http://evil.example")};
+    eddy_ws_connect_options o = {.headers = evil, .nheaders = 1};
+    char url[64];
+    cl_rec c = {0}, d = {0};
+    tws t;
+
+    (void)state;
+    tws_start(&t);
+    url_of(url, sizeof url, "ws", t.port, "/nowhere");
+    connect_wait(t.loop, NULL, url, NULL, &c);
+    assert_int_equal(c.open_status, EDDY_WS_ESTATUS);
+    assert_int_equal(c.resp_status, 404);
+    url_of(url, sizeof url, "ws", t.port, "/ws");
+    connect_wait(t.loop, NULL, url, &o, &d);
+    assert_int_equal(d.open_status, EDDY_WS_ESTATUS);
+    assert_int_equal(d.resp_status, 403);
+    assert_int_equal(t.accept_err, EDDY_WS_EORIGIN);
+    tws_finish(&t);
+}
+
+/* --- a scripted server, plain or TLS ---------------------------------------
+ */
+
+typedef struct rsrv {
+    eddy_loop *loop;
+    int lfd, port;
+    eddy_tls_ctx *tls;  /* a server context: wss; NULL: ws */
+    const char *answer; /* a format with %s for the accept; NULL: a good
+                           101, then an eddy server connection echoes */
+    int silent;         /* read the request and never answer */
+    const char *extra;  /* bytes right after the answer, in its write */
+    size_t extra_len;
+    eddy_stream *s;
+    conn_rec srv; /* the eddy end after a good 101 */
+    int requests;
+    char key[EDDY_WS_KEY_LEN + 1]; /* the last request's */
+} rsrv;
+
+/* Answers the request whose key is r->key: a good 101 and an eddy
+ * server connection, or r->answer. */
+static void rs_answer(rsrv *r)
+{
+    static const char good[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                               "Sec-WebSocket-Accept: %s\r\n\r\n";
+    char accept[EDDY_WS_ACCEPT_LEN + 1], out[1024];
+    int n;
+
+    eddy__ws_accept(r->key, EDDY_WS_KEY_LEN, accept);
+    n = snprintf(out, sizeof out, r->answer ? r->answer : good, accept);
+    assert_true(n > 0 && (size_t)n + r->extra_len < sizeof out);
+    if (r->extra_len > 0)
+        memcpy(out + n, r->extra, r->extra_len);
+    assert_int_equal(
+        eddy_stream_write(r->s, out, (size_t)n + r->extra_len, NULL, NULL), 0);
+    if (r->answer == NULL) {
+        assert_int_equal(eddy__ws_conn_new(r->s, EDDY_WS_SERVER, NULL, 0, NULL,
+                                           NULL, NULL, &rec_cbs, &r->srv,
+                                           &r->srv.ws),
+                         0);
+        r->s = NULL; /* the connection's */
+    }
+}
+
+static void rs_head(eddy_stream *s, int status, const char *data, size_t len,
+                    void *arg)
+{
+    rsrv *r = arg;
+    const char *k = memmem(data, len, "Sec-WebSocket-Key: ", 19);
+
+    (void)s;
+    if (status != 0)
+        return;
+    assert_non_null(k);
+    memcpy(r->key, k + 19, EDDY_WS_KEY_LEN);
+    r->requests++;
+    if (!r->silent)
+        rs_answer(r);
+}
+
+static void rs_read(eddy_stream *s, int status, void *arg)
+{
+    if (status != 0)
+        return;
+    assert_int_equal(
+        eddy_stream_read_until(s, "\r\n\r\n", 4, 8192, rs_head, arg), 0);
+}
+
+static void rs_accept(eddy_loop *loop, int fd, unsigned events, void *arg)
+{
+    rsrv *r = arg;
+    int c = accept(fd, NULL, NULL);
+
+    (void)events;
+    if (c < 0)
+        return;
+    assert_null(r->s);
+    assert_int_equal(eddy_stream_new(loop, c, NULL, &r->s), 0);
+    if (r->tls != NULL)
+        assert_int_equal(
+            eddy_stream_start_tls(r->s, r->tls, NULL, 0, rs_read, r), 0);
+    else
+        rs_read(r->s, 0, r);
+}
+
+static int rs_has_request(void *arg)
+{
+    return ((rsrv *)arg)->requests > 0;
+}
+
+static void rs_start(rsrv *r, eddy_loop *loop)
+{
+    size_t n = 0;
+
+    r->loop = loop;
+    r->srv.t = NULL;
+    assert_int_equal(
+        eddy_bind_sockets(0, "127.0.0.1", AF_INET, 0, 0, &r->lfd, 1, &n), 0);
+    r->port = eddy_socket_port(r->lfd);
+    assert_int_equal(
+        eddy_loop_add_handler(loop, r->lfd, EDDY_READ, rs_accept, r), 0);
+}
+
+static void rs_stop(rsrv *r)
+{
+    assert_int_equal(eddy_loop_remove_handler(r->loop, r->lfd), 0);
+    assert_int_equal(close(r->lfd), 0);
+    if (r->s != NULL)
+        eddy_stream_close(r->s);
+    r->s = NULL;
+    if (r->srv.ws != NULL && r->srv.closes == 0) {
+        eddy_ws_abort(r->srv.ws);
+        assert_true(
+            tu_run_until(r->loop, conn_closed, &r->srv, WAIT_ITER, WAIT_MS));
+    }
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(eddy_loop_run_once(r->loop, 0), 0);
+}
+
+typedef struct bad_101 {
+    const char *answer;
+    int err;
+} bad_101;
+
+#define ANSWER(rest) "HTTP/1.1 101 Switching Protocols\r\n" rest "\r\n"
+
+/* 101s that break the handshake: each error, with the 101 in resp, and
+ * the connection closed by the client. */
+static void test_connect_bad_101(void **state)
+{
+    static const bad_101 cases[] = {
+        {ANSWER("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: %.27sA\r\n"),
+         EDDY_WS_EACCEPT},
+        {ANSWER("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "X-Accept: %s\r\n"),
+         EDDY_WS_EACCEPT},
+        {ANSWER("Upgrade: h2c\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: %s\r\n"),
+         EDDY_WS_EUPGRADE},
+        {ANSWER("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: chat\r\n"),
+         EDDY_WS_ESUBPROTOCOL},
+        {ANSWER("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: %s\r\n"
+                "Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+         EDDY_WS_EEXTENSION},
+    };
+    eddy_loop *loop = tu_loop_new();
+    char url[64];
+
+    (void)state;
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        rsrv r = {.answer = cases[i].answer};
+        cl_rec c = {0};
+
+        rs_start(&r, loop);
+        url_of(url, sizeof url, "ws", r.port, "/");
+        connect_wait(loop, NULL, url, NULL, &c);
+        assert_int_equal(c.open_status, cases[i].err);
+        assert_int_equal(c.resp_status, 101);
+        rs_stop(&r);
+    }
+    eddy_loop_close(loop, 0);
+}
+
+/* Frames the server sent right behind its 101 arrive first. */
+static void test_connect_leftover(void **state)
+{
+    static const char frame[] = "\x81\x05hello";
+    eddy_loop *loop = tu_loop_new();
+    rsrv r = {.extra = frame, .extra_len = 7};
+    cl_rec c = {0};
+    char url[64];
+
+    (void)state;
+    rs_start(&r, loop);
+    url_of(url, sizeof url, "ws", r.port, "/");
+    connect_wait(loop, NULL, url, NULL, &c);
+    assert_int_equal(c.open_status, 0);
+    assert_true(tu_run_until(loop, cl_got, &c, WAIT_ITER, WAIT_MS));
+    assert_string_equal(c.last, "hello");
+    eddy_ws_abort(c.ws);
+    assert_true(tu_run_until(loop, cl_closed, &c, WAIT_ITER, WAIT_MS));
+    rs_stop(&r);
+    eddy_loop_close(loop, 0);
+}
+
+/* A server that never answers: the handshake times out, and a connect
+ * cancelled meanwhile tells nothing; a cancel inside on_open() does
+ * nothing. */
+static void test_connect_timeout_cancel(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    eddy_ws_connect_options o = {.handshake_timeout_ms = 50};
+    rsrv r = {.silent = 1};
+    cl_rec c = {0}, d = {0};
+    char url[64];
+
+    (void)state;
+    rs_start(&r, loop);
+    url_of(url, sizeof url, "ws", r.port, "/");
+    c.cancel_in_open = 1;
+    connect_wait(loop, NULL, url, &o, &c);
+    assert_int_equal(c.open_status, EDDY_HTTP_EREQTIMEOUT);
+    assert_int_equal(c.resp_status, 0);
+    eddy_stream_close(r.s);
+    r.s = NULL;
+    /* Cancelled before and after the request went out. */
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(
+            eddy_ws_connect(loop, NULL, url, NULL, &cl_cbs, &d, &d.handle), 0);
+        if (k == 1)
+            assert_true(
+                tu_run_until(loop, rs_has_request, &r, WAIT_ITER, WAIT_MS));
+        eddy_ws_connect_cancel(d.handle);
+        for (int i = 0; i < 20; i++)
+            assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+        assert_int_equal(d.opens, 0);
+        if (r.s != NULL)
+            eddy_stream_close(r.s);
+        r.s = NULL;
+    }
+    eddy_ws_connect_cancel(NULL);
+    rs_stop(&r);
+    eddy_loop_close(loop, 0);
+}
+
+/* Nothing listens: the HTTP client's error comes through. */
+static void test_connect_refused_tcp(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    cl_rec c = {0};
+    char url[64];
+    int port = free_port();
+
+    (void)state;
+    url_of(url, sizeof url, "ws", port, "/");
+    connect_wait(loop, NULL, url, NULL, &c);
+    assert_int_equal(c.open_status, -ECONNREFUSED);
+    eddy_loop_close(loop, 0);
+}
+
+/* wss: a TLS server with the test CA's certificate; the client verifies
+ * it with a context that trusts the CA, and refuses it with one that
+ * does not (EDDY_TLS_VERIFY). */
+static void test_connect_wss(void **state)
+{
+    char dir[64] = "/tmp/eddy-ws-hs-XXXXXX", cmd[160], crt[128], key[128],
+         ca[128], url[64];
+    eddy_tls_ctx *sctx, *cctx, *strict;
+    eddy_loop *loop;
+    rsrv r = {0};
+    cl_rec c = {0}, d = {0};
+    eddy_ws_connect_options o = {0};
+
+    (void)state;
+    if (eddy_tls_library() == NULL)
+        skip();
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "tests/certs.sh %s >/dev/null 2>&1", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(crt, sizeof crt, "%s/server.pem", dir);
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    loop = tu_loop_new();
+    assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_SERVER, &sctx), 0);
+    assert_int_equal(eddy_tls_ctx_load_cert_chain(sctx, crt, key), 0);
+    assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_CLIENT, &cctx), 0);
+    assert_int_equal(eddy_tls_ctx_load_verify(cctx, ca, NULL), 0);
+    assert_int_equal(eddy_tls_ctx_new(EDDY_TLS_CLIENT, &strict), 0);
+    r.tls = sctx;
+    rs_start(&r, loop);
+    url_of(url, sizeof url, "wss", r.port, "/secure");
+    o.tls = cctx;
+    connect_wait(loop, NULL, url, &o, &c);
+    assert_int_equal(c.open_status, 0);
+    assert_non_null(eddy_stream_tls_version(eddy_ws_stream(c.ws)));
+    assert_int_equal(eddy_ws_send(c.ws, EDDY_WS_TEXT, "secret", 6), 0);
+    assert_true(tu_run_until(loop, cl_got, &c, WAIT_ITER, WAIT_MS));
+    assert_string_equal(c.last, "secret");
+    assert_int_equal(eddy_ws_close(c.ws, 1000, NULL), 0);
+    assert_true(tu_run_until(loop, cl_closed, &c, WAIT_ITER, WAIT_MS));
+    assert_int_equal(c.close_code, 1000);
+    assert_true(tu_run_until(loop, conn_closed, &r.srv, WAIT_ITER, WAIT_MS));
+    r.srv.ws = NULL;
+    /* A context that does not trust the test CA. */
+    o.tls = strict;
+    connect_wait(loop, NULL, url, &o, &d);
+    assert_int_equal(d.open_status, EDDY_TLS_VERIFY);
+    rs_stop(&r);
+    eddy_tls_ctx_free(sctx);
+    eddy_tls_ctx_free(cctx);
+    eddy_tls_ctx_free(strict);
+    eddy_loop_close(loop, 0);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+#ifdef TU_WRAP_MALLOC
+/* The allocations after the request went out fail in turn, until the
+ * connection's own fails: on_open() says -ENOMEM (with the 101), and
+ * nothing leaks whichever failed. */
+static void test_connect_enomem(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    char url[64];
+    int done = 0;
+
+    (void)state;
+    for (long k = 0; !done; k++) {
+        rsrv r = {.silent = 1,
+                  .answer = ANSWER("Upgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\n"
+                                   "Sec-WebSocket-Accept: %s\r\n")};
+        cl_rec c = {0};
+
+        assert_true(k < 64);
+        rs_start(&r, loop);
+        url_of(url, sizeof url, "ws", r.port, "/");
+        assert_int_equal(
+            eddy_ws_connect(loop, NULL, url, NULL, &cl_cbs, &c, NULL), 0);
+        assert_true(tu_run_until(loop, rs_has_request, &r, WAIT_ITER, WAIT_MS));
+        rs_answer(&r);
+        fail_alloc = k; /* from the client's reading of the 101 on */
+        assert_true(tu_run_until(loop, cl_opened, &c, WAIT_ITER, WAIT_MS));
+        fail_alloc = -1;
+        done = c.open_status == -ENOMEM && c.resp_status == 101;
+        if (c.ws != NULL) {
+            eddy_ws_abort(c.ws);
+            assert_true(tu_run_until(loop, cl_closed, &c, WAIT_ITER, WAIT_MS));
+        }
+        rs_stop(&r);
+    }
+    eddy_loop_close(loop, 0);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1177,6 +1786,18 @@ int main(void)
         tu_test(test_accept_enomem),
 #endif
         tu_test(test_route),
+        tu_test(test_connect_echo),
+        tu_test(test_connect_shared_client),
+        tu_test(test_connect_errors),
+        tu_test(test_connect_refused),
+        tu_test(test_connect_bad_101),
+        tu_test(test_connect_leftover),
+        tu_test(test_connect_timeout_cancel),
+        tu_test(test_connect_refused_tcp),
+        tu_test(test_connect_wss),
+#ifdef TU_WRAP_MALLOC
+        tu_test(test_connect_enomem),
+#endif
     };
 
     (void)fail_alloc;
