@@ -189,6 +189,10 @@ $(B)/tests/test_ws_conn $(B)/tests/test_ws_handshake: TEST_FLAGS = -DTU_WRAP_MAL
     -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 endif
 
+# tests/test_ws_upgrade.c runs test_ws_conn.c's case suite over real
+# opening handshakes: it includes that file.
+$(B)/tests/test_ws_upgrade: tests/test_ws_conn.c
+
 -include $(LIB_OBJ:.o=.d)
 
 # --- tests ----------------------------------------------------------------
