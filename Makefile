@@ -136,6 +136,7 @@ help:
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
 	@echo "  check-layers   that every include points down the layers (part of check)"
 	@echo "  interop-client the HTTP client against nginx and Tornado (not in check)"
+	@echo "  interop-ws     WebSocket against Python's websockets and node's ws (once)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into $(B)/docs/html/; checks the man pages"
@@ -257,6 +258,26 @@ check-install: lib
 .PHONY: interop-client
 interop-client: examples
 	@tests/interop_client.sh $(B)
+
+# WebSocket against independent peers and a real browser, run once (not
+# per backend: CI calls each once).  interop-deps installs node's ws and
+# puppeteer-core under build/npm/ (puppeteer-core drives the system's
+# chromium: no browser download); offline, npm's failure is reported and
+# the suites skip.  INTEROP=require (CI) makes a missing peer fail.
+NPM_DIR := build/npm
+NPM_PKGS := ws@8 puppeteer-core@24
+INTEROP ?= 1
+.PHONY: interop-deps interop-ws
+interop-deps:
+	@scripts/need.sh npm python3-websockets || true
+	@[ -d $(NPM_DIR)/node_modules/ws ] && [ -d $(NPM_DIR)/node_modules/puppeteer-core ] || \
+	    PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-audit --no-fund \
+	        --prefix $(NPM_DIR) $(NPM_PKGS) >/dev/null || \
+	    echo "== interop-deps: npm could not install $(NPM_PKGS) (offline?)"
+
+interop-ws: interop-deps $(B)/tests/test_ws_interop
+	@echo "== $(B)/tests/test_ws_interop [once]"
+	@EDDY_INTEROP=$(INTEROP) $(B)/tests/test_ws_interop
 
 # The build scripts' own behaviour: scripts/need.sh, and what make runs.
 check-scripts:
