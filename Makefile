@@ -137,6 +137,7 @@ help:
 	@echo "  check-layers   that every include points down the layers (part of check)"
 	@echo "  interop-client the HTTP client against nginx and Tornado (not in check)"
 	@echo "  interop-ws     WebSocket against Python's websockets and node's ws (once)"
+	@echo "  check-browser  ws_chat in headless chromium, two tabs (once)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into $(B)/docs/html/; checks the man pages"
@@ -267,7 +268,7 @@ interop-client: examples
 NPM_DIR := build/npm
 NPM_PKGS := ws@8 puppeteer-core@24
 INTEROP ?= 1
-.PHONY: interop-deps interop-ws
+.PHONY: interop-deps interop-ws check-browser
 interop-deps:
 	@scripts/need.sh npm python3-websockets || true
 	@[ -d $(NPM_DIR)/node_modules/ws ] && [ -d $(NPM_DIR)/node_modules/puppeteer-core ] || \
@@ -278,6 +279,10 @@ interop-deps:
 interop-ws: interop-deps $(B)/tests/test_ws_interop
 	@echo "== $(B)/tests/test_ws_interop [once]"
 	@EDDY_INTEROP=$(INTEROP) $(B)/tests/test_ws_interop
+
+check-browser: interop-deps examples
+	@scripts/need.sh chromium || true
+	@INTEROP=$(INTEROP) tests/browser/check_browser.sh $(B)
 
 # The build scripts' own behaviour: scripts/need.sh, and what make runs.
 check-scripts:
