@@ -106,6 +106,10 @@ BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*_bench.c bench/*_
 ifeq ($(UNAME),Linux)
   BENCHES += $(B)/bench/conns
 endif
+# bench/https_conns.c (idle TLS connections, for bench/https.sh).
+ifeq ($(TLS),openssl)
+  BENCHES += $(B)/bench/https_conns
+endif
 TESTS := $(patsubst tests/%.c,$(B)/tests/%,$(wildcard tests/test_*.c))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
@@ -121,7 +125,7 @@ $(shell mkdir -p $(B) && { [ -f $(B)/config.txt ] && [ "`cat $(B)/config.txt`" =
 
 .PHONY: all lib examples bench tests check check-one check-valgrind \
         check-exports check-install check-layers check-scripts run install \
-        uninstall macos-check clean help format
+        uninstall macos-check clean help format testssl
 .DEFAULT_GOAL := all
 
 all: lib examples
@@ -138,6 +142,7 @@ help:
 	@echo "  interop-client the HTTP client against nginx and Tornado (not in check)"
 	@echo "  interop-ws     WebSocket against Python's websockets and node's ws (once)"
 	@echo "  check-browser  ws_chat in headless chromium, two tabs (once)"
+	@echo "  testssl        testssl against examples/hello over HTTPS (a minute; not in check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into $(B)/docs/html/; checks the man pages"
@@ -227,7 +232,7 @@ check-layers:
 
 # Each line runs one sub-make per backend, stopping at the first failure.
 check:
-	@scripts/need.sh cmocka valgrind $(if $(filter openssl,$(TLS)),openssl gnutls-cli curl)
+	@scripts/need.sh cmocka valgrind $(if $(filter openssl,$(TLS)),openssl gnutls-cli curl python3)
 	@scripts/check_layers.sh
 	@$(if $(filter command,$(origin ZLIB)),:,scripts/need.sh zlib 2>/dev/null || \
 	    echo "== no zlib here: the suites run without permessage-deflate (ZLIB=none)")
@@ -283,6 +288,13 @@ interop-ws: interop-deps $(B)/tests/test_ws_interop
 check-browser: interop-deps examples
 	@scripts/need.sh chromium || true
 	@INTEROP=$(INTEROP) tests/browser/check_browser.sh $(B)
+
+# testssl (Debian's testssl.sh) against examples/hello over HTTPS: no old
+# protocol, weak cipher suite or client renegotiation (tests/testssl.sh).
+# About a minute, so not part of check: .ci/run runs it once.
+testssl: examples
+	@scripts/need.sh testssl curl openssl
+	@tests/testssl.sh $(B)
 
 # The build scripts' own behaviour: scripts/need.sh, and what make runs.
 check-scripts:

@@ -9,8 +9,11 @@
 #   bench/http.sh --processes 2     (hello with two workers)
 set -u
 cd "$(dirname "$0")/.."
-harness=../shared/bench/http/run.sh
-[ -x "$harness" ] || { echo "http.sh: $harness is missing" >&2; exit 2; }
+# ../shared beside the repository (a worktree one level deeper looks one
+# level up too); HTTP_HARNESS names another.
+harness=${HTTP_HARNESS:-../shared/bench/http/run.sh}
+[ -x "$harness" ] || [ -n "${HTTP_HARNESS:-}" ] || harness=../../shared/bench/http/run.sh
+[ -x "$harness" ] || { echo "http.sh: ../shared/bench/http/run.sh is missing (HTTP_HARNESS=path/to/run.sh)" >&2; exit 2; }
 extra=""
 if [ "${1:-}" = --processes ]; then
     extra=" --processes ${2:?}"

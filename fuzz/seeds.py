@@ -6,12 +6,19 @@ realistic input.  Run from the repository's root; the files are committed,
 this script is how they were made.
 """
 import os
+import sys
+
+# Harness names given on the command line: only their corpora are written
+# (recorded ClientHellos differ at every run: the others stay as they are).
+ONLY = set(sys.argv[1:])
 
 def cuts(*gaps):
     """The cut-point bytes of fuzz/fuzz.h: a count, then gaps - 1."""
     return bytes([len(gaps)] + [g - 1 for g in gaps])
 
 def write(harness, name, data):
+    if ONLY and harness not in ONLY:
+        return
     d = os.path.join("fuzz", "corpus", harness)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
@@ -475,6 +482,59 @@ for i, (name, (cfg, data)) in enumerate(sorted(TLS_SEEDS.items())):
     gaps = [(), (5,), (1, 1, 1, 1, 1, 1, 1, 1), (64, 64), (3, 100)][i % 5]
     write("tls_server", name, bytes([cfg]) + cuts(*gaps) + data)
 
+# https_conn: settings byte (bit 0 raw bytes in place of a TLS client's,
+# else behind eddy's TLS client; 1 small limits; 2 the client half-closes
+# at the end (close_notify); 3 it cuts TCP beneath TLS; 4 the server is
+# freed before the loop settles; 5 the server stops at TLS 1.2), cuts, the
+# bytes.  Raw: the handshake's start (the ClientHellos recorded above, cut,
+# followed by a forged Finished) and plaintext; behind TLS: requests.
+HTTPS = {
+    "raw-http": (0x01, GET),
+    "raw-http-halfclose": (0x05, GET),
+    "raw-garbage": (0x01, b"BBBBBBBBBBBBBBBBBBBB"),
+    "raw-sslv2": (0x01, TLS_SEEDS["sslv2"][1]),
+    "raw-alert": (0x05, ALERT),
+    "raw-huge-length": (0x01, TLS_SEEDS["huge-length"][1]),
+    "get": (0x00, GET),
+    "get-tls12": (0x20, GET),
+    "get-halfclose": (0x04, GET),
+    "get-cut": (0x08, GET),
+    "keepalive": (0x00, GET + b"GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n" +
+                  b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n"),
+    "later-pipelined": (0x04, b"GET /later HTTP/1.1\r\nHost: a\r\n\r\n" + GET),
+    "later-free": (0x10, b"GET /later HTTP/1.1\r\nHost: a\r\n\r\n"),
+    "echo": (0x00, HEADS["post-length"].replace(b"/echo", b"/echo")),
+    "stream-chunked": (0x04, b"POST /stream HTTP/1.1\r\nHost: a\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                       b"0\r\n\r\n"),
+    "stream-cut": (0x08, b"POST /stream HTTP/1.1\r\nHost: a\r\n"
+                   b"Content-Length: 1000\r\n\r\npartial"),
+    "stream-continue": (0x00, b"POST /stream/x HTTP/1.1\r\nHost: a\r\n"
+                        b"Content-Length: 3\r\nExpect: 100-continue\r\n\r\nabc"),
+    "too-large": (0x06, b"POST /echo HTTP/1.1\r\nHost: a\r\n"
+                  b"Content-Length: 300\r\n\r\n" + b"x" * 300),
+    "linger": (0x04, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n"
+               b"\r\n" + b"y" * 3000),
+    "linger-small": (0x06, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n"
+                     b"\r\n" + b"y" * 2000),
+    "bad": (0x00, HEADS["bad-length"]),
+    "bad-then-more": (0x04, HEADS["two-hosts"] + GET),
+    "partial": (0x00, HEADS["partial"]),
+    "partial-free": (0x10, HEADS["partial"]),
+    "browser": (0x24, HEADS["browser"]),
+}
+for name, argv in sorted(HELLOS.items()):
+    hello = first_record(argv)
+    if hello is None:
+        continue
+    HTTPS["raw-" + name] = (0x01, hello)
+    HTTPS["raw-" + name + "-then-finished"] = (0x05, hello + CCS + FAKE_FINISHED)
+    HTTPS["raw-" + name + "-cut"] = (0x01, hello[:len(hello) // 2])
+    HTTPS["raw-" + name + "-free"] = (0x11, hello)
+for i, (name, (cfg, data)) in enumerate(sorted(HTTPS.items())):
+    gaps = [(), (5,), (1, 1, 1, 1, 1, 1, 1, 1), (64, 64), (3, 100)][i % 5]
+    write("https_conn", name, bytes([cfg]) + cuts(*gaps) + data)
+
 # ws_conn: settings byte (bit 0 eddy is the client, else the server; bit 1
 # permessage-deflate, bit 2 without context takeover; bit 3 messages in
 # pieces; bits 4-5 limit 1 MiB/10/200/70000; bit 6 the first piece is
@@ -586,3 +646,25 @@ CLIENT = {
 for i, (name, (cfg, cancel, data)) in enumerate(sorted(CLIENT.items())):
     gaps = [(), (1, 1, 1, 1, 1), (17, 3), (40, 40)][i % 4]
     write("client_conn", name, bytes([cfg, cancel]) + cuts(*gaps) + data)
+
+# handlers: settings byte (bits 0-1: 0 Accept-Encoding, 1 If-Range, 2 a
+# path relative to a static root, 3 a Content-Type; bit 2 dotfiles), then
+# the bytes.
+for i, v in enumerate([b"gzip, deflate, br", b"gzip;q=0", b"*;q=0.5, identity",
+                       b"x-gzip; q=1.000", b"br;q=1.0, gzip;q=0.8, *;q=0.1",
+                       b"gzip;q=1.5", b"gzip;level=9;q=0.25", b" ,, GZIP ,",
+                       b"*, gzip;q=0", b"gzip;q=\"0.5\""]):
+    write("handlers", "ae-%d" % i, bytes([0]) + v)
+for i, v in enumerate([b'"abc-1"', b'W/"abc-1"', b'"abc-2"', b'"abc-1", "x"',
+                       b"Sun, 06 Nov 1994 08:49:37 GMT",
+                       b"Sunday, 06-Nov-94 08:49:37 GMT",
+                       b"Sun Nov  6 08:49:37 1994", b"yesterday"]):
+    write("handlers", "if-range-%d" % i, bytes([1]) + v)
+for i, (cfg, v) in enumerate([(2, b"a/b.txt"), (2, b".env"), (6, b".env"),
+                              (2, b"a//b"), (2, b"a/../b"), (2, b"a/"),
+                              (2, b""), (6, b"x/.git/config")]):
+    write("handlers", "rel-%d" % i, bytes([cfg]) + v)
+for i, v in enumerate([b"text/html; charset=utf-8", b"application/json",
+                       b"image/svg+xml", b"application/ld+json", b"image/png",
+                       b" Application/JavaScript ;x=y"]):
+    write("handlers", "type-%d" % i, bytes([3]) + v)

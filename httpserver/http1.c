@@ -133,10 +133,10 @@ static void on_run(eddy_loop *loop, void *arg)
 
     (void)loop;
     c->scheduled = 0;
-    if (c->s == NULL)
-        free(c); /* the connection closed while this was queued */
-    else
+    if (c->s != NULL)
         run(c);
+    else if (!c->handshake)
+        free(c); /* the connection closed while this was queued */
 }
 
 void eddy__conn_schedule(struct eddy__conn *c)
@@ -168,8 +168,13 @@ static void begin(struct eddy__conn *c, const char *base, size_t n,
     memset(&c->ps, 0, sizeof c->ps);
     c->ps.max_head = srv->opt.max_header_size;
     c->ps.max_uri = srv->opt.max_uri_length;
-    req->route = eddy__route_find(srv, req->head.method, req->path, &status);
+    req->route = eddy__route_request(req, &status);
     req->route_status = status;
+    if (status == 400) {
+        fail(c, 400, "a path that encodes '/' or NUL, climbs above the root, "
+                     "or is malformed");
+        return;
+    }
     if (req->body_kind == EDDY__BODY_LENGTH &&
         req->head.content_length > srv->opt.max_body_size)
         status = 413;
@@ -361,7 +366,7 @@ static int run(struct eddy__conn *c)
     while (c->s != NULL && step(c))
         ;
     c->in_run = 0;
-    if (c->s != NULL || c->scheduled)
+    if (c->s != NULL || c->scheduled || c->handshake)
         return 0;
     free(c);
     return 1;
@@ -520,7 +525,7 @@ void eddy__conn_forget(struct eddy__conn *c)
     eddy_stream_close(s);
     c->why = -ECANCELED;
     detach(c, 1);
-    if (!c->scheduled && !c->in_run)
+    if (!c->scheduled && !c->in_run && !c->handshake)
         free(c);
     upgrade_gone(up, up_arg);
 }
@@ -552,19 +557,19 @@ static void on_closed(eddy_stream *s, int err, void *arg)
     (void)err;
     detach(c, 0);
     unlink_conn(c);
-    if (!c->scheduled && !c->in_run)
+    if (!c->scheduled && !c->in_run && !c->handshake)
         free(c);
     eddy__server_conn_gone(srv);
     upgrade_gone(up, up_arg);
 }
 
-int eddy__conn_open(eddy_http_server *srv, eddy_stream *s,
-                    const struct sockaddr *peer, socklen_t len)
+struct eddy__conn *eddy__conn_open(eddy_http_server *srv, eddy_stream *s,
+                                   const struct sockaddr *peer, socklen_t len)
 {
     struct eddy__conn *c = calloc(1, sizeof *c);
 
     if (c == NULL)
-        return -ENOMEM;
+        return NULL;
     c->s = s;
     if (len <= sizeof c->peer)
         memcpy(&c->peer, peer, len);
@@ -579,9 +584,30 @@ int eddy__conn_open(eddy_http_server *srv, eddy_stream *s,
     srv->stats.connections = srv->nconns;
     srv->stats.connections_total++;
     eddy_stream_set_close_callback(s, on_closed, c);
-    eddy__conn_set_deadline(c, srv->opt.idle_timeout_ms);
+    return c;
+}
+
+int eddy__conn_handshake_end(struct eddy__conn *c)
+{
+    c->handshake = 0;
+    if (c->s != NULL)
+        return 0;
+    if (!c->scheduled && !c->in_run)
+        free(c);
+    return 1;
+}
+
+/* A TLS handshake counts against the header timeout from the accept
+ * (server.c moves the deadline to the idle timeout once it is done); a
+ * plain connection waits for its first request as for any other.  The
+ * read waits for the handshake. */
+void eddy__conn_start(struct eddy__conn *c)
+{
+    eddy_http_server *srv = c->srv;
+
+    eddy__conn_set_deadline(c, c->handshake ? srv->opt.header_timeout_ms
+                                            : srv->opt.idle_timeout_ms);
     want_read(c);
-    return 0;
 }
 
 void eddy__conn_close(struct eddy__conn *c)
@@ -633,17 +659,18 @@ static void close_when_sent(eddy_stream *s, int status, void *arg)
 }
 
 /* The answer is out: shut down our sending side (the client reads the
- * answer, then EOF) and drop what the client still sends, until its EOF
- * closes the stream, or linger_ms or max_linger_bytes runs out.  (A
- * closed stream may have lost its connection, freed with its server.) */
+ * answer, then EOF; over TLS a close_notify first, which a bare
+ * shutdown(2) beneath TLS would not send) and drop what the client still
+ * sends, until its EOF closes the stream, or linger_ms or
+ * max_linger_bytes runs out.  (A closed stream may have lost its
+ * connection, freed with its server.) */
 static void linger_when_sent(eddy_stream *s, int status, void *arg)
 {
     struct eddy__conn *c = arg;
-    int fd = eddy_stream_fd(s);
 
     if (status != 0 || eddy_stream_closed(s))
         return;
-    if (fd < 0 || shutdown(fd, SHUT_WR) != 0) {
+    if (eddy_stream_shutdown_write(s) != 0) {
         eddy_stream_close(s);
         return;
     }
@@ -720,6 +747,12 @@ static int input_waiting(struct eddy__conn *c)
 
 int eddy__conn_close_idle(struct eddy__conn *c)
 {
+    /* No request can have come before the handshake ends, and nothing is
+     * queued: a client still shaking hands is closed at once. */
+    if (c->handshake) {
+        eddy__conn_close(c);
+        return 1;
+    }
     if (c->req != NULL || c->acc_len != 0 || c->state != EDDY__IDLE ||
         input_waiting(c))
         return 0;

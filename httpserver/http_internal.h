@@ -13,6 +13,10 @@
  *   response.c  the response writer, the server's own error answers,
  *               finishing a request
  *   upgrade.c   answering 101 and handing the connection's stream over
+ *   args.c      a request's query and body arguments, multipart uploads
+ *               read as they stream in
+ *   static.c    files under a directory (Tornado's StaticFileHandler)
+ *   gzip.c      compressing responses
  *
  * Public headers never include this file.
  */
@@ -26,6 +30,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+/* The longest parameter name (httputil's pattern.c refuses longer). */
+#define EDDY__PARAM_NAME 64
+
 struct eddy__route {
     char *method; /* NULL: any */
     char *path;
@@ -33,6 +40,11 @@ struct eddy__route {
     unsigned flags;
     eddy_http_handler handler;
     void *arg;
+    eddy__pattern *pattern; /* a path with parameters, or NULL */
+    int catch_all;          /* a prefix, or a pattern ending in {name*}:
+                               tried for paths no other route matches */
+    eddy_http_route_options ro;
+    void (*free_arg)(void *arg); /* frees arg with the routes (static.c) */
 };
 
 /* A connection's state, in the order one request goes through them. */
@@ -57,6 +69,9 @@ struct eddy__conn {
     unsigned char in_run;    /* run() is on the stack */
     unsigned char scheduled; /* run() is queued as a loop callback */
     unsigned char held;      /* the next request waits for the answers */
+    unsigned char handshake; /* its TLS handshake is under way (server.c),
+                                whose callback must run before c is
+                                freed */
     size_t delivering;       /* bytes on_data() is handling, still counted in
                                 the stream's buffer */
     eddy__http_parser ps;
@@ -118,6 +133,25 @@ struct eddy_http_request {
     void *on_close_arg, *data;
     char ip[INET6_ADDRSTRLEN];
     const char *scheme;
+    /* router.c: the decoded path and the route's parameters, which live
+     * in the request's allocation after the headers (decoded path, then
+     * the parameters' names, copied from the pattern) */
+    eddy_str dpath;
+    eddy__path_param *params;
+    size_t nparams, params_room;
+    eddy_timer_id deadline; /* the route's handler deadline */
+    int timed_out;          /* it passed, and the server answered */
+    int held;               /* answered by the server, still the handler's:
+                               finishing it only detaches it */
+    int accounted;          /* counted and logged already */
+    /* args.c: arguments, parsed on first use (errors kept) */
+    struct eddy__args_state *args;
+    /* response.c: header lines added before the response, and what they
+     * name of Date and Server */
+    char *extra;
+    size_t extra_len, extra_cap;
+    int extra_date, extra_server;
+    struct eddy__gzip *gz; /* gzip.c: a response being compressed */
     eddy_http_header headers[];
 };
 
@@ -142,12 +176,14 @@ struct eddy_http_server {
     void *done_arg;
     uint64_t signal_deadline_ms;
     int on_signals; /* stop_on_signals() installed its handlers */
+    size_t max_params; /* over the routes: the parameters a request keeps
+                          room for (EDDY__PARAM_NAME bytes of name each) */
 };
 
 /* --- server.c ------------------------------------------------------------ */
 
 /* Sets up a stream the TCP server accepted (the one place: Nagle off,
- * half-open, and TLS to come) and serves it; closes it when it cannot. */
+ * half-open, TLS for HTTPS) and serves it; closes it when it cannot. */
 EDDY_HIDDEN void eddy__server_take(eddy_http_server *srv, eddy_stream *s,
                                    const struct sockaddr *peer, socklen_t len);
 
@@ -156,23 +192,46 @@ EDDY_HIDDEN void eddy__server_conn_gone(eddy_http_server *srv);
 
 /* --- router.c ------------------------------------------------------------ */
 
-/* The route for method and path, or NULL with *status 404 (no route for
- * the path) or 405 (routes for the path, none for the method). */
-EDDY_HIDDEN const struct eddy__route *
-eddy__route_find(const eddy_http_server *srv, eddy_str method, eddy_str path,
-                 int *status);
-/* The Allow list of a 405 for path into buf; returns its length. */
-EDDY_HIDDEN size_t eddy__route_allow(const eddy_http_server *srv, eddy_str path,
-                                     char *buf, size_t size);
-/* Hands req to its route's handler, or answers the server's own 404 or
- * 405. */
+/* Decodes req's path into req->dpath and finds its route, capturing the
+ * parameters: the route, or NULL with *status 400 (a path that cannot be
+ * decoded: never routed), 404 (no route for the path) or 405 (routes for
+ * the path, none for the method). */
+EDDY_HIDDEN const struct eddy__route *eddy__route_request(eddy_http_request *req,
+                                                          int *status);
+/* The Allow list of a 405 for req's path into buf; returns its length. */
+EDDY_HIDDEN size_t eddy__route_allow(eddy_http_request *req, char *buf,
+                                     size_t size);
+/* Hands req to its route's handler (arming its deadline), or answers the
+ * server's own 404 or 405. */
 EDDY_HIDDEN void eddy__route_dispatch(eddy_http_request *req);
+/* Adds a route; free_arg (may be NULL) frees arg with the server, and
+ * also when this fails. */
+EDDY_HIDDEN int eddy__route_add(eddy_http_server *srv, const char *method,
+                                const char *path, unsigned flags,
+                                eddy_http_handler handler, void *arg,
+                                const eddy_http_route_options *ro,
+                                void (*free_arg)(void *arg));
+/* Frees the routes (the server is being freed). */
+EDDY_HIDDEN void eddy__routes_free(eddy_http_server *srv);
+/* Cancels req's handler deadline, if armed. */
+EDDY_HIDDEN void eddy__route_cancel_deadline(eddy_http_request *req);
 
 /* --- http1.c ------------------------------------------------------------- */
 
-/* Serves a stream the TCP server accepted. */
-EDDY_HIDDEN int eddy__conn_open(eddy_http_server *srv, eddy_stream *s,
-                                const struct sockaddr *peer, socklen_t len);
+/* A connection for a stream the TCP server accepted, in the server's list
+ * and owning the stream's close callback, not reading yet; NULL when out
+ * of memory (the stream is left as it was). */
+EDDY_HIDDEN struct eddy__conn *eddy__conn_open(eddy_http_server *srv,
+                                               eddy_stream *s,
+                                               const struct sockaddr *peer,
+                                               socklen_t len);
+/* Starts reading c: the first deadline is the idle timeout, or the
+ * header timeout for a TLS handshake under way (c->handshake). */
+EDDY_HIDDEN void eddy__conn_start(struct eddy__conn *c);
+/* c's TLS handshake ended (its callback runs): returns 1, c freed or left
+ * to whoever holds it, when the connection closed meanwhile, also with
+ * the server freed (never touch c->srv then); else 0. */
+EDDY_HIDDEN int eddy__conn_handshake_end(struct eddy__conn *c);
 EDDY_HIDDEN void eddy__conn_close(struct eddy__conn *c);
 /* Closes c at once and frees it without calling back into the server
  * (the server is being freed); a request in progress is told. */
@@ -251,7 +310,65 @@ EDDY_HIDDEN int eddy__check_switching(const eddy_http_header *headers,
 EDDY_HIDDEN int eddy__respond_switching(eddy_http_request *req,
                                         const eddy_http_header *headers,
                                         size_t nheaders);
-/* Counts a finished request and logs it. */
+/* Counts a finished request and logs it, once. */
 EDDY_HIDDEN void eddy__response_account(eddy_http_request *req);
+/* Whether a header can be sent as given: a token name, a value without
+ * control characters, not one of the framing headers.  0 or -EINVAL. */
+EDDY_HIDDEN int eddy__check_header(const eddy_http_header *h);
+/* Writes a piece of body bytes already counted (compressed output),
+ * framed (chunked or not).  0, or -EPIPE (the connection is closed). */
+EDDY_HIDDEN int eddy__response_put(eddy_http_request *req, const void *data,
+                                   size_t len, eddy_stream_cb cb, void *arg);
+
+/* --- args.c -------------------------------------------------------------- */
+
+/* Parses what is not parsed yet with the server's settings: a request
+ * whose server is being freed keeps its arguments readable. */
+EDDY_HIDDEN void eddy__args_keep(eddy_http_request *req);
+EDDY_HIDDEN void eddy__args_free(eddy_http_request *req);
+
+/* --- gzip.c -------------------------------------------------------------- */
+
+/* How a response of status with headers and content_length (-1: unknown)
+ * goes, by the options, the route, the request's Accept-Encoding and the
+ * response's Content-Type and Content-Encoding: EDDY__GZ_NO, EDDY__GZ_VARY
+ * (uncompressed, but it depends on Accept-Encoding: send Vary), or
+ * EDDY__GZ_YES (compress, and send Vary). */
+enum { EDDY__GZ_NO, EDDY__GZ_VARY, EDDY__GZ_YES };
+EDDY_HIDDEN int eddy__gzip_decide(const eddy_http_request *req, int status,
+                                  const eddy_http_header *headers,
+                                  size_t nheaders, int64_t content_length);
+/* Starts compressing req's response as a stream (req->gz).  Errors:
+ * -ENOMEM, -ENOTSUP (no zlib): send it uncompressed. */
+EDDY_HIDDEN int eddy__gzip_start(eddy_http_request *req);
+/* Compresses data[0, len) of a streamed response and writes what comes
+ * out (flushed, so that the client gets what was written; finish ends the
+ * stream), cb after it.  0 or -EPIPE. */
+EDDY_HIDDEN int eddy__gzip_write(eddy_http_request *req, const void *data,
+                                 size_t len, int finish, eddy_stream_cb cb,
+                                 void *arg);
+/* Compresses a whole body into *out (malloc'd, *out_len bytes).  Errors:
+ * -ENOMEM, -ENOTSUP. */
+EDDY_HIDDEN int eddy__gzip_whole(const eddy_http_request *req, const void *data,
+                                 size_t len, char **out, size_t *out_len);
+EDDY_HIDDEN void eddy__gzip_free(eddy_http_request *req);
+/* Whether an Accept-Encoding value, p[0, n), accepts gzip (q-values: an
+ * explicit gzip or x-gzip decides, else '*'; q=0 refuses): 1 or 0. */
+EDDY_HIDDEN int eddy__accepts_gzip(const char *p, size_t n);
+/* Whether a Content-Type value is worth compressing: text/ *, JSON,
+ * JavaScript, XML, SVG (and +json, +xml).  1 or 0. */
+EDDY_HIDDEN int eddy__compressible(const char *p, size_t n);
+
+/* --- static.c ------------------------------------------------------------ */
+
+/* Whether If-Range, p[0, n), lets Range apply to a file with the strong
+ * entity tag etag and Last-Modified at mtime: the tag itself (a weak one
+ * never matches), or a date that is the Last-Modified exactly.  1 or 0. */
+EDDY_HIDDEN int eddy__if_range(const char *p, size_t n, const char *etag,
+                               size_t etag_len, int64_t mtime);
+/* Whether a path relative to a static root, rel[0, n), may be opened:
+ * no empty segment, no "." or "..", no name beginning with '.' unless
+ * dotfiles.  1 or 0. */
+EDDY_HIDDEN int eddy__static_rel_ok(const char *rel, size_t n, int dotfiles);
 
 #endif

@@ -163,14 +163,20 @@ static void apply_xheaders(eddy_http_request *req)
     }
 }
 
+/* The request and, after its headers, the room for its route's
+ * parameters, its decoded path (never longer than the raw one) and the
+ * parameters' names: one allocation (router.c fills them in). */
 eddy_http_request *eddy__request_new(struct eddy__conn *c, const char *base,
                                      size_t n)
 {
     eddy_http_server *srv = c->srv;
     const eddy__http_head *h = &srv->head;
+    size_t room = srv->max_params;
     eddy_http_request *req;
 
-    req = calloc(1, sizeof *req + h->nheaders * sizeof req->headers[0]);
+    req = calloc(1, sizeof *req + h->nheaders * sizeof req->headers[0] +
+                        room * (sizeof(eddy__path_param) + EDDY__PARAM_NAME) +
+                        h->target.len);
     if (req == NULL)
         return NULL;
     req->srv = srv;
@@ -178,10 +184,12 @@ eddy_http_request *eddy__request_new(struct eddy__conn *c, const char *base,
     req->head = *h;
     req->head.headers = req->headers;
     memcpy(req->headers, h->headers, h->nheaders * sizeof req->headers[0]);
+    req->params = (eddy__path_param *)(req->headers + h->nheaders);
+    req->params_room = room;
     req->base = base;
     req->head_len = n;
     req->start_ns = eddy__clock_ns();
-    req->scheme = "http";
+    req->scheme = srv->opt.tls != NULL ? "https" : "http";
     req->out_len = -1;
     split_target(req, h->target);
     req->is_head = h->method.len == 4 && memcmp(h->method.p, "HEAD", 4) == 0;
@@ -226,6 +234,11 @@ int eddy__request_own_head(eddy_http_request *req)
 
 void eddy__request_free(eddy_http_request *req)
 {
+    if (!req->orphan)
+        eddy__route_cancel_deadline(req);
+    eddy__args_free(req);
+    eddy__gzip_free(req);
+    free(req->extra);
     free(req->store);
     free(req->body);
     free(req);
@@ -233,6 +246,14 @@ void eddy__request_free(eddy_http_request *req)
 
 void eddy__request_release(eddy_http_request *req)
 {
+    /* Answered by the server past its handler's deadline: the handler
+     * still has it, and finishes it later (router.c). */
+    if (req->held) {
+        req->held = 0;
+        req->conn = NULL;
+        eddy__request_gone(req);
+        return;
+    }
     if (req->in_cb)
         req->finished = 1;
     else
@@ -243,6 +264,7 @@ void eddy__request_gone(eddy_http_request *req)
 {
     eddy_http_server *srv = req->srv;
 
+    eddy__route_cancel_deadline(req); /* on_close tells the handler */
     req->gone = 1;
     req->gone_prev = NULL;
     req->gone_next = srv->gone;
@@ -266,6 +288,11 @@ eddy_http_request *eddy__request_orphan(eddy_http_request *req)
 {
     eddy_http_request *next = req->gone_next;
 
+    /* Nothing may reach the server from here on: the arguments it would
+     * parse with its settings are parsed now, its route forgotten. */
+    eddy__route_cancel_deadline(req);
+    eddy__args_keep(req);
+    req->route = NULL;
     req->orphan = 1;
     req->gone = 0;
     req->gone_prev = req->gone_next = NULL;
@@ -292,6 +319,23 @@ eddy_str eddy_http_path(const eddy_http_request *req)
 eddy_str eddy_http_query(const eddy_http_request *req)
 {
     return req->query;
+}
+
+/* Every Cookie field, in order: HTTP/1.1 clients send one, but a proxy
+ * from HTTP/2 may send several (RFC 9113 8.2.3). */
+int eddy_http_cookie(const eddy_http_request *req, const char *name,
+                     eddy_str *value)
+{
+    if (name == NULL || value == NULL)
+        return -EINVAL;
+    for (size_t i = 0; i < req->head.nheaders; i++) {
+        const eddy_http_header *h = &req->headers[i];
+
+        if (h->name_len == 6 && same_name(h->name, "cookie", 6) &&
+            eddy_cookie_get(h->value, h->value_len, name, value) == 0)
+            return 0;
+    }
+    return -ENOENT;
 }
 
 int eddy_http_version(const eddy_http_request *req)

@@ -2,9 +2,11 @@
  * httpserver/response.c - the response writer: reason phrases, the status
  * line and headers (checked before a byte is queued), the framing
  * (Content-Length, chunked, or until close), the Date cache, the server's
- * own error answers (one builder for every one of them), and finishing a
- * request: counting it, logging it, and handing the connection back to
- * http1.c.
+ * own error answers (one builder for every one of them, rendered by the
+ * error page hook when there is one), headers added ahead of the response
+ * (cookies), the choice to compress (gzip.c does it), files as pieces of
+ * a body, and finishing a request: counting it, logging it, and handing
+ * the connection back to http1.c.
  *
  * A head is built on the stack (growing onto the heap only past
  * HEAD_STACK bytes) and queued with one write, so that it leaves with the
@@ -151,31 +153,47 @@ struct given {
     int date, server, upgrade;
 };
 
-/* The status line, Server and Date unless given, then the headers. */
-static void put_head(struct out *o, eddy_http_server *srv, int status,
-                     const char *reason, const eddy_http_header *h, size_t n,
-                     const struct given *g)
+static int is_name(const eddy_http_header *h, const char *lower, size_t n);
+
+/* The status line, Server and Date unless given, then the headers, and
+ * those added to the request (eddy_http_add_header).  A compressed
+ * response's strong entity tag becomes weak: its bytes are not the
+ * uncompressed ones (RFC 9110 8.8.3). */
+static void put_head(struct out *o, eddy_http_request *req,
+                     eddy_http_server *srv, int status, const char *reason,
+                     const eddy_http_header *h, size_t n, const struct given *g,
+                     int gz)
 {
     put(o, "HTTP/1.1 ", 9);
     put_num(o, (uint64_t)status, 10);
     put(o, " ", 1);
     put_str(o, reason != NULL ? reason : eddy_http_reason(status));
     put(o, "\r\n", 2);
-    if (!g->server && srv->opt.server_name[0] != '\0') {
+    if (!g->server && srv->opt.server_name[0] != '\0' &&
+        (req == NULL || !req->extra_server)) {
         put(o, "Server: ", 8);
         put_str(o, srv->opt.server_name);
         put(o, "\r\n", 2);
     }
-    if (!g->date) {
+    if (!g->date && (req == NULL || !req->extra_date)) {
         refresh_date(srv);
         put(o, srv->date, srv->date_len);
     }
     for (size_t i = 0; i < n; i++) {
         put(o, h[i].name, h[i].name_len);
         put(o, ": ", 2);
+        if (gz == EDDY__GZ_YES && is_name(&h[i], "etag", 4) &&
+            h[i].value_len > 0 && h[i].value[0] == '"')
+            put(o, "W/", 2);
         put(o, h[i].value, h[i].value_len);
         put(o, "\r\n", 2);
     }
+    if (req != NULL && req->extra_len > 0)
+        put(o, req->extra, req->extra_len);
+    if (gz == EDDY__GZ_YES)
+        put(o, "Content-Encoding: gzip\r\n", 24);
+    if (gz != EDDY__GZ_NO)
+        put(o, "Vary: Accept-Encoding\r\n", 23);
 }
 
 static void put_length(struct out *o, uint64_t len)
@@ -207,6 +225,14 @@ static int reserved(const eddy_http_header *h)
            is_name(h, "transfer-encoding", 17) || is_name(h, "connection", 10);
 }
 
+int eddy__check_header(const eddy_http_header *h)
+{
+    if (bad_text(h->name, h->name_len, EDDY__HU_TOKEN) ||
+        bad_text(h->value, h->value_len, EDDY__HU_VALUE) || reserved(h))
+        return -EINVAL;
+    return 0;
+}
+
 /* Whether the headers can be sent as given: everything is checked before
  * a byte is queued.  Notes which of Date, Server and Upgrade were given. */
 static int check_headers(const char *reason, const eddy_http_header *headers,
@@ -218,8 +244,7 @@ static int check_headers(const char *reason, const eddy_http_header *headers,
     for (size_t i = 0; i < nheaders; i++) {
         const eddy_http_header *h = &headers[i];
 
-        if (bad_text(h->name, h->name_len, EDDY__HU_TOKEN) ||
-            bad_text(h->value, h->value_len, EDDY__HU_VALUE) || reserved(h))
+        if (eddy__check_header(h) != 0)
             return -EINVAL;
         g->date |= is_name(h, "date", 4);
         g->server |= is_name(h, "server", 6);
@@ -265,18 +290,23 @@ static void put_framing(struct out *o, eddy_http_request *req, int status,
         put(o, "\r\n", 2);
 }
 
-int eddy_http_start_response(eddy_http_request *req, int status,
-                             const char *reason,
-                             const eddy_http_header *headers, size_t nheaders,
-                             int64_t content_length)
+/* What start() is told about compression: decide it here (a streamed
+ * body), or what eddy_http_respond() decided, having compressed the whole
+ * body already (its length is then the compressed one). */
+#define GZ_DECIDE (-1)
+
+static int start(eddy_http_request *req, int status, const char *reason,
+                 const eddy_http_header *headers, size_t nheaders,
+                 int64_t content_length, int gz)
 {
     eddy_http_server *srv = req->srv;
     char stack[HEAD_STACK];
     struct out o = {stack, 0, sizeof stack, 0, 0};
     struct given g = {0, 0, 0};
+    int64_t framed;
 
     if (req->started)
-        return -EALREADY;
+        return req->timed_out ? -EPIPE : -EALREADY;
     if (status < 200 || status > 999 ||
         ((status == 204 || status == 304) && content_length > 0) ||
         check_headers(reason, headers, nheaders, &g) != 0)
@@ -290,15 +320,31 @@ int eddy_http_start_response(eddy_http_request *req, int status,
     req->no_body = req->is_head || status == 204 || status == 304;
     if (status == 204 || status == 304)
         content_length = 0;
-    req->out_len = content_length;
-    if (content_length < 0 && req->head.version == 11)
+    req->out_len = framed = content_length;
+    if (gz == GZ_DECIDE) {
+        gz = eddy__gzip_decide(req, status, headers, nheaders, content_length);
+        if (gz == EDDY__GZ_YES && eddy__gzip_start(req) != 0)
+            gz = EDDY__GZ_VARY; /* out of memory: uncompressed it goes */
+        if (gz == EDDY__GZ_YES)
+            framed = -1; /* the compressed length is not known yet */
+    }
+    if (framed < 0 && req->head.version == 11)
         req->out_chunked = 1;
-    if ((content_length < 0 && !req->out_chunked) || srv->shutting_down ||
+    if ((framed < 0 && !req->out_chunked) || srv->shutting_down ||
         (!req->body_done && req->body_cb == NULL && !req->discard))
         req->keep_alive = 0;
-    put_head(&o, srv, status, reason, headers, nheaders, &g);
-    put_framing(&o, req, status, content_length);
+    put_head(&o, req, srv, status, reason, headers, nheaders, &g, gz);
+    put_framing(&o, req, status, framed);
     return send_head(req, &o, status);
+}
+
+int eddy_http_start_response(eddy_http_request *req, int status,
+                             const char *reason,
+                             const eddy_http_header *headers, size_t nheaders,
+                             int64_t content_length)
+{
+    return start(req, status, reason, headers, nheaders, content_length,
+                 GZ_DECIDE);
 }
 
 /* Queues a piece of the body, framed; returns the stream's error. */
@@ -327,27 +373,73 @@ static int write_body(eddy_http_request *req, eddy_stream *s, const void *data,
     return err;
 }
 
-int eddy_http_write(eddy_http_request *req, const void *data, size_t len,
-                    eddy_stream_cb cb, void *arg)
+int eddy__response_put(eddy_http_request *req, const void *data, size_t len,
+                       eddy_stream_cb cb, void *arg)
 {
     struct eddy__conn *c = req->conn;
     int err;
 
+    if (c == NULL)
+        return -EPIPE;
+    err = write_body(req, c->s, data, len, cb, arg);
+    return err != 0 ? eddy__conn_lost(c, err) : 0;
+}
+
+int eddy_http_write(eddy_http_request *req, const void *data, size_t len,
+                    eddy_stream_cb cb, void *arg)
+{
     if (!req->started || (data == NULL && len > 0))
         return -EINVAL;
-    if (c == NULL)
+    if (req->conn == NULL)
         return -EPIPE;
     if (req->out_len >= 0 && req->out_written + len > (uint64_t)req->out_len)
         return -EINVAL;
     req->out_written += len;
-    err = write_body(req, c->s, data, len, cb, arg);
+    if (req->gz != NULL)
+        return eddy__gzip_write(req, data, len, 0, cb, arg);
+    return eddy__response_put(req, data, len, cb, arg);
+}
+
+int eddy_http_write_file(eddy_http_request *req, int fd, uint64_t offset,
+                         uint64_t len, eddy_stream_cb cb, void *arg)
+{
+    struct eddy__conn *c = req->conn;
+    char line[24];
+    struct out o = {line, 0, sizeof line, 0, 0};
+    int err = 0;
+
+    if (!req->started || fd < 0 || offset > (uint64_t)INT64_MAX ||
+        len > (uint64_t)INT64_MAX - offset)
+        return -EINVAL;
+    if (req->gz != NULL)
+        return -ENOTSUP;
+    if (c == NULL)
+        return -EPIPE;
+    if (req->out_len >= 0 && len > (uint64_t)req->out_len - req->out_written)
+        return -EINVAL;
+    req->out_written += len;
+    if (req->no_body || len == 0)
+        return eddy__response_put(req, NULL, 0, cb, arg);
+    if (req->out_chunked) {
+        put_num(&o, len, 16);
+        put(&o, "\r\n", 2);
+        err = eddy_stream_write(c->s, o.p, o.len, NULL, NULL);
+        req->bytes_out += o.len + 2;
+    }
+    if (err == 0)
+        err = eddy_stream_sendfile(c->s, fd, offset, len,
+                                   req->out_chunked ? NULL : cb, arg);
+    if (err == 0 && req->out_chunked)
+        err = eddy_stream_write(c->s, "\r\n", 2, cb, arg);
+    req->bytes_out += len;
     return err != 0 ? eddy__conn_lost(c, err) : 0;
 }
 
 /* Counts a finished request and logs it, with the bytes that reached the
  * kernel: all of them, or, when the client went away, all but those that
  * were still queued then.  This response was the last thing queued, so
- * those unsent bytes are its own first. */
+ * those unsent bytes are its own first.  Once: a request answered by the
+ * server past its deadline is finished by its handler later. */
 void eddy__response_account(eddy_http_request *req)
 {
     eddy_http_server *srv = req->srv;
@@ -355,6 +447,9 @@ void eddy__response_account(eddy_http_request *req)
     uint64_t sent = req->bytes_out - lost;
     uint64_t body = sent > req->head_out ? sent - req->head_out : 0;
 
+    if (req->accounted)
+        return;
+    req->accounted = 1;
     srv->stats.requests++;
     srv->stats.bytes_out += sent;
     srv->stats.aborted += req->aborted != 0;
@@ -368,7 +463,7 @@ void eddy__response_account(eddy_http_request *req)
  * aborted, unless its server is gone too. */
 static int finish_aborted(eddy_http_request *req)
 {
-    req->aborted = 1;
+    req->aborted = req->aborted || !req->accounted;
     if (!req->orphan) {
         if (req->gone)
             eddy__request_not_gone(req);
@@ -392,8 +487,12 @@ int eddy_http_finish(eddy_http_request *req)
     struct eddy__conn *c;
     int err = 0;
 
+    eddy__route_cancel_deadline(req);
     if (!req->started)
         err = eddy_http_start_response(req, 200, NULL, NULL, 0, 0);
+    c = req->conn;
+    if (c != NULL && req->gz != NULL && !eddy_stream_closed(c->s))
+        eddy__gzip_write(req, NULL, 0, 1, NULL, NULL);
     c = req->conn;
     if (c != NULL && req->out_chunked && !req->no_body &&
         !eddy_stream_closed(c->s))
@@ -427,56 +526,216 @@ int eddy_http_respond(eddy_http_request *req, int status,
                       const eddy_http_header *headers, size_t nheaders,
                       const void *body, size_t len)
 {
-    int err, fin;
+    char *z = NULL;
+    size_t zlen;
+    int err, fin, gz;
 
+    /* Past its deadline the server answered: finishing is what is left. */
     if (req->started)
-        return -EALREADY;
+        return req->timed_out ? eddy_http_finish(req) : -EALREADY;
     if ((body == NULL && len > 0) ||
         ((status == 204 || status == 304) && len > 0))
         return -EINVAL;
-    err = eddy_http_start_response(req, status, NULL, headers, nheaders,
-                                   (int64_t)len);
-    if (err == -EINVAL)
-        return err;
+    /* A whole body is compressed before the head, which then says its
+     * length: no chunks. */
+    gz = eddy__gzip_decide(req, status, headers, nheaders, (int64_t)len);
+    if (gz == EDDY__GZ_YES && eddy__gzip_whole(req, body, len, &z, &zlen) == 0) {
+        body = z;
+        len = zlen;
+    } else if (gz == EDDY__GZ_YES) {
+        gz = EDDY__GZ_VARY;
+    }
+    err = start(req, status, NULL, headers, nheaders, (int64_t)len, gz);
     if (err == 0)
         err = eddy_http_write(req, body, len, NULL, NULL);
+    free(z);
+    if (err == -EINVAL)
+        return err;
     /* Both checked all they could refuse: what is left is -EPIPE, and
      * the request is finished whatever happened. */
     fin = eddy_http_finish(req);
     return err != 0 ? err : fin;
 }
 
+/* --- headers ahead of the response ------------------------------------- */
+
+int eddy_http_add_header(eddy_http_request *req, const char *name,
+                         const char *value)
+{
+    eddy_http_header h;
+    size_t need;
+
+    if (name == NULL || value == NULL)
+        return -EINVAL;
+    h = (eddy_http_header){name, strlen(name), value, strlen(value)};
+    if (eddy__check_header(&h) != 0)
+        return -EINVAL;
+    if (req->started)
+        return -EALREADY;
+    need = h.name_len + h.value_len + 4;
+    if (req->extra_len + need > req->extra_cap) {
+        size_t cap = 2 * (req->extra_len + need);
+        char *p = realloc(req->extra, cap);
+
+        if (p == NULL)
+            return -ENOMEM;
+        req->extra = p;
+        req->extra_cap = cap;
+    }
+    memcpy(req->extra + req->extra_len, name, h.name_len);
+    memcpy(req->extra + req->extra_len + h.name_len, ": ", 2);
+    memcpy(req->extra + req->extra_len + h.name_len + 2, value, h.value_len);
+    memcpy(req->extra + req->extra_len + need - 2, "\r\n", 2);
+    req->extra_len += need;
+    req->extra_date |= is_name(&h, "date", 4);
+    req->extra_server |= is_name(&h, "server", 6);
+    return 0;
+}
+
+int eddy_http_set_cookie(eddy_http_request *req, const eddy_cookie *c)
+{
+    char buf[512], *p = buf;
+    size_t len;
+    int err;
+
+    if (req->started)
+        return -EALREADY;
+    err = eddy_cookie_format(c, buf, sizeof buf, &len);
+    if (err == -ENOSPC) {
+        if ((p = malloc(len + 1)) == NULL)
+            return -ENOMEM;
+        err = eddy_cookie_format(c, p, len + 1, &len);
+    }
+    if (err == 0)
+        err = eddy_http_add_header(req, "Set-Cookie", p);
+    if (p != buf)
+        free(p);
+    return err;
+}
+
 /* --- the server's own answers ------------------------------------------- */
+
+/* The built-in page: "<status> <reason>\n" as text/plain. */
+static void builtin_page(int status, char *msg, size_t cap,
+                         eddy_http_error_page *pg)
+{
+    struct out m = {msg, 0, cap, 0, 0};
+
+    put_num(&m, (uint64_t)status, 10);
+    put(&m, " ", 1);
+    put_str(&m, eddy_http_reason(status));
+    put(&m, "\n", 1);
+    pg->content_type = "text/plain";
+    pg->body = m.p;
+    pg->len = m.len;
+}
+
+/* The page for status: the hook's, when it gives one; 1 if it did. */
+static int error_page(eddy_http_server *srv, const eddy_http_request *req,
+                      int status, char *msg, size_t cap,
+                      eddy_http_error_page *pg)
+{
+    eddy_http_error_page hook = {NULL, NULL, 0};
+
+    builtin_page(status, msg, cap, pg);
+    if (srv->opt.error_page == NULL ||
+        srv->opt.error_page(srv->opt.error_page_arg, req, status, &hook) != 0 ||
+        hook.content_type == NULL || (hook.body == NULL && hook.len > 0))
+        return 0;
+    *pg = hook;
+    return 1;
+}
+
+/* Answers req with status and its page (Allow on a 405), falling back on
+ * the built-in page when the hook's cannot be sent. */
+static int answer_error(eddy_http_request *req, int status)
+{
+    eddy_http_server *srv = req->srv;
+    char msg[64], allow[256];
+    eddy_http_error_page pg;
+    eddy_http_header h[2] = {{"Content-Type", 12, NULL, 0},
+                             {"Allow", 5, allow, 0}};
+    int hooked = error_page(srv, req, status, msg, sizeof msg, &pg), err;
+
+    if (status == 405)
+        h[1].value_len = eddy__route_allow(req, allow, sizeof allow);
+    for (;;) {
+        h[0].value = pg.content_type;
+        h[0].value_len = strlen(pg.content_type);
+        err = eddy_http_respond(req, status, h, h[1].value_len ? 2 : 1,
+                                pg.body, pg.len);
+        if (err != -EINVAL || !hooked)
+            return err;
+        hooked = 0;
+        builtin_page(status, msg, sizeof msg, &pg);
+    }
+}
 
 void eddy__respond_error(struct eddy__conn *c, eddy_http_request *req,
                          int status)
 {
     eddy_http_server *srv = c->srv;
-    char msg[64], allow[256], head[512];
-    struct out m = {msg, 0, sizeof msg, 0, 0};
+    char msg[64], head[512];
     struct out o = {head, 0, sizeof head, 0, 0};
-    eddy_http_header h[2] = {EDDY_HEADER("Content-Type", "text/plain"),
-                             {"Allow", 5, allow, 0}};
+    eddy_http_error_page pg;
+    eddy_http_header h = {"Content-Type", 12, NULL, 0};
     struct given g = {0, 0, 0};
 
     srv->stats.errors++;
-    put_num(&m, (uint64_t)status, 10);
-    put(&m, " ", 1);
-    put_str(&m, eddy_http_reason(status));
-    put(&m, "\n", 1);
-    if (req != NULL && status == 405)
-        h[1].value_len = eddy__route_allow(srv, req->path, allow, sizeof allow);
     if (req != NULL) {
         req->dispatched = 1;
-        eddy_http_respond(req, status, h, h[1].value_len ? 2 : 1, m.p, m.len);
+        answer_error(req, status);
         return;
     }
     /* The head did not parse: there is no request to answer through. */
-    put_head(&o, srv, status, NULL, h, 1, &g);
-    put_length(&o, m.len);
+    if (error_page(srv, NULL, status, msg, sizeof msg, &pg)) {
+        h.value = pg.content_type;
+        h.value_len = strlen(pg.content_type);
+        if (eddy__check_header(&h) != 0)
+            builtin_page(status, msg, sizeof msg, &pg);
+    }
+    h.value = pg.content_type;
+    h.value_len = strlen(pg.content_type);
+    put_head(&o, NULL, srv, status, NULL, &h, 1, &g, EDDY__GZ_NO);
+    put_length(&o, pg.len);
     put(&o, "Connection: close\r\n\r\n", 21);
-    put(&o, m.p, m.len);
-    eddy_stream_write(c->s, o.p, o.len, NULL, NULL);
+    put(&o, pg.body, pg.len);
+    if (!o.failed)
+        eddy_stream_write(c->s, o.p, o.len, NULL, NULL);
+    if (o.heap)
+        free(o.p);
+}
+
+int eddy_http_send_error(eddy_http_request *req, int status)
+{
+    if (req->started)
+        return req->timed_out ? eddy_http_finish(req) : -EALREADY;
+    if (status < 400 || status > 599)
+        return -EINVAL;
+    return answer_error(req, status);
+}
+
+int eddy_http_error_status(int err)
+{
+    switch (err) {
+    case -ENOENT:
+    case -EINVAL:
+    case -EILSEQ:
+    case -EBADMSG:
+    case -EPROTO:
+        return 400;
+    case -E2BIG:
+    case -EMSGSIZE:
+    case -EFBIG:
+    case EDDY_HTTP_TOO_LARGE:
+        return 413;
+    case -ENOTSUP:
+        return 415;
+    case -ENOMEM:
+        return 503;
+    default:
+        return 500;
+    }
 }
 
 int eddy__check_switching(const eddy_http_header *headers, size_t nheaders)
@@ -496,7 +755,7 @@ int eddy__respond_switching(eddy_http_request *req,
     struct given g = {0, 0, 0};
 
     check_headers(NULL, headers, nheaders, &g);
-    put_head(&o, req->srv, 101, NULL, headers, nheaders, &g);
+    put_head(&o, req, req->srv, 101, NULL, headers, nheaders, &g, EDDY__GZ_NO);
     put(&o, "Connection: Upgrade\r\n\r\n", 23);
     return send_head(req, &o, 101);
 }

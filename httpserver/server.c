@@ -12,6 +12,10 @@
  * server's own list (and stats.connections, and a shutdown's wait) holds
  * the connections that still speak HTTP.
  *
+ * HTTPS is a TLS context in the options: each accepted stream starts TLS
+ * here, before its first read, and the handshake counts against the
+ * header timeout (on_handshake() below, http1.c's eddy__conn_start()).
+ *
  * This file must never block, and never touch a connection after its
  * close callback ran.
  */
@@ -23,21 +27,81 @@
 #include <string.h>
 
 /*
+ * The end of an HTTPS connection's handshake.  Done: the client now waits
+ * for its first request under the idle timeout, as a plain one does from
+ * the accept.  Failed: the stream is closing (the close callback comes
+ * next); one line says who and why, beside the TLS layer's line with
+ * OpenSSL's reason.  A client that closes before or during the handshake
+ * (a port check, a browser's unused preconnect) is ordinary: DEBUG.
+ */
+static void on_handshake(eddy_stream *s, int status, void *arg)
+{
+    struct eddy__conn *c = arg;
+    eddy_http_server *srv;
+    char ip[INET6_ADDRSTRLEN];
+    const char *who, *why;
+
+    if (eddy__conn_handshake_end(c))
+        return; /* the server was freed, or c is gone */
+    srv = c->srv;
+    if (status == 0) {
+        eddy__conn_set_deadline(c, srv->opt.idle_timeout_ms);
+        if (srv->shutting_down)
+            eddy__conn_close_idle(c);
+        return;
+    }
+    who = eddy__peer_text(&c->peer, ip, sizeof ip);
+    who = who[0] ? who : "a local client";
+    if (c->why == -ETIMEDOUT)
+        eddy_loop_log(srv->loop, EDDY_LOG_INFO,
+                      "TLS handshake with %s: not done within "
+                      "header_timeout_ms (%llu ms): closed",
+                      who, (unsigned long long)srv->opt.header_timeout_ms);
+    else if (status == EDDY_TLS_TRUNCATED || status == -ECONNRESET)
+        eddy_loop_log(srv->loop, EDDY_LOG_DEBUG,
+                      "TLS handshake with %s: the client closed (%s)", who,
+                      eddy_strerror(status));
+    else if (status != -ECANCELED) {
+        why = eddy_stream_tls_verify_error(s);
+        eddy_loop_log(srv->loop, EDDY_LOG_INFO,
+                      "TLS handshake with %s failed: %s%s%s: closed", who,
+                      eddy_strerror(status), why ? ": " : "", why ? why : "");
+    }
+}
+
+/*
  * Every connection starts here, handed over by the TCP server (or by the
- * connection fuzzer, fuzz/connection.c).  This is where a stream becomes
- * HTTP's: Nagle off (a response goes out in one write, and must not wait
- * for the client's ACK), half-open (a client that shut down its sending
- * side after its request still gets the answer), then the connection
- * reads.  A transport set up for every accepted stream (TLS) goes here
- * too, before the connection reads.
+ * connection fuzzers, fuzz/connection.c and fuzz/https_conn.c).  This is
+ * where a stream becomes HTTP's: Nagle off (a response goes out in one
+ * write, and must not wait for the client's ACK), half-open (a client
+ * that shut down its sending side after its request still gets the
+ * answer), TLS for HTTPS (started before the connection's first read,
+ * which then waits for the handshake), then the connection reads.
  */
 void eddy__server_take(eddy_http_server *srv, eddy_stream *s,
                        const struct sockaddr *peer, socklen_t len)
 {
+    struct eddy__conn *c;
+    int err;
+
     eddy_stream_set_nodelay(s, 1);
     eddy_stream_set_half_open(s, 1);
-    if (eddy__conn_open(srv, s, peer, len) != 0)
+    if ((c = eddy__conn_open(srv, s, peer, len)) == NULL) {
         eddy_stream_close(s);
+        return;
+    }
+    if (srv->opt.tls != NULL) {
+        err = eddy_stream_start_tls(s, srv->opt.tls, NULL, 0, on_handshake, c);
+        if (err != 0) {
+            eddy_loop_log(srv->loop, EDDY_LOG_ERROR,
+                          "TLS could not start on a connection (%s): closed",
+                          eddy_strerror(err));
+            eddy__conn_close(c);
+            return;
+        }
+        c->handshake = 1;
+    }
+    eddy__conn_start(c);
 }
 
 static void on_connection(eddy_tcp_server *tcp, eddy_stream *s,
@@ -75,12 +139,14 @@ int eddy_http_server_new(eddy_loop *loop, const eddy_http_options *opts,
     if (opts != NULL)
         srv->opt = *opts;
     set_defaults(&srv->opt);
+    eddy_tls_ctx_ref(srv->opt.tls); /* dropped by eddy_http_server_free() */
     memset(&topts, 0, sizeof topts);
     topts.max_connections = srv->opt.max_connections;
     srv->head.max_headers = srv->opt.max_headers;
     srv->head.headers = calloc(srv->opt.max_headers, sizeof *srv->head.headers);
     if (srv->head.headers == NULL ||
         eddy_tcp_server_new(loop, &topts, on_connection, srv, &srv->tcp) != 0) {
+        eddy_tls_ctx_free(srv->opt.tls);
         free(srv->head.headers);
         free(srv);
         return -ENOMEM;
@@ -236,12 +302,9 @@ void eddy_http_server_free(eddy_http_server *srv)
         srv->gone = eddy__request_orphan(srv->gone);
     if (srv->shutdown_timer != 0)
         eddy_loop_remove_timeout(srv->loop, srv->shutdown_timer);
-    for (size_t i = 0; i < srv->nroutes; i++) {
-        free(srv->routes[i].method);
-        free(srv->routes[i].path);
-    }
-    free(srv->routes);
+    eddy__routes_free(srv);
     free(srv->head.headers);
+    eddy_tls_ctx_free(srv->opt.tls); /* its streams keep their own */
     free(srv);
 }
 

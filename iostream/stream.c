@@ -13,7 +13,11 @@
  *
  * The fd handler only moves bytes: one read(2) into the buffer (or into the
  * caller's buffer for read_into), then drive().  Writes go out from
- * drive(), so the writes of one callback leave in one writev.
+ * drive(), so the writes of one callback leave in one writev.  A file's
+ * bytes (eddy_stream_sendfile) wait in the same queue, in order: a plain
+ * socket sends them with sendfile(2) on Linux; anything else (TLS, a
+ * pipe, another system) reads them with pread(2) into one buffer per file
+ * and writes them as any bytes (send_file(), fill()).
  *
  * A TLS stream (eddy_stream_start_tls) reads and writes through its
  * transport (transport.h) at the same three points instead; a plain one
@@ -41,6 +45,9 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#endif
 
 #define DEFAULT_MAX_BUFFER (100u << 20)
 #define DEFAULT_CHUNK (64u << 10)
@@ -59,6 +66,10 @@
  * more, not even in the size of the functions it runs (checked with
  * callgrind, docs/architecture.md). */
 #define TLS_PATH __attribute__((noinline))
+/* A file's bytes: read this much at a time where sendfile(2) cannot be
+ * used, and ask sendfile(2) for at most this much in one call. */
+#define FILL_SIZE (64u << 10)
+#define SENDFILE_MAX (1u << 30)
 
 enum { R_NONE, R_BYTES, R_UNTIL, R_CLOSE, R_INTO, R_STREAM };
 
@@ -80,13 +91,21 @@ enum {
     S_HALF_OPEN = 1 << 14, /* EOF with no read pending leaves it open */
     S_TLS = 1 << 15,       /* s->tls: TLS is on */
     S_TLS_HS = 1 << 16,    /* its handshake, or the handshake callback, waits */
+    S_SHUT_WAIT = 1 << 17, /* shutdown_write(): once the queue is out */
+    S_SHUT = 1 << 18,      /* the sending side is shut down */
+    S_SOCK_KNOWN = 1 << 19, /* S_SOCKET was checked (the first sendfile) */
 };
 
 struct wseg {
     const char *p; /* next byte to send */
-    size_t len;    /* bytes left to send */
+    size_t len;    /* bytes left to send (0 only for a file's: read next) */
     char *own;     /* our copy (coalesced small writes), or NULL: a ref */
     size_t cap;    /* size of own */
+    /* A file's bytes (eddy_stream_sendfile), sent after p[0, len), which
+     * holds the piece fill() read; fd -1 for plain bytes. */
+    int fd;
+    int fill;            /* sendfile(2) cannot send it: read and write */
+    uint64_t foff, fleft; /* where the file's next byte is, bytes left */
 };
 
 struct wdone {
@@ -123,6 +142,7 @@ struct eddy_stream {
     struct wdone *done;
     size_t done0, ndone, donecap;
     uint64_t queued, sent;
+    uint64_t fbytes;   /* of queued - sent, bytes still in files */
     uint64_t received; /* bytes read from rfd in all */
     size_t high, low;  /* write watermarks; high 0: none */
 
@@ -283,6 +303,9 @@ TLS_PATH static void tls_update_interest(eddy_stream *s)
     unsigned r, w;
 
     wanted(s, &r, &w);
+    /* A close_notify that did not fit waits for WRITE (shut_write). */
+    if (s->flags & S_SHUT_WAIT)
+        w = EDDY_WRITE;
     if (!(s->flags & S_CONNECTING))
         tls_interest(s->tls, &r, &w);
     watch(s, s->rfd, r | w, &s->rmask);
@@ -321,7 +344,7 @@ static void close_with(eddy_stream *s, int err)
         if (s->tls->timer != 0)
             eddy_loop_remove_timeout(s->loop, s->tls->timer);
         s->tls->timer = 0;
-        s->tls->ops->shutdown(s->tls); /* close_notify, if it can */
+        s->tls->ops->shutdown(s->tls, 0); /* close_notify, if it can */
     }
     for (int i = 0; i < 2; i++) {
         int fd = i ? s->wfd : s->rfd;
@@ -880,6 +903,83 @@ TLS_PATH static ssize_t tls_writev(eddy_stream *s, const struct iovec *iov,
     return w;
 }
 
+/* A file's segment is done with: its fill buffer goes (the fd is the
+ * caller's, who closes it in the write callback). */
+static void file_done(eddy_stream *s, struct wseg *g)
+{
+    free(g->own);
+    s->seg0++;
+}
+
+/* Reads the next piece of the file at the head of the queue into its
+ * segment's buffer, for flush() to write as any bytes.  A read that
+ * comes back short means the file shrank under us: the bytes promised
+ * cannot be sent, and the stream must close rather than send others.
+ * 1 once read, or an error. */
+static int fill(eddy_stream *s, struct wseg *g)
+{
+    size_t want = g->fleft < FILL_SIZE ? (size_t)g->fleft : FILL_SIZE;
+    ssize_t n;
+
+    if (g->own == NULL) {
+        if ((g->own = malloc(FILL_SIZE)) == NULL)
+            return -ENOMEM;
+        g->cap = FILL_SIZE;
+    }
+    do
+        n = pread(g->fd, g->own, want, (off_t)g->foff);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if ((size_t)n < want)
+        return -ENODATA;
+    g->p = g->own;
+    g->len = want;
+    g->foff += want;
+    g->fleft -= want;
+    s->fbytes -= want;
+    return 1;
+}
+
+/* Sends from the file at the head of the queue: with sendfile(2) on a
+ * plain socket on Linux, else through fill().  1 when it got somewhere,
+ * 0 when the socket is full, or an error (-ENODATA: the file ended
+ * before the bytes promised). */
+static int send_file(eddy_stream *s, struct wseg *g)
+{
+#ifdef __linux__
+    if ((s->flags & S_SOCKET) && !g->fill) {
+        size_t want = g->fleft < SENDFILE_MAX ? (size_t)g->fleft : SENDFILE_MAX;
+        off_t off = (off_t)g->foff;
+        ssize_t n = sendfile(s->wfd, g->fd, &off, want);
+
+        if (n > 0) {
+            g->foff += (uint64_t)n;
+            g->fleft -= (uint64_t)n;
+            s->fbytes -= (uint64_t)n;
+            s->sent += (uint64_t)n;
+            if (g->fleft == 0)
+                file_done(s, g);
+            else if ((size_t)n < want)
+                s->flags |= S_WBLOCKED;
+            return (size_t)n == want;
+        }
+        if (n == 0)
+            return -ENODATA;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            s->flags |= S_WBLOCKED;
+            return 0;
+        }
+        if (errno == EINTR)
+            return 1;
+        if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+            return -errno;
+        g->fill = 1; /* a file sendfile(2) cannot read: read it ourselves */
+    }
+#endif
+    return fill(s, g);
+}
+
 /* Sends what is queued until done or the kernel is full. */
 static int flush(eddy_stream *s)
 {
@@ -890,10 +990,22 @@ static int flush(eddy_stream *s)
         int n = 0;
         ssize_t w;
 
-        for (size_t i = s->seg0; i < s->nsegs && n < MAX_IOV; i++, n++) {
+        if (s->segs[s->seg0].len == 0) {
+            int r = send_file(s, &s->segs[s->seg0]);
+
+            if (r <= 0)
+                return r;
+            continue;
+        }
+        /* Plain bytes, up to a file's: its own bytes come after. */
+        for (size_t i = s->seg0; i < s->nsegs && n < MAX_IOV; i++) {
+            if (s->segs[i].len == 0)
+                break;
             iov[n].iov_base = (void *)s->segs[i].p;
-            iov[n].iov_len = s->segs[i].len;
+            iov[n++].iov_len = s->segs[i].len;
             total += s->segs[i].len;
+            if (s->segs[i].fd >= 0)
+                break;
         }
         msg.msg_iov = iov;
         msg.msg_iovlen = n;
@@ -926,6 +1038,9 @@ static int flush(eddy_stream *s)
                 break;
             }
             left -= g->len;
+            g->len = 0;
+            if (g->fd >= 0 && g->fleft > 0)
+                break; /* its file's next piece is next */
             free(g->own);
             s->seg0++;
         }
@@ -960,16 +1075,34 @@ static int queue_reserve(void **v, size_t *first, size_t *n, size_t *cap,
     return 0;
 }
 
+/* Counts len bytes just queued, and queues cb behind them (its room was
+ * reserved). */
+static int queued(eddy_stream *s, uint64_t len, eddy_stream_cb cb, void *arg)
+{
+    s->queued += len;
+    if (s->high != 0 && s->queued - s->sent >= s->high)
+        s->flags |= S_DRAIN;
+    if (cb != NULL) {
+        s->done[s->ndone].end = s->queued;
+        s->done[s->ndone].cb = cb;
+        s->done[s->ndone].arg = arg;
+        s->ndone++;
+    }
+    return schedule(s);
+}
+
 static int queue_write(eddy_stream *s, const void *data, size_t len, int copy,
                        eddy_stream_cb cb, void *arg)
 {
     struct wseg *last = s->nsegs > s->seg0 ? &s->segs[s->nsegs - 1] : NULL;
 
-    if (s->flags & S_CLOSED)
+    if (s->flags & (S_CLOSED | S_SHUT_WAIT | S_SHUT))
         return -EPIPE;
     if (data == NULL && len > 0)
         return -EINVAL;
-    if (len > s->opt.max_write_buffer_size - (size_t)(s->queued - s->sent)) {
+    /* A file's bytes are not in memory: the limit does not count them. */
+    if (len > s->opt.max_write_buffer_size -
+                  (size_t)(s->queued - s->sent - s->fbytes)) {
         close_with(s, -ENOSPC);
         return -ENOSPC;
     }
@@ -978,12 +1111,12 @@ static int queue_write(eddy_stream *s, const void *data, size_t len, int copy,
         return -ENOMEM;
     if (len == 0) {
         /* Nothing to send: only the callback, in order. */
-    } else if (copy && last != NULL && last->own != NULL &&
+    } else if (copy && last != NULL && last->own != NULL && last->fd < 0 &&
                (size_t)(last->own + last->cap - (last->p + last->len)) >= len) {
         memcpy((char *)last->p + last->len, data, len);
         last->len += len;
     } else {
-        struct wseg g = {data, len, NULL, 0};
+        struct wseg g = {data, len, NULL, 0, -1, 0, 0, 0};
 
         if (queue_reserve((void **)&s->segs, &s->seg0, &s->nsegs, &s->segcap,
                           sizeof *s->segs))
@@ -997,16 +1130,7 @@ static int queue_write(eddy_stream *s, const void *data, size_t len, int copy,
         }
         s->segs[s->nsegs++] = g;
     }
-    s->queued += len;
-    if (s->high != 0 && s->queued - s->sent >= s->high)
-        s->flags |= S_DRAIN;
-    if (cb != NULL) {
-        s->done[s->ndone].end = s->queued;
-        s->done[s->ndone].cb = cb;
-        s->done[s->ndone].arg = arg;
-        s->ndone++;
-    }
-    return schedule(s);
+    return queued(s, len, cb, arg);
 }
 
 int eddy_stream_write(eddy_stream *s, const void *data, size_t len,
@@ -1019,6 +1143,48 @@ int eddy_stream_write_ref(eddy_stream *s, const void *data, size_t len,
                           eddy_stream_cb cb, void *arg)
 {
     return queue_write(s, data, len, 0, cb, arg);
+}
+
+/* Whether the stream writes to a socket, asked once: S_SOCKET is taken
+ * for granted until sendmsg says ENOTSOCK, and a pipe's first bytes may
+ * be a file's, which sendfile(2) would send without sendmsg ever being
+ * asked. */
+static void know_socket(eddy_stream *s)
+{
+    int type;
+    socklen_t len = sizeof type;
+
+    if (s->flags & S_SOCK_KNOWN)
+        return;
+    s->flags |= S_SOCK_KNOWN;
+    if ((s->flags & S_SOCKET) &&
+        getsockopt(s->wfd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 &&
+        errno == ENOTSOCK)
+        s->flags &= ~(unsigned)S_SOCKET;
+}
+
+int eddy_stream_sendfile(eddy_stream *s, int fd, uint64_t offset, uint64_t len,
+                         eddy_stream_cb cb, void *arg)
+{
+    if (s->flags & S_CLOSED)
+        return -EPIPE;
+    if (fd < 0 || offset > (uint64_t)INT64_MAX ||
+        len > (uint64_t)INT64_MAX - offset)
+        return -EINVAL;
+    if (cb != NULL && queue_reserve((void **)&s->done, &s->done0, &s->ndone,
+                                    &s->donecap, sizeof *s->done))
+        return -ENOMEM;
+    if (len > 0) {
+        struct wseg g = {NULL, 0, NULL, 0, fd, 0, offset, len};
+
+        if (queue_reserve((void **)&s->segs, &s->seg0, &s->nsegs, &s->segcap,
+                          sizeof *s->segs))
+            return -ENOMEM;
+        know_socket(s);
+        s->segs[s->nsegs++] = g;
+        s->fbytes += len;
+    }
+    return queued(s, len, cb, arg);
 }
 
 /* --- driving ------------------------------------------------------------ */
@@ -1110,6 +1276,35 @@ TLS_PATH static int tls_drain(eddy_stream *s)
     return s->received != before || (s->flags & (S_CLOSED | S_EOF));
 }
 
+/* The half-close asked for by eddy_stream_shutdown_write(), once the
+ * queue is out: TLS's close_notify (which may wait for WRITE), then the
+ * socket's SHUT_WR, or the write fd of a pair closed.  Returns 1 when
+ * something happened. */
+__attribute__((noinline)) static int shut_write(eddy_stream *s)
+{
+    int err = 0;
+
+    if (s->flags & S_TLS) {
+        err = s->tls->ops->shutdown(s->tls, 1);
+        if (err == -EAGAIN) {
+            s->flags |= S_WBLOCKED;
+            return 0;
+        }
+    }
+    s->flags = (s->flags & ~(unsigned)S_SHUT_WAIT) | S_SHUT;
+    if (err == 0 && s->wfd != s->rfd) {
+        eddy_loop_close_fd(s->loop, s->wfd);
+        s->wfd = -1;
+        if (s->rfd < 0)
+            close_with(s, 0); /* it only wrote: nothing is left */
+    } else if (err == 0 && shutdown(s->wfd, SHUT_WR) != 0) {
+        err = -errno;
+    }
+    if (err != 0)
+        close_with(s, err);
+    return 1;
+}
+
 /* Does the next thing the stream owes its user.  Returns 0 when there is
  * nothing left to do until the fd is ready again. */
 static int step(eddy_stream *s)
@@ -1149,8 +1344,14 @@ static int step(eddy_stream *s)
         return 1;
     }
     /* Paused, a pending read stays pending, also at EOF; a TLS stream
-     * reads what its library holds (tls_drain). */
-    if (eddy__likely(!(s->flags & (S_EOF | S_TLS))) || (s->flags & S_PAUSED))
+     * reads what its library holds (tls_drain); a half-close waits for
+     * the queue to be out. */
+    if (eddy__likely(!(s->flags & (S_EOF | S_TLS | S_SHUT_WAIT))))
+        return 0;
+    if ((s->flags & S_SHUT_WAIT) && s->seg0 == s->nsegs &&
+        !(s->flags & S_WBLOCKED) && shut_write(s))
+        return 1;
+    if (!(s->flags & (S_EOF | S_TLS)) || (s->flags & S_PAUSED))
         return 0;
     if (!(s->flags & S_EOF))
         return tls_drain(s);
@@ -1373,7 +1574,7 @@ int eddy_stream_start_tls(eddy_stream *s, eddy_tls_ctx *ctx,
     int type, err;
     socklen_t len = sizeof type;
 
-    if (s->flags & (S_CLOSED | S_EOF))
+    if (s->flags & (S_CLOSED | S_EOF | S_SHUT_WAIT | S_SHUT))
         return -EPIPE;
     if (s->tls != NULL)
         return -EALREADY;
@@ -1491,6 +1692,23 @@ void eddy__stream_on_free(eddy_stream *s, void (*fn)(void *arg), void *arg)
 void eddy_stream_close(eddy_stream *s)
 {
     close_with(s, 0);
+}
+
+/* Only records the request: shut_write() does it from drive(), after the
+ * queue (and a handshake or connect under way). */
+int eddy_stream_shutdown_write(eddy_stream *s)
+{
+    int type, err;
+    socklen_t len = sizeof type;
+
+    if ((s->flags & (S_CLOSED | S_SHUT_WAIT | S_SHUT)) || s->wfd < 0)
+        return -EPIPE;
+    if (s->wfd == s->rfd &&
+        getsockopt(s->wfd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+        return errno == ENOTSOCK ? -ENOTSOCK : -errno;
+    if ((err = schedule(s)) == 0)
+        s->flags |= S_SHUT_WAIT;
+    return err;
 }
 
 int eddy_stream_set_nodelay(eddy_stream *s, int on)

@@ -209,9 +209,9 @@ static int fault_pending(eddy__tls *t)
     return t->fault->inner->pending(t);
 }
 
-static void fault_shutdown(eddy__tls *t)
+static int fault_shutdown(eddy__tls *t, int wait)
 {
-    t->fault->inner->shutdown(t);
+    return t->fault->inner->shutdown(t, wait);
 }
 
 static void fault_free(eddy__tls *t)

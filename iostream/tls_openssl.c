@@ -24,6 +24,10 @@
  *    (SSL_R_UNEXPECTED_EOF_WHILE_READING, through BIO_CTRL_EOF); it
  *    becomes EDDY_TLS_TRUNCATED, never a clean end.
  *  - SSL_shutdown after a fatal error is forbidden: EDDY__TLS_FATAL.
+ *    It is called once (EDDY__TLS_SHUT): a second call would wait for the
+ *    peer's close_notify.  A half-close (eddy_stream_shutdown_write)
+ *    waits for WRITE when close_notify does not fit, and calls it again;
+ *    reading goes on after it (SSL_read only stops at the peer's).
  *  - Memory per idle connection: SSL_MODE_RELEASE_BUFFERS frees the
  *    record buffers (33 KB) when nothing is in flight, as nginx.
  *  - An encrypted key would make PEM_read ask for a passphrase on the
@@ -295,13 +299,32 @@ static int o_pending(eddy__tls *t)
     return t->pre != NULL || SSL_has_pending(((ossl *)t)->ssl);
 }
 
-static void o_shutdown(eddy__tls *t)
+/* SSL_shutdown once: it sends close_notify (a second call would wait
+ * for the peer's).  One that could not write it all is called again (a
+ * half-close waiting for WRITE), and then only flushes.  That second
+ * call returns 0, as if sent, when the write fails again: a BIO whose
+ * write says 0, not -1, for "try again" (ours, through write_ex) passes
+ * OpenSSL's test for -1; the BIO's retry flag tells the truth. */
+static int o_shutdown(eddy__tls *t, int wait)
 {
-    if ((t->state & (EDDY__TLS_UP | EDDY__TLS_FATAL)) != EDDY__TLS_UP)
-        return;
+    ossl *o = (ossl *)t;
+    int r;
+
+    if ((t->state & (EDDY__TLS_UP | EDDY__TLS_FATAL | EDDY__TLS_SHUT)) !=
+        EDDY__TLS_UP)
+        return 0;
     ERR_clear_error();
-    SSL_shutdown(((ossl *)t)->ssl); /* once: close_notify, if it fits */
-    ERR_clear_error();
+    r = SSL_shutdown(o->ssl);
+    if (r == 0 && wait && BIO_should_write(SSL_get_wbio(o->ssl))) {
+        t->wwant = EDDY_WRITE;
+        return -EAGAIN;
+    }
+    if (r >= 0 || !wait) {
+        t->state |= EDDY__TLS_SHUT;
+        ERR_clear_error();
+        return 0;
+    }
+    return outcome(o, r, &t->wwant, 0);
 }
 
 static void o_free(eddy__tls *t)
@@ -428,6 +451,13 @@ void eddy_tls_ctx_free(eddy_tls_ctx *ctx)
 {
     if (ctx != NULL && atomic_fetch_sub(&ctx->refs, 1) == 1)
         ctx_destroy(ctx);
+}
+
+eddy_tls_ctx *eddy_tls_ctx_ref(eddy_tls_ctx *ctx)
+{
+    if (ctx != NULL)
+        atomic_fetch_add(&ctx->refs, 1);
+    return ctx;
 }
 
 static int ctx_setup(eddy_tls_ctx *ctx)

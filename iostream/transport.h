@@ -42,8 +42,11 @@ typedef struct eddy__tls_ops {
     /* Non-zero when a read would find bytes without the fd being ready:
      * plaintext decrypted and not yet read, or bytes held in pre. */
     int (*pending)(eddy__tls *t);
-    /* Sends close_notify if it can, at once, without waiting. */
-    void (*shutdown)(eddy__tls *t);
+    /* Sends close_notify, once.  wait 0: if it can, at once, never
+     * waiting and never failing (a stream closing).  wait 1: 0 once it
+     * is sent, -EAGAIN (wwant says for what; call again), or an error
+     * (eddy_stream_shutdown_write). */
+    int (*shutdown)(eddy__tls *t, int wait);
     void (*free)(eddy__tls *t);
 } eddy__tls_ops;
 
@@ -53,6 +56,7 @@ enum {
     EDDY__TLS_DONE = 1 << 2,      /* handshake done; its callback is owed */
     EDDY__TLS_UP = 1 << 3,        /* handshake done */
     EDDY__TLS_FATAL = 1 << 4,     /* an error: no more TLS calls but free */
+    EDDY__TLS_SHUT = 1 << 5,      /* close_notify sent: no more writes */
 };
 
 /* The part of a connection every TLS library shares; the library's own

@@ -4,6 +4,7 @@
 #   scripts/need.sh NAME...      NAME: cmocka valgrind clang npm wrk ab curl
 #                                      doxygen groff gnuplot musl-gcc libfuzzer
 #                                      zlib libcurl libssl openssl gnutls-cli
+#                                      python3 testssl
 #                                      chromium python3-websockets
 #                                      python3-tornado
 #
@@ -51,6 +52,7 @@ package() {
     apt:gnuplot) echo gnuplot-nox ;;
     apt:groff) echo groff-base ;;
     apt:gnutls-cli) echo gnutls-bin ;;
+    apt:testssl | pkg:testssl) echo testssl.sh ;;
     apt:libssl) echo libssl-dev ;;
     apt:libfuzzer) echo libclang-rt-dev ;;
     apt:musl-gcc) echo musl-tools ;;
@@ -66,6 +68,7 @@ package() {
     pkg:npm) echo npm ;;
     pkg:libssl | pkg:openssl) echo openssl ;;
     pkg:gnutls-cli | brew:gnutls-cli) echo gnutls ;;
+    pkg:python3 | brew:python3) echo python3 ;;
     brew:libssl | brew:openssl) echo openssl@3 ;;
     pkg:musl-gcc | brew:musl-gcc | brew:valgrind) echo "" ;;
     brew:ab) echo httpd ;;

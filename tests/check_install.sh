@@ -8,9 +8,11 @@
 #     README's program (app.c), both with HOME in a scratch directory; the
 #     program must run and read its input, and given a regular file on
 #     epoll (-EPERM) it must say so and stop.  The README's hello world
-#     and fetch example build with the same command (the fetch example
-#     must report a name that does not resolve), and all three build
-#     warning-free with -Werror.
+#     fetch example and HTTPS hello build with the same command (the
+#     fetch example must report a name that does not resolve), and all
+#     four build warning-free with -Werror; with TLS in the library, the
+#     HTTPS one serves "Hello, World" to curl with the certificate the
+#     README's openssl command makes (block "https-run").
 #  2. The program finds libeddy.so through its rpath, not LD_LIBRARY_PATH
 #     (which the caller may need for something else, libkqueue say: it is
 #     passed on untouched), and the library is the backend under test.
@@ -64,7 +66,9 @@ mkdir -p "$home" "$app"
 readme_block app.c > "$app/app.c"
 readme_block hello.c > "$app/hello.c"
 readme_block fetch.c > "$app/fetch.c"
-[ -s "$app/app.c" ] && [ -s "$app/hello.c" ] && [ -s "$app/fetch.c" ] ||
+readme_block https.c > "$app/https.c"
+[ -s "$app/app.c" ] && [ -s "$app/hello.c" ] && [ -s "$app/fetch.c" ] &&
+    [ -s "$app/https.c" ] ||
     fail "README.md lost its programs"
 
 # 1. The README's commands, as written.
@@ -92,11 +96,48 @@ if (cd "$app" && ./fetch http://nonexistent.invalid/) > "$log" 2>&1 ||
     ! grep -qx 'fetch: host name not found' "$log"; then
     fail "the README's fetch example did not report an unresolvable name"
 fi
-for f in app hello fetch; do
+(cd "$app" && HOME=$home sh -ec "$(echo "$cc_line" | sed 's/\<app\>/https/g')") \
+    > "$log" 2>&1 || fail "the README's HTTPS hello does not build"
+for f in app hello fetch https; do
     (cd "$app" && HOME=$home sh -ec "$(echo "$cc_line" |
         sed "s/\\<app\\>/$f/g; s/^cc /$CC -std=c11 -Wall -Wextra -Werror /")") \
         > "$log" 2>&1 || fail "the README's $f.c has warnings"
 done
+
+# The HTTPS hello, with the README's certificate, answers curl; built
+# without TLS it says so (-ENOTSUP) and stops.  A port taken meanwhile
+# makes it exit: another is tried.
+https_pid=
+stop_https() {
+    [ -n "$https_pid" ] || return 0
+    kill "$https_pid" 2> /dev/null || true
+    wait "$https_pid" 2> /dev/null || true
+    https_pid=
+}
+trap stop_https EXIT
+cert_cmd=$(readme_block https-run | grep '^openssl ')
+[ -n "$cert_cmd" ] || fail "README.md lost its openssl command"
+(cd "$app" && sh -ec "$cert_cmd") > "$log" 2>&1 ||
+    fail "the README's openssl command failed"
+port=$((20000 + $$ % 20000))
+served=
+for _ in 1 2 3 4 5; do
+    (cd "$app" && exec ./https "$port") > "$log" 2>&1 &
+    https_pid=$!
+    for _ in $(seq 50); do
+        kill -0 "$https_pid" 2> /dev/null || break
+        if curl -sk --max-time 1 "https://127.0.0.1:$port/" 2> /dev/null | grep -qx 'Hello, World'; then
+            served=1
+            break
+        fi
+        sleep 0.1
+    done
+    stop_https
+    { [ -n "$served" ] || grep -q 'not supported' "$log"; } && break
+    port=$((port + 1))
+done
+[ -n "$served" ] || grep -q 'not supported' "$log" ||
+    fail "the README's HTTPS hello did not answer over HTTPS"
 
 # 2. The library the program runs with, found by the rpath.
 lib=$home/.local/lib

@@ -75,6 +75,14 @@
 #include "../fuzz/tls_server.c"
 #undef FUZZ_ENTRY
 
+#define FUZZ_ENTRY fuzz_https_conn
+#include "../fuzz/https_conn.c"
+#undef FUZZ_ENTRY
+
+#define FUZZ_ENTRY fuzz_handlers
+#include "../fuzz/handlers.c"
+#undef FUZZ_ENTRY
+
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
 static int read_file(const char *path, uint8_t **data, size_t *len)
@@ -240,6 +248,18 @@ static void test_tls_server(void **state)
     replay("tls_server", fuzz_tls_server);
 }
 
+static void test_https_conn(void **state)
+{
+    (void)state;
+    replay("https_conn", fuzz_https_conn);
+}
+
+static void test_handlers(void **state)
+{
+    (void)state;
+    replay("handlers", fuzz_handlers);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +276,8 @@ int main(void)
         cmocka_unit_test(test_ws_inflate),
         cmocka_unit_test(test_ws_conn),
         cmocka_unit_test(test_tls_server),
+        cmocka_unit_test(test_https_conn),
+        cmocka_unit_test(test_handlers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1377,6 +1377,237 @@ static uint8_t pattern(uint64_t i)
     return (uint8_t)(i ^ (i >> 8) ^ (i >> 16) ^ (i >> 24));
 }
 
+/* --- files: eddy_stream_sendfile ----------------------------------------- */
+
+/* A file of len bytes of pattern(), unlinked at once: its fd is all that
+ * is left of it, closed by the test. */
+static int temp_file(uint64_t len)
+{
+    char path[] = "/tmp/eddy-sendfile-XXXXXX", buf[65536];
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(unlink(path), 0);
+    for (uint64_t off = 0; off < len;) {
+        size_t n = len - off < sizeof buf ? (size_t)(len - off) : sizeof buf;
+
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)pattern(off + i);
+        assert_int_equal(pwrite(fd, buf, n, (off_t)off), (ssize_t)n);
+        off += n;
+    }
+    return fd;
+}
+
+/* Whether buf[0, n) is the file's bytes from off. */
+static int is_pattern(const char *buf, size_t n, uint64_t off)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((uint8_t)buf[i] != pattern(off + i))
+            return 0;
+    return 1;
+}
+
+/* A stream that only writes, into a pipe (pipe 1) or a socketpair: the
+ * other end to *peer, non-blocking. */
+static void ctx_writer(sctx *c, eddy_loop *loop, int pipe, int *peer)
+{
+    int p[2];
+
+    if (!pipe) {
+        ctx_socketpair(c, loop, peer, NULL);
+        return;
+    }
+    tu_pipe(p);
+    ctx_init(c, loop);
+    assert_int_equal(eddy_stream_new_pair(loop, -1, p[1], NULL, &c->s), 0);
+    ctx_adopt(c);
+    *peer = p[0];
+}
+
+static int sendfile_tok(sctx *c, int fd, uint64_t off, uint64_t len, wtok *t)
+{
+    int rc;
+
+    memset(t, 0, sizeof *t);
+    t->c = c;
+    rc = API(eddy_stream_sendfile(c->s, fd, off, len, on_write, t));
+    if (rc == 0)
+        c->owed++;
+    return rc;
+}
+
+/* Bytes and files queued together leave in the order queued, whole, on a
+ * socket (sendfile(2)) and on a pipe (read and written). */
+static void sendfile_in_order(int pipe)
+{
+    eddy_loop *loop = tu_loop_new();
+    size_t flen = tu_valgrind() ? 200000 : 1500000, want = 5 + flen - 7 + 4 + 10;
+    char *buf = malloc(want + 1);
+    wtok a, b, w;
+    int fd = temp_file(flen), peer;
+    sctx c;
+
+    order_reset();
+    ctx_writer(&c, loop, pipe, &peer);
+    assert_int_equal(do_write(&c, "head:", 5, NULL), 0);
+    assert_int_equal(sendfile_tok(&c, fd, 7, flen - 7, &a), 0);
+    assert_int_equal(do_write(&c, "tail", 4, &w), 0);
+    assert_int_equal(sendfile_tok(&c, fd, 0, 10, &b), 0);
+    assert_int_equal(eddy_stream_write_buffered(c.s), want);
+    assert_int_equal(peer_read(loop, peer, buf, want + 1, want), want);
+    assert_memory_equal(buf, "head:", 5);
+    assert_true(is_pattern(buf + 5, flen - 7, 7));
+    assert_memory_equal(buf + 5 + flen - 7, "tail", 4);
+    assert_true(is_pattern(buf + want - 10, 10, 0));
+    spin(loop);
+    assert_int_equal(a.calls + w.calls + b.calls, 3);
+    assert_int_equal(a.status | w.status | b.status, 0);
+    assert_string_equal(order, "www");
+    assert_int_equal(eddy_stream_write_buffered(c.s), 0);
+    ctx_finish(&c);
+    close_fd(&peer);
+    close_fd(&fd);
+    free(buf);
+    loop_finish(loop);
+}
+
+static void test_sendfile_socket(void **state)
+{
+    (void)state;
+    sendfile_in_order(0);
+}
+
+static void test_sendfile_pipe(void **state)
+{
+    (void)state;
+    sendfile_in_order(1);
+}
+
+/* A file truncated while it is being sent: the peer gets a prefix of the
+ * file's bytes and then the end, never a byte that is not the file's; the
+ * stream closes with -ENODATA, and the write callback says so. */
+static void sendfile_truncated(int pipe, uint64_t cut)
+{
+    eddy_loop *loop = tu_loop_new();
+    uint64_t flen = 4u << 20;
+    char *buf = malloc(flen);
+    size_t got;
+    wtok a;
+    int fd = temp_file(flen), peer;
+    sctx c;
+
+    order_reset();
+    ctx_writer(&c, loop, pipe, &peer);
+    assert_int_equal(sendfile_tok(&c, fd, 0, flen, &a), 0);
+    /* The peer reads a little (the kernel's buffer full behind it), then
+     * the file shrinks, then the peer reads to the end. */
+    got = peer_read(loop, peer, buf, flen, 4096);
+    assert_true(got >= 4096 && got < cut);
+    assert_int_equal(ftruncate(fd, (off_t)cut), 0);
+    got += peer_read(loop, peer, buf + got, flen - got, SIZE_MAX);
+    assert_true(got <= cut);
+    assert_true(is_pattern(buf, got, 0));
+    run_until_closed(&c);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.status, -ENODATA);
+    assert_int_equal(c.close_status, -ENODATA);
+    ctx_finish(&c);
+    close_fd(&peer);
+    close_fd(&fd);
+    free(buf);
+    loop_finish(loop);
+}
+
+static void test_sendfile_truncated_socket(void **state)
+{
+    (void)state;
+    sendfile_truncated(0, 1u << 20);
+    sendfile_truncated(0, (1u << 20) + 100);
+}
+
+static void test_sendfile_truncated_pipe(void **state)
+{
+    (void)state;
+    sendfile_truncated(1, 1u << 20);
+    sendfile_truncated(1, (1u << 20) + 100);
+}
+
+/* Offsets past 4 GiB, in a sparse file: the last 100 bytes of 5 GiB. */
+static void test_sendfile_past_4gib(void **state)
+{
+    const uint64_t size = 5ull << 30, off = size - 100;
+    char path[] = "/tmp/eddy-sparse-XXXXXX", buf[128];
+
+    (void)state;
+    for (int pipe = 0; pipe < 2; pipe++) {
+        eddy_loop *loop = tu_loop_new();
+        int fd = mkstemp(path), peer;
+        wtok a;
+        sctx c;
+
+        assert_true(fd >= 0);
+        assert_int_equal(unlink(path), 0);
+        if (ftruncate(fd, (off_t)size) != 0) { /* no sparse files here */
+            close_fd(&fd);
+            loop_finish(loop);
+            skip();
+        }
+        assert_int_equal(pwrite(fd, "end!", 4, (off_t)size - 4), 4);
+        ctx_writer(&c, loop, pipe, &peer);
+        assert_int_equal(sendfile_tok(&c, fd, off, 100, &a), 0);
+        assert_int_equal(peer_read(loop, peer, buf, sizeof buf, 100), 100);
+        for (int i = 0; i < 96; i++)
+            assert_int_equal(buf[i], 0);
+        assert_memory_equal(buf + 96, "end!", 4);
+        spin(loop);
+        assert_int_equal(a.calls, 1);
+        assert_int_equal(a.status, 0);
+        ctx_finish(&c);
+        close_fd(&peer);
+        close_fd(&fd);
+        loop_finish(loop);
+        memcpy(path + sizeof path - 7, "XXXXXX", 6);
+    }
+}
+
+/* Each error of eddy_stream_sendfile(), after which the stream is as it
+ * was (and its callback never runs); a file's bytes are not memory, so
+ * max_write_buffer_size does not count them. */
+static void test_sendfile_errors(void **state)
+{
+    eddy_stream_options o = {.max_write_buffer_size = 1000};
+    eddy_loop *loop = tu_loop_new();
+    int fd = temp_file(4u << 20), peer;
+    wtok a, b;
+    sctx c;
+
+    (void)state;
+    order_reset();
+    ctx_socketpair(&c, loop, &peer, &o);
+    assert_int_equal(sendfile_tok(&c, -1, 0, 10, &a), -EINVAL);
+    assert_int_equal(sendfile_tok(&c, fd, (uint64_t)INT64_MAX, 1, &a), -EINVAL);
+    assert_int_equal(sendfile_tok(&c, fd, 1ull << 63, 0, &a), -EINVAL);
+    assert_int_equal(a.calls, 0);
+    /* Four megabytes of file stay queued (the peer does not read), and
+     * bytes can still be written after them. */
+    assert_int_equal(sendfile_tok(&c, fd, 0, 4u << 20, &a), 0);
+    spin(loop);
+    assert_true(eddy_stream_write_buffered(c.s) > 1000);
+    assert_int_equal(do_write(&c, "0123456789", 10, &b), 0);
+    assert_false(eddy_stream_closed(c.s));
+    /* A zero-length file part is only its callback, in order. */
+    API_V(eddy_stream_close(c.s));
+    assert_int_equal(sendfile_tok(&c, fd, 0, 10, &b), -EPIPE);
+    run_until_closed(&c);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.status, -ECANCELED);
+    ctx_finish(&c);
+    close_fd(&peer);
+    close_fd(&fd);
+    loop_finish(loop);
+}
+
 /* --- backpressure: write watermarks and the drain callback ---------------- */
 
 typedef struct drain_rec {
@@ -3021,6 +3252,153 @@ static void test_pipe_pair_both_ways(void **state)
     loop_finish(loop);
 }
 
+/* --- half-closing --------------------------------------------------------- */
+
+/* eddy_stream_shutdown_write() on a socket: the peer reads every byte
+ * queued before it (more than the socket holds), then EOF; the stream
+ * still reads what the peer sends, and closes at the peer's EOF. */
+static void test_shutdown_write_socket(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    size_t n = 1u << 20;
+    char *big = malloc(n), *back = malloc(n + 1);
+    wtok t;
+    sctx c;
+    int peer;
+
+    (void)state;
+    assert_non_null(big);
+    assert_non_null(back);
+    for (size_t i = 0; i < n; i++)
+        big[i] = alphabet[i % 36];
+    ctx_socketpair(&c, loop, &peer, NULL);
+    c.kind = K_CLOSE;
+    assert_int_equal(issue(&c), 0);
+    assert_int_equal(do_write(&c, big, n, &t), 0);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), 0);
+    /* Writes are refused at once; so is a second half-close. */
+    assert_int_equal(do_write(&c, "x", 1, NULL), -EPIPE);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), -EPIPE);
+    assert_int_equal(peer_read(loop, peer, back, n + 1, SIZE_MAX), n);
+    assert_memory_equal(back, big, n);
+    assert_int_equal(read(peer, back, 1), 0); /* EOF, not EAGAIN */
+    assert_int_equal(t.calls, 1);
+    assert_int_equal(t.status, 0);
+    /* The other way still works, until the peer's own EOF. */
+    feed(&c, peer, "after", 5, 0);
+    assert_int_equal(c.closes, 0);
+    close_fd(&peer);
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, EDDY_EOF);
+    assert_int_equal(c.last_status, 0); /* read_until_close: complete */
+    assert_int_equal(c.got_len, 5);
+    assert_memory_equal(c.got, "after", 5);
+    ctx_finish(&c);
+    free(big);
+    free(back);
+    loop_finish(loop);
+}
+
+/* Over two fds the write fd is closed; a stream that only wrote closes;
+ * one that cannot write, or one fd that is no socket, is refused. */
+static void test_shutdown_write_pairs(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    int in[2], out[2];
+    char buf[8];
+    sctx c;
+
+    (void)state;
+    tu_pipe(in);
+    tu_pipe(out);
+    ctx_init(&c, loop);
+    assert_int_equal(eddy_stream_new_pair(loop, in[0], out[1], NULL, &c.s), 0);
+    ctx_adopt(&c);
+    assert_int_equal(do_write(&c, "last", 4, NULL), 0);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), 0);
+    assert_int_equal(peer_read(loop, out[0], buf, sizeof buf, SIZE_MAX), 4);
+    assert_memory_equal(buf, "last", 4);
+    assert_int_equal(read(out[0], buf, 1), 0); /* its writer is gone */
+    out[1] = -1;                               /* the stream closed it */
+    c.kind = K_BYTES;
+    c.n = 2;
+    assert_int_equal(issue(&c), 0);
+    feed(&c, in[1], "in", 2, 0);
+    assert_int_equal(c.done, 1);
+    assert_memory_equal(c.got, "in", 2);
+    assert_int_equal(eddy_stream_fd(c.s), in[0]);
+    ctx_finish(&c);
+    close_fd(&in[1]);
+    close_fd(&out[0]);
+
+    /* Write-only: nothing is left once the write fd is closed. */
+    tu_pipe(out);
+    ctx_init(&c, loop);
+    assert_int_equal(eddy_stream_new_pair(loop, -1, out[1], NULL, &c.s), 0);
+    ctx_adopt(&c);
+    assert_int_equal(do_write(&c, "bye", 3, NULL), 0);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), 0);
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, 0);
+    assert_int_equal(peer_read(loop, out[0], buf, sizeof buf, SIZE_MAX), 3);
+    ctx_finish(&c);
+    close_fd(&out[0]);
+
+    /* Read-only: there is no write side. */
+    tu_pipe(in);
+    ctx_init(&c, loop);
+    assert_int_equal(eddy_stream_new_pair(loop, in[0], -1, NULL, &c.s), 0);
+    ctx_adopt(&c);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), -EPIPE);
+    ctx_finish(&c);
+    close_fd(&in[1]);
+
+    /* One fd that is not a socket (a pipe's end, read and written). */
+    tu_pipe(in);
+    ctx_open(&c, loop, in[0], NULL);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), -ENOTSOCK);
+    assert_int_equal(do_write(&c, "x", 1, NULL), 0); /* nothing changed */
+    /* Closed: -EPIPE. */
+    API_V(eddy_stream_close(c.s));
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), -EPIPE);
+    run_until_closed(&c);
+    ctx_finish(&c);
+    close_fd(&in[1]);
+    loop_finish(loop);
+}
+
+/* A TCP connection: the peer sees the FIN after the data, and a peer
+ * that resets meanwhile closes the stream with the error. */
+static void test_shutdown_write_tcp(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    char buf[16];
+    sctx c;
+    int cli, srv;
+
+    (void)state;
+    tcp_pair(&cli, &srv);
+    ctx_open(&c, loop, srv, NULL);
+    c.kind = K_BYTES;
+    c.n = 4;
+    assert_int_equal(issue(&c), 0);
+    assert_int_equal(do_write(&c, "data", 4, NULL), 0);
+    assert_int_equal(API(eddy_stream_shutdown_write(c.s)), 0);
+    assert_int_equal(peer_read(loop, cli, buf, sizeof buf, SIZE_MAX), 4);
+    assert_int_equal(read(cli, buf, 1), 0);
+    send_all(cli, "more", 4);
+    settle(&c);
+    assert_int_equal(c.done, 1);
+    assert_memory_equal(c.got, "more", 4);
+    close_with_reset(&cli);
+    c.rearm = 1;
+    assert_int_equal(issue(&c), 0);
+    run_until_closed(&c);
+    assert_int_equal(c.close_status, -ECONNRESET);
+    ctx_finish(&c);
+    loop_finish(loop);
+}
+
 /* --- connect ------------------------------------------------------------- */
 
 static void ctx_connect(sctx *c, eddy_loop *loop, const char *host,
@@ -3715,6 +4093,12 @@ int main(void)
         tu_test(test_max_buffer_read_until_close),
         tu_test(test_read_bytes_past_max_buffer),
         tu_test(test_max_write_buffer),
+        tu_test(test_sendfile_socket),
+        tu_test(test_sendfile_pipe),
+        tu_test(test_sendfile_truncated_socket),
+        tu_test(test_sendfile_truncated_pipe),
+        tu_test(test_sendfile_past_4gib),
+        tu_test(test_sendfile_errors),
         tu_test(test_drain_after_high_watermark),
         tu_test(test_watermark_errors),
         tu_test(test_watermark_raised_low),
@@ -3759,6 +4143,9 @@ int main(void)
         tu_test(test_socketpair_close_mid_write),
         tu_test(test_pipe_reader_gone_no_sigpipe),
         tu_test(test_pipe_pair_both_ways),
+        tu_test(test_shutdown_write_socket),
+        tu_test(test_shutdown_write_pairs),
+        tu_test(test_shutdown_write_tcp),
         tu_test(test_connect_then_queued_io),
         tu_test(test_close_in_connect_callback),
         tu_test(test_connect_refused),

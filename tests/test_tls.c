@@ -1204,6 +1204,70 @@ static void test_bulk_both_ways(void **state)
     eddy_tls_ctx_free(cctx);
 }
 
+/* A file queued between bytes goes out under TLS too, read with pread(2)
+ * and written through TLS (sendfile(2) cannot encrypt), in order, also
+ * with the transport's faults; a file truncated meanwhile closes the
+ * stream (-ENODATA) before a byte that is not the file's. */
+static void on_file_sent(eddy_stream *s, int status, void *arg)
+{
+    (void)s;
+    *(int *)arg = status == 0 ? 1 : status;
+}
+
+static void test_sendfile(void **state)
+{
+    size_t len = tu_valgrind() ? 200000 : 3000000;
+    char path[] = "/tmp/eddy-tls-file-XXXXXX", *data = malloc(len);
+    int fd = mkstemp(path), sent = 0, cut = 0;
+    eddy_tls_ctx *sctx, *cctx;
+    eddy_loop *loop;
+    end srv, cli;
+
+    (void)state;
+    need_tls();
+    assert_true(fd >= 0 && data != NULL);
+    assert_int_equal(unlink(path), 0);
+    for (size_t i = 0; i < len; i++)
+        data[i] = PATTERN(i);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    sctx = server_ctx("server");
+    cctx = client_ctx();
+    loop = tu_loop_new();
+    tls_pair(loop, sctx, cctx, "localhost", &srv, &cli);
+    run_handshake(&srv, &cli);
+    assert_int_equal(eddy__stream_tls_faults(srv.s, 7, 20, NULL), 0);
+    read_any(&cli);
+    assert_int_equal(eddy_stream_write(srv.s, "<", 1, NULL, NULL), 0);
+    assert_int_equal(eddy_stream_sendfile(srv.s, fd, 0, len, on_file_sent,
+                                          &sent),
+                     0);
+    assert_int_equal(eddy_stream_write(srv.s, ">", 1, NULL, NULL), 0);
+    wait_bytes(&cli, len + 2);
+    assert_int_equal(cli.got_len, len + 2);
+    assert_int_equal(cli.got[0], '<');
+    assert_memory_equal(cli.got + 1, data, len);
+    assert_int_equal(cli.got[len + 1], '>');
+    assert_int_equal(sent, 1);
+    /* Truncated to 100000 bytes while 3 MB are on their way. */
+    cli.got_len = 0;
+    assert_int_equal(eddy__stream_tls_faults(srv.s, 7, 0, NULL), 0);
+    assert_int_equal(eddy_stream_sendfile(srv.s, fd, 0, len, on_file_sent,
+                                          &cut),
+                     0);
+    assert_int_equal(ftruncate(fd, 100000), 0);
+    assert_true(tu_run_until_count(loop, &srv.closes, 1, RUN_ITER, RUN_MS));
+    assert_int_equal(srv.close_status, -ENODATA);
+    assert_int_equal(cut, -ENODATA);
+    assert_true(tu_run_until_count(loop, &cli.read_done, 1, RUN_ITER, RUN_MS));
+    assert_true(cli.got_len <= 100000);
+    assert_memory_equal(cli.got, data, cli.got_len);
+    finish(loop, &srv, &cli);
+    eddy_tls_ctx_free(sctx);
+    eddy_tls_ctx_free(cctx);
+    close(fd);
+    free(data);
+}
+
 /* Lines from the client, echoed by the server, with faults everywhere. */
 static void small_messages(end *srv, end *cli, int count)
 {
@@ -1511,6 +1575,116 @@ static void test_close_notify_and_truncation(void **state)
         }
         finish(loop, &srv, &cli);
     }
+    eddy_tls_ctx_free(sctx);
+    eddy_tls_ctx_free(cctx);
+}
+
+/* eddy_tls_ctx_ref(): the context outlives the caller's own reference
+ * for as long as the holder keeps its one. */
+static void test_ctx_ref(void **state)
+{
+    eddy_tls_ctx *sctx, *cctx, *held;
+    eddy_loop *loop;
+    end srv, cli;
+
+    (void)state;
+    need_tls();
+    sctx = server_ctx("server");
+    cctx = client_ctx();
+    assert_null(eddy_tls_ctx_ref(NULL));
+    held = eddy_tls_ctx_ref(sctx);
+    assert_ptr_equal(held, sctx);
+    eddy_tls_ctx_free(sctx); /* the caller's: the holder's remains */
+    loop = tu_loop_new();
+    tls_pair(loop, held, cctx, "localhost", &srv, &cli);
+    run_handshake(&srv, &cli);
+    assert_int_equal(srv.hs_status, 0);
+    assert_int_equal(cli.hs_status, 0);
+    finish(loop, &srv, &cli);
+    eddy_tls_ctx_free(held);
+    eddy_tls_ctx_free(cctx);
+}
+
+static void on_reply_written(eddy_stream *s, int status, void *arg)
+{
+    (void)arg;
+    if (status == 0)
+        eddy_stream_close(s);
+}
+
+/* One run of test_shutdown_write_tls: the server sends len bytes and
+ * half-closes.  seed 0: all asked for at once, before the handshake.
+ * Else once the bytes are out, with every send of the server failing or
+ * moving less at random (drawn from seed) until the client saw the end:
+ * close_notify has to wait for WRITE. */
+static void half_close_once(eddy_tls_ctx *sctx, eddy_tls_ctx *cctx, size_t len,
+                            uint64_t seed)
+{
+    char *data = malloc(len);
+    unsigned long counts[3];
+    eddy_loop *loop;
+    end srv, cli;
+    logbuf log;
+
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)('a' + i % 26);
+    loop = logged_loop(&log);
+    tls_pair(loop, sctx, cctx, "localhost", &srv, &cli);
+    assert_int_equal(eddy_stream_write(srv.s, data, len, NULL, NULL), 0);
+    if (seed != 0) {
+        run_handshake(&srv, &cli);
+        wait_flushed(loop, srv.s);
+        assert_int_equal(eddy__stream_tls_faults(srv.s, seed, 100, NULL), 0);
+    }
+    assert_int_equal(eddy_stream_shutdown_write(srv.s), 0);
+    assert_int_equal(eddy_stream_write(srv.s, "x", 1, NULL, NULL), -EPIPE);
+    assert_int_equal(eddy_stream_shutdown_write(srv.s), -EPIPE);
+    /* The client stays open at the server's close_notify, to answer. */
+    eddy_stream_set_half_open(cli.s, 1);
+    assert_int_equal(eddy_stream_read_until_close(cli.s, on_until_close, &cli),
+                     0);
+    assert_true(tu_run_until(loop, not_reading, cli.s, RUN_ITER, RUN_MS));
+    if (seed != 0) {
+        assert_int_equal(eddy__stream_tls_faults(srv.s, 0, 0, counts), 0);
+        assert_true(counts[0] > 0);
+    }
+    /* A clean end: every byte, then close_notify, never a truncation. */
+    assert_int_equal(cli.read_status, 0);
+    assert_int_equal(cli.got_len, len);
+    assert_memory_equal(cli.got, data, len);
+    assert_int_equal(cli.closes, 0);
+    assert_null(strstr(log.text, "without close_notify"));
+    /* The other way still works after the half-close. */
+    read_any(&srv);
+    assert_int_equal(
+        eddy_stream_write(cli.s, "reply", 5, on_reply_written, NULL), 0);
+    wait_closed(&srv);
+    assert_int_equal(srv.got_len, 5);
+    assert_memory_equal(srv.got, "reply", 5);
+    assert_int_equal(srv.read_status, EDDY_EOF);
+    assert_int_equal(srv.close_status, EDDY_EOF);
+    finish(loop, &srv, &cli);
+    free(data);
+}
+
+/* eddy_stream_shutdown_write() over TLS: close_notify, then the socket's
+ * half-close, once the queue is out (and the handshake done); reading
+ * goes on; with the server's sends failing or moving less at random,
+ * close_notify waits for WRITE and is sent whole. */
+static void test_shutdown_write_tls(void **state)
+{
+    eddy_tls_ctx *sctx, *cctx;
+    int seeds = tu_valgrind() ? 2 : 16;
+
+    (void)state;
+    need_tls();
+    sctx = server_ctx("server");
+    cctx = client_ctx();
+    half_close_once(sctx, cctx, 5, 0);
+    half_close_once(sctx, cctx, 300000, 0);
+    for (int i = 1; i <= seeds; i++)
+        half_close_once(sctx, cctx, 20000, (uint64_t)i * 0x9e3779b97f4a7c15u);
     eddy_tls_ctx_free(sctx);
     eddy_tls_ctx_free(cctx);
 }
@@ -2513,6 +2687,7 @@ static void test_without_tls(void **state)
     assert_int_equal(eddy_tls_ctx_set_ciphers(ctx, NULL, NULL), -ENOTSUP);
     assert_int_equal(eddy_tls_ctx_set_sni_callback(ctx, NULL, NULL), -ENOTSUP);
     assert_non_null(eddy_tls_ctx_error(ctx));
+    assert_null(eddy_tls_ctx_ref(ctx));
     eddy_tls_ctx_free(ctx);
     loop = tu_loop_new();
     tu_socketpair(sv);
@@ -2551,10 +2726,13 @@ int main(void)
         tu_test(test_start_tls_errors),
         tu_test(test_starttls_buffered),
         tu_test(test_bulk_both_ways),
+        tu_test(test_sendfile),
         tu_test(test_faults),
         tu_test(test_pending_plaintext),
         tu_test(test_write_after_peer_closed),
         tu_test(test_close_notify_and_truncation),
+        tu_test(test_ctx_ref),
+        tu_test(test_shutdown_write_tls),
         tu_test(test_bad_clients),
         tu_test(test_handshake_timeout),
         tu_test(test_close_during_handshake),

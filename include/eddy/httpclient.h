@@ -282,8 +282,9 @@ typedef struct eddy_http_fetch_options {
                                                 (the response's body is then
                                                 empty) */
     eddy_http_fetch_upgrade_cb on_upgrade; /**< ask for an upgrade: needs an
-                                                Upgrade header among headers;
-                                                Connection: Upgrade is sent */
+                                                Upgrade header among
+                                                headers; Connection:
+                                                Upgrade is sent */
     eddy_tls_ctx *tls;                     /**< https: this client context
                                                 instead of the client's (its
                                                 connections are pooled apart);

@@ -23,6 +23,36 @@
  * Strings from the request (eddy_str) point into the request's storage:
  * valid until the request is finished, and not NUL-terminated.
  *
+ * What handlers get beyond the bare server (Tornado's web module):
+ * routing on the decoded path, with parameters (`/items/{id}`,
+ * eddy_http_path_param()); query and body arguments
+ * (eddy_http_arg()), multipart uploads read as they stream in
+ * (eddy_http_read_multipart()); cookies (eddy_http_cookie(),
+ * eddy_http_set_cookie()) and headers added ahead of the response
+ * (eddy_http_add_header()); error pages (the options' error_page,
+ * eddy_http_send_error()); a handler deadline per route
+ * (eddy_http_server_route_ex()); files (eddy_http_server_static(),
+ * eddy_http_write_file()).
+ *
+ * Compression.  With the options' gzip set, a response is sent gzipped
+ * (Content-Encoding: gzip) when all of these hold: the request is
+ * HTTP/1.1 and its Accept-Encoding accepts gzip (an explicit gzip or
+ * x-gzip with a q above 0 decides, else `*`; `gzip;q=0` refuses); the
+ * route does not say EDDY_ROUTE_NO_GZIP; the status is 200 or another
+ * with a body but 206 (not 204, 304, 1xx); the response has a
+ * compressible Content-Type (text/ *, JSON, JavaScript, XML, SVG, and
+ * +json, +xml types) and no Content-Encoding or Content-Range of its own;
+ * its length is unknown or at least gzip_min_size; and it answers no
+ * HEAD.  eddy_http_respond() compresses the whole body first and says
+ * its compressed Content-Length; a response started with
+ * eddy_http_start_response() goes chunked, each eddy_http_write() piece
+ * compressed and flushed (Z_SYNC_FLUSH), so that a client reading a
+ * stream gets what was written.  Whenever Accept-Encoding could change
+ * the answer, Vary: Accept-Encoding is sent (also uncompressed, and on
+ * HEAD); a strong ETag of the handler's is sent weak when compressed.
+ * Files (eddy_http_server_static(), eddy_http_write_file()) are never
+ * compressed.
+ *
  * All functions run on the loop's thread and return 0 or a negative errno.
  */
 #ifndef EDDY_HTTPSERVER_H
@@ -32,6 +62,7 @@
 #include "eddy/ioloop.h"
 #include "eddy/iostream.h"
 #include "eddy/tcp.h"
+#include "eddy/tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +124,30 @@ typedef void (*eddy_http_close_cb)(eddy_http_request *req, void *arg);
 typedef void (*eddy_http_access_fn)(void *arg, const eddy_http_request *req,
                                     int status, uint64_t bytes, double ms);
 
+/** What an error page hook gives the server for one of its own answers. */
+typedef struct eddy_http_error_page {
+    const char *content_type; /**< the Content-Type value, NUL-terminated */
+    const void *body;         /**< the body, body[0, len) */
+    size_t len;               /**< its length */
+} eddy_http_error_page;
+
+/**
+ * Renders an error answer the server makes itself: 400, 404, 405, 413,
+ * 414, 431, 501, 503 and 505 (the 503 of a handler's deadline among
+ * them), and any that a handler asks for with eddy_http_send_error().
+ * req is NULL when the request's head did not parse (400, 414, 431, 501,
+ * 505 before a request existed); otherwise it may be read (its path
+ * headers, arguments) but not answered.  Return 0 with *page filled in to
+ * use it, or anything else for the built-in page ("404 Not Found\n",
+ * text/plain).  page's strings must stay valid until the hook is called
+ * again (a static buffer will do: the server copies them at once).  A
+ * page the server cannot send (a content_type with CR or LF, say) is
+ * replaced by the built-in one.  The status line, Allow on a 405 and
+ * Connection stay the server's.
+ */
+typedef int (*eddy_http_error_page_fn)(void *arg, const eddy_http_request *req,
+                                       int status, eddy_http_error_page *page);
+
 /** Server settings.  A zero field takes the default given. */
 typedef struct eddy_http_options {
     size_t max_header_size;      /**< request line + headers, 64 KiB: 431 */
@@ -131,15 +186,72 @@ typedef struct eddy_http_options {
                                       answer in flight */
     uint64_t max_linger_bytes;   /**< ... and at most this many bytes,
                                       16 MiB */
+    eddy_tls_ctx *tls;           /**< HTTPS: a server context
+                                      (EDDY_TLS_SERVER, its certificate
+                                      loaded) makes every connection TLS;
+                                      the server keeps a reference
+                                      (eddy_tls_ctx_ref()) until it is
+                                      freed.  The handshake must end
+                                      within header_timeout_ms of the
+                                      accept; a client that fails it is
+                                      closed and logged.  NULL: plain
+                                      HTTP */
+    eddy_args_limits args_limits; /**< limits of a request's query and
+                                      body arguments (eddy_http_arg()):
+                                      1000 pairs, 1 MiB (a multipart body's
+                                      fields are bounded by max_body_size
+                                      and eddy_multipart_limits' defaults
+                                      instead) */
+    unsigned args_flags;         /**< EDDY_ARGS_* for them, e.g.
+                                      EDDY_ARGS_UTF8 (Tornado decodes
+                                      arguments as UTF-8); 0 */
+    eddy_http_error_page_fn error_page; /**< renders the server's own
+                                      error answers and
+                                      eddy_http_send_error()'s; NULL: the
+                                      built-in "404 Not Found\n" text */
+    void *error_page_arg;        /**< passed to error_page */
+    int gzip;                    /**< non-zero: compress responses of
+                                      compressible types with gzip for
+                                      clients that accept it (see
+                                      "Compression" in the group's
+                                      description); off by default.
+                                      Without zlib (make ZLIB=none) it is
+                                      accepted and does nothing */
+    int gzip_level;              /**< zlib's level, 1 (fastest) to 9;
+                                      6 */
+    size_t gzip_min_size;        /**< a response whose length is known
+                                      and smaller than this goes
+                                      uncompressed: 1024 bytes */
 } eddy_http_options;
 
 /** Route flags. */
 enum {
     EDDY_ROUTE_EXACT = 0,   /**< the path must equal the pattern */
     EDDY_ROUTE_PREFIX = 1,  /**< the path must start with the pattern */
-    EDDY_ROUTE_STREAM = 2   /**< call the handler after the head; read the
+    EDDY_ROUTE_STREAM = 2,  /**< call the handler after the head; read the
                                  body with eddy_http_read_body() */
+    EDDY_ROUTE_NO_GZIP = 4  /**< never compress this route's responses
+                                 (options' gzip), e.g. for a handler that
+                                 sends files with eddy_http_write_file() */
 };
+
+/** Called when a route's handler deadline passed before the request was
+ *  finished (eddy_http_route_options), with the route's arg. */
+typedef void (*eddy_http_timeout_cb)(eddy_http_request *req, void *arg);
+
+/** Settings of one route (eddy_http_server_route_ex()); zero-initialise. */
+typedef struct eddy_http_route_options {
+    /** The handler's deadline: ms from the handler's call (for
+     *  EDDY_ROUTE_STREAM routes that includes reading the body) to the
+     *  request's finish; 0, the default: none.  When it passes, a
+     *  response not started yet is answered by the server with 503
+     *  (through the error page hook) and its connection closes once that
+     *  is sent; a response started already is cut off by closing the
+     *  connection (the client sees it short).  Then on_timeout runs; see
+     *  eddy_http_server_route_ex() for what the request is afterwards. */
+    uint64_t timeout_ms;
+    eddy_http_timeout_cb on_timeout; /**< told when it passed; may be NULL */
+} eddy_http_route_options;
 
 /** @name The server
  *  @{ */
@@ -153,15 +265,122 @@ EDDY_API int eddy_http_server_new(eddy_loop *loop,
                                   eddy_http_server **out);
 
 /**
- * Adds a route: method (NULL: any) and path pattern (copied).  Routes are
- * tried in the order added; a path no route matches gets 404, a path that
- * matches only with other methods gets 405 with Allow (which lists HEAD
- * wherever it lists GET).  A GET route also answers HEAD.  Errors: -EINVAL
- * (NULL path or handler, unknown flags), -ENOMEM.
+ * Adds a route: method (NULL: any) and path (copied), matched against the
+ * request's decoded path (eddy_http_decoded_path(): `/items/%31` is
+ * routed as `/items/1`; a path that cannot be decoded is refused with 400
+ * and never routed).  A path is a literal (EDDY_ROUTE_EXACT: equal;
+ * EDDY_ROUTE_PREFIX: a prefix of the request's), or a pattern of whole
+ * segments: `{name}` matches one non-empty segment, a last `{name*}` the
+ * rest of the path, slashes included, possibly empty (`/items/{id}`,
+ * `/files/{path*}`), read by name with eddy_http_path_param().  A GET
+ * route also answers HEAD.
+ *
+ * Which route: catch-alls (prefix routes and patterns ending in
+ * `{name*}`) are tried only for paths that no other route matches.
+ * Among the routes of that kind whose path matches, the first added that
+ * takes the method gets the request; when none takes it the answer is
+ * 405 with Allow listing their methods (HEAD wherever GET), even if a
+ * catch-all would take the method.  So a catch-all (an any-path GET, a
+ * handler for every method under `/`) never hides the 405 of a specific
+ * route, and never answers a path that one has.  No route matching: 404.
+ *
+ * Errors: -EINVAL (NULL path or handler, unknown flags, a pattern that
+ * does not compile: `{` or `}` other than around a whole segment's name
+ * of letters, digits and '_', a name twice, `{name*}` not last, a `.` or
+ * `..` segment; a pattern with EDDY_ROUTE_PREFIX), -ENOMEM.
  */
 EDDY_API int eddy_http_server_route(eddy_http_server *srv, const char *method,
                                     const char *path, unsigned flags,
                                     eddy_http_handler handler, void *arg);
+
+/**
+ * eddy_http_server_route() with settings (ro may be NULL: none).  With
+ * ro->timeout_ms, a request the handler has not finished that long after
+ * it was called is answered 503 by the server (or, its response begun,
+ * cut off by closing the connection), and ro->on_timeout(req, arg) runs.
+ * The request stays valid, and the handler must still finish it, exactly
+ * once, as for a client that went away: from on_timeout or later, every
+ * response call then returns -EPIPE and eddy_http_finish() frees it
+ * (eddy_http_respond() finishes and frees it itself).  So a handler's
+ * pointer never dangles: it drops it where it finishes the request, as
+ * always.  A streamed body still being read gets its body callback's last
+ * call first, with -ECANCELED.  The request's on_close callback does not
+ * run for the 503 (the client is still there), but does when the
+ * connection of a begun response is closed.  The 503 is counted and
+ * logged (access log) when sent; the handler's later finish is not
+ * logged again.  The deadline is cancelled when the request is finished
+ * or upgraded, or its client goes away (on_close tells that).  Errors: as
+ * eddy_http_server_route().
+ */
+EDDY_API int eddy_http_server_route_ex(eddy_http_server *srv,
+                                       const char *method, const char *path,
+                                       unsigned flags,
+                                       eddy_http_handler handler, void *arg,
+                                       const eddy_http_route_options *ro);
+
+/** Flags of eddy_http_static_options. */
+enum {
+    EDDY_STATIC_FOLLOW_SYMLINKS = 1, /**< follow symbolic links wherever
+                                          they lead, also out of the root
+                                          (by default one that leaves it
+                                          is 404) */
+    EDDY_STATIC_DOTFILES = 2         /**< serve names that begin with '.'
+                                          (by default 404: .git, .env) */
+};
+
+/** Settings of eddy_http_server_static(); zero-initialise.  Strings are
+ *  copied. */
+typedef struct eddy_http_static_options {
+    const char *index;         /**< served for a directory's path ending
+                                    in '/', e.g. "index.html"; a
+                                    directory's path without the '/' is
+                                    redirected (301) to it.  NULL: a
+                                    directory is 404 */
+    const char *cache_control; /**< a Cache-Control value sent with every
+                                    file, e.g. "max-age=3600"; NULL: none */
+    unsigned flags;            /**< EDDY_STATIC_* */
+} eddy_http_static_options;
+
+/**
+ * Serves the files under the directory root at the paths under prefix
+ * (Tornado's StaticFileHandler): GET and HEAD of prefix + a relative path
+ * answer the file root/path.  prefix starts and ends with '/'; it is
+ * routed as an EDDY_ROUTE_PREFIX route on the decoded path (other methods
+ * get 405 with Allow: GET, HEAD).
+ *
+ * - Content-Type by extension (eddy_http_mime_type(),
+ *   application/octet-stream when unknown); Last-Modified; a strong
+ *   ETag made of the file's size, modification time and inode;
+ *   Accept-Ranges: bytes; Cache-Control if asked for.
+ * - Conditional requests (RFC 9110 13.2.2): If-Match and
+ *   If-Unmodified-Since (412), If-None-Match and, without it,
+ *   If-Modified-Since (304).
+ * - A single byte range (206 with Content-Range), 416 with
+ *   `Content-Range: bytes * /size` (no space) when unsatisfiable, the
+ *   whole file (200) for several ranges or a malformed Range; If-Range
+ *   (an entity tag, or the exact Last-Modified date) decides whether
+ *   Range applies.  GET only: a HEAD is answered as a GET without Range.
+ * - The body goes with eddy_http_write_file(): sendfile(2) on plain
+ *   connections, read and written under TLS.  A file that shrinks while
+ *   it is sent ends the connection before a byte that is not the
+ *   file's.  Files over 4 GiB are fine.  Never compressed.
+ * - Refused with 404, never opened: a name that begins with '.' (unless
+ *   EDDY_STATIC_DOTFILES), an empty segment (`//`), a directory (unless
+ *   an index is set), anything but a regular file, and a symbolic link
+ *   that leads out of root (unless EDDY_STATIC_FOLLOW_SYMLINKS; on Linux
+ *   openat2(2) RESOLVE_BENEATH resolves inside root, elsewhere every
+ *   symbolic link is refused).  `..` and its encoded forms never get
+ *   here: the server refuses a path that climbs above `/` with 400, and
+ *   dot segments are removed before routing, so `/static/../x` is `/x`.
+ *   A file that cannot be read is 403; out of fds, 503.
+ *
+ * Errors: -EINVAL (prefix or root NULL, prefix not starting and ending
+ * with '/' or with a '{', opts->flags unknown), -ENOTDIR (root is not a
+ * directory), open(2)'s errors for root (-ENOENT, -EACCES), -ENOMEM.
+ */
+EDDY_API int eddy_http_server_static(eddy_http_server *srv, const char *prefix,
+                                     const char *root,
+                                     const eddy_http_static_options *opts);
 
 /** Binds (eddy_bind_sockets) and serves address:port (address NULL: all
  *  interfaces; port 0: a free port, which eddy_tcp_server_port() on
@@ -257,9 +476,20 @@ EDDY_API eddy_loop *eddy_http_server_loop(const eddy_http_server *srv);
 EDDY_API eddy_str eddy_http_method(const eddy_http_request *req);
 /** The request target as sent, e.g. "/a/b?x=1". */
 EDDY_API eddy_str eddy_http_uri(const eddy_http_request *req);
-/** The path: the target up to '?' ("/a" also for an absolute-form
- *  target, "http://host/a?b"). */
+/** The path as sent: the target up to '?' ("/a" also for an
+ *  absolute-form target, "http://host/a?b"), still percent-encoded. */
 EDDY_API eddy_str eddy_http_path(const eddy_http_request *req);
+/** The path routes are matched against: eddy_http_path() percent-decoded
+ *  ('+' stays '+') with dot segments removed (eddy_path_decode()), so
+ *  `/a/./b/%2E%2E/c%31` is `/a/c1`.  It never holds an encoded '/' or NUL
+ *  nor climbs above `/`: the server refuses such paths with 400.  The
+ *  asterisk-form target `*` (OPTIONS) is `*`. */
+EDDY_API eddy_str eddy_http_decoded_path(const eddy_http_request *req);
+/** The value of path parameter name (`{name}` in the route's pattern),
+ *  decoded, into *value.  Errors: -ENOENT (the route has no such
+ *  parameter, or is not a pattern), -EINVAL (name or value NULL). */
+EDDY_API int eddy_http_path_param(const eddy_http_request *req,
+                                  const char *name, eddy_str *value);
 /** The target after '?' (empty when there is none). */
 EDDY_API eddy_str eddy_http_query(const eddy_http_request *req);
 /** 10 for HTTP/1.0, 11 for HTTP/1.1. */
@@ -277,8 +507,9 @@ EDDY_API eddy_str eddy_http_body(const eddy_http_request *req);
 /** The client's IP address as text (xheaders applied), valid until the
  *  request is finished; "" for a Unix domain socket. */
 EDDY_API const char *eddy_http_remote_ip(const eddy_http_request *req);
-/** "http", or what X-Scheme / X-Forwarded-Proto said with xheaders ("http"
- *  or "https"); a static string. */
+/** "http", or "https" on a server with a TLS context (options' tls), or
+ *  what X-Scheme / X-Forwarded-Proto said with xheaders ("http" or
+ *  "https"); a static string. */
 EDDY_API const char *eddy_http_scheme(const eddy_http_request *req);
 /** The server that received the request.  A request may outlive its
  *  server (eddy_http_server_free()): do not call this after that. */
@@ -291,6 +522,105 @@ EDDY_API eddy_loop *eddy_http_request_loop(const eddy_http_request *req);
 EDDY_API void eddy_http_set_data(eddy_http_request *req, void *data);
 /** The pointer last given to eddy_http_set_data(), or NULL. */
 EDDY_API void *eddy_http_data(const eddy_http_request *req);
+
+/** @} */
+/** @name Arguments and cookies
+ *
+ * Tornado's get_query_argument, get_body_argument and get_argument.
+ * Query arguments are parsed from the target's query, body arguments from
+ * an application/x-www-form-urlencoded body or the fields (not the files)
+ * of a multipart/form-data body (eddy_args_parse_body()), each on first
+ * use and kept until the request is finished.  A body of another type,
+ * and the body of an EDDY_ROUTE_STREAM route (not held: use
+ * eddy_http_read_multipart()), has none.  Values point into the request
+ * and are NUL-terminated (so that strtol() can read them), valid until it
+ * is finished; the last of several pairs of a name wins, as in Tornado
+ * (eddy_args_get_all() on eddy_http_args() gives all).  Limits and flags
+ * are the options' args_limits and args_flags.
+ *
+ * Errors, which each call of the family returns again: -ENOENT (no such
+ * argument: Tornado's MissingArgumentError), -EINVAL (a bad '%' escape;
+ * a multipart Content-Type without a valid boundary; name or value NULL),
+ * -EILSEQ (EDDY_ARGS_UTF8, and not UTF-8), -EBADMSG or -EPROTO (a
+ * malformed or cut multipart body), -E2BIG, -EMSGSIZE or -EFBIG (past a
+ * limit: too many pairs or parts, too many bytes), -ENOMEM.  The server
+ * does not answer for the handler: eddy_http_error_status() maps each to
+ * the status to answer (400 for -ENOENT and the malformed, 413 for the
+ * limits) and eddy_http_send_error() sends it.
+ *  @{ */
+
+/** Which arguments eddy_http_args() gives. */
+enum {
+    EDDY_HTTP_QUERY_ARGS = 1, /**< the query's */
+    EDDY_HTTP_BODY_ARGS = 2,  /**< the body's */
+    EDDY_HTTP_ALL_ARGS = 3    /**< the query's, then the body's */
+};
+
+/** The value of the last query argument named name into *value.  Errors:
+ *  see the section. */
+EDDY_API int eddy_http_query_arg(eddy_http_request *req, const char *name,
+                                 eddy_str *value);
+/** The value of the last body argument named name into *value.  Errors:
+ *  see the section. */
+EDDY_API int eddy_http_body_arg(eddy_http_request *req, const char *name,
+                                eddy_str *value);
+/** The value of the last argument named name, the query's and the body's
+ *  together (Tornado's get_argument: a body argument wins over a query
+ *  argument of the same name).  Errors: see the section; a malformed query
+ *  or body is an error even when the name is in the other. */
+EDDY_API int eddy_http_arg(eddy_http_request *req, const char *name,
+                           eddy_str *value);
+/** The set of arguments which says (EDDY_HTTP_*_ARGS) into *out, for
+ *  iteration (eddy_args_count(), eddy_args_at()) and repeated names
+ *  (eddy_args_get_all()); NULL is an empty set.  It belongs to the
+ *  request.  Errors: see the section (not -ENOENT), -EINVAL (which
+ *  unknown, out NULL). */
+EDDY_API int eddy_http_args(eddy_http_request *req, unsigned which,
+                            const eddy_args **out);
+
+/** The value of the first cookie named name (case-sensitive) in the
+ *  request's Cookie header fields, in order, as eddy_cookie_get() reads
+ *  them: not decoded, pointing into the request.  Errors: -ENOENT, -EINVAL
+ *  (name or value NULL). */
+EDDY_API int eddy_http_cookie(const eddy_http_request *req, const char *name,
+                              eddy_str *value);
+
+/** Called once a multipart body read by eddy_http_read_multipart() ended:
+ *  status 0 when it was whole and well-formed, else why not. */
+typedef void (*eddy_http_multipart_done)(eddy_http_request *req, int status,
+                                         void *arg);
+
+/**
+ * For EDDY_ROUTE_STREAM routes: reads a multipart/form-data body through
+ * a streaming parser (eddy_multipart_new(), with lim, NULL for its
+ * defaults), so that a large upload never sits whole in memory: cb's
+ * begin, data and end callbacks run (with arg) as the body arrives, a
+ * part's data straight from what was read.  Then done runs once, with 0,
+ * or with the first error: the parser's (eddy_multipart_feed(), -EPROTO
+ * for a body cut short, a callback's value), or the body's
+ * (eddy_http_body_cb's statuses: EDDY_HTTP_TOO_LARGE, -EPROTO,
+ * -ECONNRESET...).  After an error no part callback runs and the rest of
+ * the body is not read: answer (eddy_http_error_status() gives the
+ * status) and the connection closes after the response.  A part callback
+ * stops the upload by returning non-zero (done then gets that value, or
+ * -ECANCELED); it must not finish the request: done may (or it may be
+ * finished later).  eddy_http_pause_body() and eddy_http_resume_body()
+ * work as for eddy_http_read_body().  Errors, after which nothing was
+ * read: -EINVAL (the route does not stream its body; cb or done NULL),
+ * -ENOTSUP (the body is not multipart/form-data, or has no
+ * Content-Type: read it yourself, or answer 415), -EINVAL also for a
+ * malformed boundary (answer 400), -ENOMEM, and eddy_http_read_body()'s
+ * (-EALREADY, -EPIPE, -EPROTO).
+ */
+EDDY_API int eddy_http_read_multipart(eddy_http_request *req,
+                                      const eddy_multipart_limits *lim,
+                                      const eddy_multipart_callbacks *cb,
+                                      eddy_http_multipart_done done,
+                                      void *arg);
+
+/** @} */
+/** @name Reading a streamed body; clients that leave
+ *  @{ */
 
 /**
  * For EDDY_ROUTE_STREAM routes: reads the body, handing it over in pieces.
@@ -446,6 +776,62 @@ EDDY_API int eddy_http_upgrade(eddy_http_request *req,
                                const eddy_http_header *headers,
                                size_t nheaders, eddy_http_upgrade_cb cb,
                                void *arg);
+
+/**
+ * Adds a header field to the response this request will get, to be sent
+ * by eddy_http_respond(), eddy_http_start_response(),
+ * eddy_http_send_error() or eddy_http_upgrade() with the ones they are
+ * given (both are sent when a name is in both); name and value are
+ * copied.  For headers decided before the response is (cookies set along
+ * the way, by several parts of a handler).  Errors: -EINVAL (name or
+ * value NULL; a name that is not a token or is one of the framing
+ * headers, Content-Length, Transfer-Encoding and Connection; a value with
+ * a control character such as CR, LF or NUL: nothing is added),
+ * -EALREADY (the response was started: too late), -ENOMEM.
+ */
+EDDY_API int eddy_http_add_header(eddy_http_request *req, const char *name,
+                                  const char *value);
+
+/** Adds `Set-Cookie: ` eddy_cookie_format(c) to the response, as
+ *  eddy_http_add_header().  Errors: eddy_cookie_format()'s -EINVAL (the
+ *  cookie could inject a header or an attribute, or breaks RFC 6265's
+ *  syntax; nothing is added), -EALREADY, -ENOMEM. */
+EDDY_API int eddy_http_set_cookie(eddy_http_request *req, const eddy_cookie *c);
+
+/**
+ * Answers with status (400 to 599) and the server's error page for it
+ * (the options' error_page hook, or "404 Not Found\n" as text/plain), as
+ * the server answers its own errors (a 405 gets Allow for the path's
+ * routes), and finishes the request: Tornado's send_error.  Errors:
+ * -EINVAL (status outside 400..599: nothing sent, answer again), and
+ * eddy_http_respond()'s -EALREADY and -EPIPE.
+ */
+EDDY_API int eddy_http_send_error(eddy_http_request *req, int status);
+
+/** The status that answers an error from this header's calls (or
+ *  httputil's parsers): 400 for -ENOENT (a missing argument), -EINVAL,
+ *  -EILSEQ, -EBADMSG and -EPROTO; 413 for -E2BIG, -EMSGSIZE, -EFBIG and
+ *  EDDY_HTTP_TOO_LARGE; 415 for -ENOTSUP; 503 for -ENOMEM; 500 for
+ *  anything else.  Any thread. */
+EDDY_API int eddy_http_error_status(int err);
+
+/**
+ * Writes len bytes of the file open on fd, from offset, as a piece of the
+ * body (after eddy_http_start_response()), without copying them into
+ * memory: eddy_stream_sendfile() (sendfile(2) on plain connections, read
+ * and written under TLS).  fd is the caller's: keep it open and the bytes
+ * in place until cb runs, and close it there (cb may be NULL when fd
+ * outlives the request).  A file shorter than offset + len by then
+ * (truncated meanwhile) closes the connection before a byte that is not
+ * the file's.  Errors, after which cb does not run: -EINVAL (no response
+ * was started; fd negative; the bytes would pass the Content-Length
+ * given), -ENOTSUP (the response is being compressed: give the route
+ * EDDY_ROUTE_NO_GZIP), -EPIPE (the client went away, or the connection
+ * could not take it: finish the request).
+ */
+EDDY_API int eddy_http_write_file(eddy_http_request *req, int fd,
+                                  uint64_t offset, uint64_t len,
+                                  eddy_stream_cb cb, void *arg);
 
 /** Non-zero when the request's response did not go out whole: the client
  *  went away before it was finished (eddy_http_finish() returned -EPIPE),

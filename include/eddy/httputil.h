@@ -18,6 +18,13 @@
  *
  * Strings given as (pointer, length) need not be NUL-terminated; results
  * that point into an input (eddy_str) are valid as long as that input is.
+ *
+ * One rule says what a server answers each parser's errors with: input
+ * that is malformed (-EINVAL, -EILSEQ, -EBADMSG, -EPROTO) is 400 Bad
+ * Request, input past a limit (-E2BIG: too many pairs or parts;
+ * -EMSGSIZE, -EFBIG: too many bytes) is 413 Content Too Large: the same
+ * request with less in it would be taken.  eddy_http_error_status()
+ * (httpserver.h) maps them.
  */
 #ifndef EDDY_HTTPUTIL_H
 #define EDDY_HTTPUTIL_H
@@ -98,9 +105,9 @@ enum {
  * Errors (*out is NULL then, and nothing is to be freed): -EINVAL (a bad
  * '%' escape; out NULL; unknown flags), -EILSEQ (EDDY_ARGS_UTF8 and a name
  * or value that is not UTF-8), -E2BIG (more than lim->max_args pairs),
- * -EMSGSIZE (n over lim->max_size), -ENOMEM.  A server answers -EINVAL,
- * -EILSEQ and -E2BIG with 400, -EMSGSIZE with 413.  lim may be NULL: the
- * defaults.
+ * -EMSGSIZE (n over lim->max_size), -ENOMEM.  A server answers -EINVAL
+ * and -EILSEQ with 400, the limits -E2BIG and -EMSGSIZE with 413 (the
+ * rule at the top).  lim may be NULL: the defaults.
  */
 EDDY_API int eddy_args_parse(const char *p, size_t n, unsigned flags,
                              const eddy_args_limits *lim, eddy_args **out);
@@ -345,11 +352,14 @@ EDDY_API int eddy_multipart_new(const char *boundary, size_t len,
  * Parses data[0, len), the next bytes of the body, calling the callbacks
  * for what they complete; bytes after the closing delimiter are ignored.
  * Errors, after which every call returns the same error (free the parser;
- * a server answers 400, or 413 for the limits): -EBADMSG (the body is
+ * a server answers 400 for -EBADMSG, 413 for the limits -E2BIG, -EMSGSIZE
+ * and -EFBIG, as the rule at the top says): -EBADMSG (the body is
  * malformed), -E2BIG (more than max_parts parts), -EMSGSIZE (a part's
  * header block over max_header_size), -EFBIG (a field over
  * max_field_size), or what a callback returned (-ECANCELED for a positive
  * value).  A part whose data began gets no end callback after an error.
+ * One more error leaves the parser as it was: -EINVAL, data NULL with len
+ * above 0 (feed the bytes again).
  */
 EDDY_API int eddy_multipart_feed(eddy_multipart *mp, const char *data,
                                  size_t len);

@@ -217,6 +217,27 @@ EDDY_API int eddy_stream_write_ref(eddy_stream *s, const void *data,
                                    size_t len, eddy_stream_cb cb, void *arg);
 
 /**
+ * Queues len bytes of the file open on fd, from offset, in order with the
+ * other writes, without reading them into memory first: a plain socket
+ * sends them with sendfile(2) on Linux; a TLS stream, a pipe, or a system
+ * where sendfile(2) differs (FreeBSD, macOS) reads them with pread(2), 64
+ * KiB at a time, and writes them as any bytes.  fd is the caller's: keep
+ * it open, and the file's bytes in place, until cb runs (with 0 once they
+ * were all handed to the kernel, or with an error), and close it there;
+ * cb may be NULL when fd is kept open longer (until the stream's close
+ * callback, say).  The bytes count in eddy_stream_write_buffered() and
+ * the watermarks, but not against max_write_buffer_size, which bounds
+ * memory.  A file that ends before offset + len (truncated meanwhile)
+ * closes the stream with -ENODATA before a byte that is not the file's is
+ * sent; a file rewritten in place meanwhile cannot be noticed (replace
+ * files with rename(2): an open fd keeps the old one).  Errors: -EPIPE
+ * (closed), -EINVAL (fd negative; offset + len past INT64_MAX), -ENOMEM;
+ * nothing is queued then and cb does not run.
+ */
+EDDY_API int eddy_stream_sendfile(eddy_stream *s, int fd, uint64_t offset,
+                                  uint64_t len, eddy_stream_cb cb, void *arg);
+
+/**
  * Sets the write watermarks: from the moment the bytes queued reach high,
  * eddy_stream_needs_drain() is non-zero, and once they have fallen to low
  * the drain callback runs (once).  high 0 (the default) turns them off.
@@ -296,6 +317,23 @@ EDDY_API void eddy_stream_set_close_callback(eddy_stream *s, eddy_stream_cb cb,
  */
 EDDY_API void eddy_stream_close(eddy_stream *s);
 
+/**
+ * Half-closes the stream: once every write queued so far is out, the peer
+ * reads the end of what the stream sends, while reading goes on (a
+ * lingering close, a request sent in full, Node's end()).  On a socket
+ * that is shutdown(SHUT_WR); on a TLS stream a close_notify goes first,
+ * so that the peer sees a clean end (#EDDY_EOF), never a truncation; a
+ * stream over two fds closes its write fd (and one that only wrote then
+ * closes, with 0).  A handshake or connect under way is waited for.
+ * Writes fail from now on (-EPIPE); reads, and EOF and errors from the
+ * peer, behave as before, and the owner still closes the stream.  A
+ * failure to send closes the stream with its error (-ECONNRESET...).
+ * Errors (nothing changes): -EPIPE (closed, already half-closed, or with
+ * no write side), -ENOTSOCK (one fd that is not a socket, such as a tty:
+ * close the stream instead), -ENOMEM.
+ */
+EDDY_API int eddy_stream_shutdown_write(eddy_stream *s);
+
 /** Turns Nagle's algorithm off (on != 0) or on, on a TCP stream.  Errors:
  *  -EPIPE (closed), or setsockopt's errno: -ENOTSOCK (a pipe),
  *  -EOPNOTSUPP (a socket that is not TCP). */
@@ -308,7 +346,8 @@ EDDY_API int eddy_stream_error(const eddy_stream *s);
 EDDY_API int eddy_stream_closed(const eddy_stream *s);
 /** Non-zero while a read is pending. */
 EDDY_API int eddy_stream_reading(const eddy_stream *s);
-/** Bytes queued for writing and not yet handed to the kernel. */
+/** Bytes queued for writing and not yet handed to the kernel (a file's
+ *  queued with eddy_stream_sendfile() too). */
 EDDY_API size_t eddy_stream_write_buffered(const eddy_stream *s);
 /** Bytes read from the fd and not yet handed to a read callback. */
 EDDY_API size_t eddy_stream_read_buffered(const eddy_stream *s);

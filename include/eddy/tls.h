@@ -130,6 +130,12 @@ EDDY_API int eddy_tls_ctx_new(int role, eddy_tls_ctx **out);
  *  it any more.  NULL does nothing. */
 EDDY_API void eddy_tls_ctx_free(eddy_tls_ctx *ctx);
 
+/** Takes one more reference to ctx, for a holder that may outlive the
+ *  caller's own (an HTTP server keeps its context this way); each
+ *  reference is dropped with eddy_tls_ctx_free().  Returns ctx (NULL for
+ *  NULL).  Any thread. */
+EDDY_API eddy_tls_ctx *eddy_tls_ctx_ref(eddy_tls_ctx *ctx);
+
 /**
  * Loads a certificate chain (PEM: the certificate, then the intermediates
  * that lead to its CA) and its private key (PEM, unencrypted; key_file
