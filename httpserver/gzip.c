@@ -193,12 +193,17 @@ int eddy__gzip_decide(const eddy_http_request *req, int status,
                       int64_t content_length)
 {
     const eddy_http_server *srv = req->srv;
-    size_t min = srv->opt.gzip_min_size ? srv->opt.gzip_min_size : 1024;
+    size_t min;
     eddy_str ct, v;
 
 #ifndef EDDY_ZLIB
     return EDDY__GZ_NO;
 #endif
+    /* Without a connection the server may be freed (a request its client
+     * left, or one its server's free orphaned): nothing is sent anyway. */
+    if (req->conn == NULL)
+        return EDDY__GZ_NO;
+    min = srv->opt.gzip_min_size ? srv->opt.gzip_min_size : 1024;
     if (!srv->opt.gzip || req->head.version != 11 || status < 200 ||
         status == 204 || status == 206 || status == 304 ||
         (req->route != NULL && (req->route->flags & EDDY_ROUTE_NO_GZIP)) ||

@@ -2269,6 +2269,42 @@ static void test_gzip(void **state)
     srv_finish(&t);
 }
 
+static void h_keep(eddy_http_request *req, void *arg)
+{
+    *(eddy_http_request **)arg = req;
+}
+
+static int is_held(void *arg)
+{
+    return *(eddy_http_request **)arg != NULL;
+}
+
+/* A request its handler still holds when the server is freed is answered
+ * -EPIPE and freed, with gzip on too: deciding on compression read the
+ * freed server's options (valgrind found it through fuzz/connection.c). */
+static void test_gzip_after_server_free(void **state)
+{
+    eddy_http_options o = {0};
+    eddy_http_header h = EDDY_HEADER("Content-Type", "application/json");
+    eddy_http_request *req = NULL;
+    client c;
+    tsrv t;
+
+    (void)state;
+    o.gzip = 1;
+    srv_start(&t, &o);
+    srv_route(&t, "GET", "/held", 0, h_keep, &req);
+    cl_open(&t, &c);
+    cl_send(&c, "GET /held HTTP/1.1\r\nHost: t\r\n"
+                "Accept-Encoding: gzip\r\n\r\n");
+    assert_true(tu_run_until(t.loop, is_held, &req, RUN_ITER, RUN_MS));
+    eddy_http_server_free(t.srv);
+    t.srv = NULL;
+    assert_int_equal(eddy_http_respond(req, 200, &h, 1, json, 4000), -EPIPE);
+    cl_close(&c);
+    srv_finish(&t);
+}
+
 /* --- files as pieces of a body ----------------------------------------------
  */
 
@@ -2530,6 +2566,7 @@ int main(void)
         tu_test(test_deadline_not_reached),
         tu_test(test_deadline_server_freed),
         tu_test(test_gzip),
+        tu_test(test_gzip_after_server_free),
         tu_test(test_write_file),
         tu_test(test_client_gone_calls),
         tu_test(test_accept_encoding),

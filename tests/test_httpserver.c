@@ -479,6 +479,13 @@ static void test_reason(void **state)
     assert_string_equal(eddy_http_reason(431),
                         "Request Header Fields Too Large");
     assert_string_equal(eddy_http_reason(505), "HTTP Version Not Supported");
+    /* The codes eddy's own answers use (static files: 412, 416). */
+    assert_string_equal(eddy_http_reason(412), "Precondition Failed");
+    assert_string_equal(eddy_http_reason(416), "Range Not Satisfiable");
+    assert_string_equal(eddy_http_reason(410), "Gone");
+    assert_string_equal(eddy_http_reason(422), "Unprocessable Content");
+    assert_string_equal(eddy_http_reason(451), "Unavailable For Legal Reasons");
+    assert_string_equal(eddy_http_reason(599), "Unknown");
     assert_string_equal(eddy_http_reason(299), "Unknown");
     assert_string_equal(eddy_http_reason(-1), "Unknown");
     assert_string_equal(eddy_http_reason(1000), "Unknown");

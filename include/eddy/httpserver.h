@@ -120,7 +120,10 @@ typedef void (*eddy_http_close_cb)(eddy_http_request *req, void *arg);
 /** One line of access log, after each response: method, path, status,
  *  body bytes sent (handed to the kernel), milliseconds from the head's
  *  arrival to the end.  A response that did not go out whole is logged
- *  too, with the bytes that did: eddy_http_aborted(req) says so. */
+ *  too, with the bytes that did: eddy_http_aborted(req) says so.  The
+ *  status is the one the handler gave, or 200 for a request finished
+ *  without a response (eddy_http_finish()), even when its client had
+ *  left and nothing was sent: then bytes is 0 and aborted is true. */
 typedef void (*eddy_http_access_fn)(void *arg, const eddy_http_request *req,
                                     int status, uint64_t bytes, double ms);
 
@@ -248,7 +251,10 @@ typedef struct eddy_http_route_options {
      *  (through the error page hook) and its connection closes once that
      *  is sent; a response started already is cut off by closing the
      *  connection (the client sees it short).  Then on_timeout runs; see
-     *  eddy_http_server_route_ex() for what the request is afterwards. */
+     *  eddy_http_server_route_ex() for what the request is afterwards.
+     *  A client that leaves first cancels the deadline: a handler that
+     *  waits (on a timer, a backend) must set eddy_http_on_close() too,
+     *  or nothing tells it to finish the request, which then leaks. */
     uint64_t timeout_ms;
     eddy_http_timeout_cb on_timeout; /**< told when it passed; may be NULL */
 } eddy_http_route_options;
@@ -368,8 +374,9 @@ typedef struct eddy_http_static_options {
  *   EDDY_STATIC_DOTFILES), an empty segment (`//`), a directory (unless
  *   an index is set), anything but a regular file, and a symbolic link
  *   that leads out of root (unless EDDY_STATIC_FOLLOW_SYMLINKS; on Linux
- *   openat2(2) RESOLVE_BENEATH resolves inside root, elsewhere every
- *   symbolic link is refused).  `..` and its encoded forms never get
+ *   openat2(2) RESOLVE_BENEATH resolves inside root; elsewhere, and on a
+ *   Linux without openat2 (before 5.6, some seccomp sandboxes, valgrind),
+ *   every symbolic link is refused, even one inside root).  `..` and its encoded forms never get
  *   here: the server refuses a path that climbs above `/` with 400, and
  *   dot segments are removed before routing, so `/static/../x` is `/x`.
  *   A file that cannot be read is 403; out of fds, 503.
@@ -839,8 +846,9 @@ EDDY_API int eddy_http_write_file(eddy_http_request *req, int fd,
  *  hook, which gets such requests too, and for the stats (aborted). */
 EDDY_API int eddy_http_aborted(const eddy_http_request *req);
 
-/** The standard reason phrase of status ("Unknown" when there is none); a
- *  static string.  Any thread. */
+/** The standard reason phrase of status: RFC 9110's (and 103, 428, 429,
+ *  431, 451 and 511 from their RFCs), "Unknown" for a code none of them
+ *  defines; a static string.  Any thread. */
 EDDY_API const char *eddy_http_reason(int status);
 
 /** @} */
