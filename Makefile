@@ -140,6 +140,8 @@ help:
 	@echo "  check          the test suites for every backend, under valgrind, with ASan+UBSan"
 	@echo "  check-layers   that every include points down the layers (part of check)"
 	@echo "  interop-client the HTTP client against nginx and Tornado (not in check)"
+	@echo "  interop-ws     WebSocket against Python's websockets and node's ws (once)"
+	@echo "  check-browser  ws_chat in headless chromium, two tabs (once)"
 	@echo "  testssl        testssl against examples/hello over HTTPS (a minute; not in check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
 	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
@@ -187,12 +189,16 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/libeddy.a
 GLIB_FLAGS := $(shell pkg-config --cflags --libs glib-2.0 2>/dev/null)
 $(B)/tests/test_glib: TEST_FLAGS = $(if $(GLIB_FLAGS),-DTU_HAVE_GLIB $(GLIB_FLAGS))
 
-# tests/test_ws_conn.c makes allocations fail on purpose, through GNU ld's
+# tests/test_ws_conn.c and test_ws_handshake.c make allocations fail on purpose, through GNU ld's
 # --wrap (Linux); elsewhere those tests are skipped.
 ifeq ($(UNAME),Linux)
-$(B)/tests/test_ws_conn: TEST_FLAGS = -DTU_WRAP_MALLOC \
+$(B)/tests/test_ws_conn $(B)/tests/test_ws_handshake: TEST_FLAGS = -DTU_WRAP_MALLOC \
     -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
 endif
+
+# tests/test_ws_upgrade.c runs test_ws_conn.c's case suite over real
+# opening handshakes: it includes that file.
+$(B)/tests/test_ws_upgrade: tests/test_ws_conn.c
 
 -include $(LIB_OBJ:.o=.d)
 
@@ -258,6 +264,30 @@ check-install: lib
 .PHONY: interop-client
 interop-client: examples
 	@tests/interop_client.sh $(B)
+
+# WebSocket against independent peers and a real browser, run once (not
+# per backend: CI calls each once).  interop-deps installs node's ws and
+# puppeteer-core under build/npm/ (puppeteer-core drives the system's
+# chromium: no browser download); offline, npm's failure is reported and
+# the suites skip.  INTEROP=require (CI) makes a missing peer fail.
+NPM_DIR := build/npm
+NPM_PKGS := ws@8 puppeteer-core@24
+INTEROP ?= 1
+.PHONY: interop-deps interop-ws check-browser
+interop-deps:
+	@scripts/need.sh npm python3-websockets || true
+	@[ -d $(NPM_DIR)/node_modules/ws ] && [ -d $(NPM_DIR)/node_modules/puppeteer-core ] || \
+	    PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-audit --no-fund \
+	        --prefix $(NPM_DIR) $(NPM_PKGS) >/dev/null || \
+	    echo "== interop-deps: npm could not install $(NPM_PKGS) (offline?)"
+
+interop-ws: interop-deps $(B)/tests/test_ws_interop
+	@echo "== $(B)/tests/test_ws_interop [once]"
+	@EDDY_INTEROP=$(INTEROP) $(B)/tests/test_ws_interop
+
+check-browser: interop-deps examples
+	@scripts/need.sh chromium || true
+	@INTEROP=$(INTEROP) tests/browser/check_browser.sh $(B)
 
 # testssl (Debian's testssl.sh) against examples/hello over HTTPS: no old
 # protocol, weak cipher suite or client renegotiation (tests/testssl.sh).

@@ -110,8 +110,8 @@ static void on_close(eddy_ws *ws, int code, const char *reason, size_t len,
         eddy_loop_stop(e->b->loop);
 }
 
-static const eddy_ws_callbacks callbacks = {on_message, NULL, on_close, NULL,
-                                            NULL};
+static const eddy_ws_callbacks callbacks = {.on_message = on_message,
+                                            .on_close = on_close};
 
 /* CONNS pairs of connected sockets: [i][0] the server's, [i][1] the
  * client's. */

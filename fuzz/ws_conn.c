@@ -341,8 +341,9 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
     unsigned s = fuzz_byte(&in);
     wc_cfg cfg = {s & 1 ? EDDY_WS_CLIENT : EDDY_WS_SERVER, NULL, (s >> 3) & 1,
                   maxes[(s >> 4) & 3]};
-    eddy_ws_callbacks cbs = {wc_on_message, wc_on_part, wc_on_close, NULL,
-                             NULL};
+    eddy_ws_callbacks cbs = {.on_message = wc_on_message,
+                             .on_message_part = wc_on_part,
+                             .on_close = wc_on_close};
     eddy_ws_options o = {.max_message_size = cfg.max};
     size_t cuts[WC_MAX_CUTS], ncuts = fuzz_cuts(&in, cuts, WC_MAX_CUTS);
     size_t at = 0, first = ncuts > 0 ? cuts[0] : in.n;

@@ -194,6 +194,17 @@ const char *eddy_strerror(int err)
     case -4059: return "connect timeout (connect_timeout_ms)";
     case -4060: return "request timeout (request_timeout_ms)";
     case -4061: return "no byte from the server for idle_timeout_ms";
+    /* websocket.h's EDDY_WS_E*, -4040 to -4049. */
+    case -4040: return "not a WebSocket handshake (answered 400)";
+    case -4041: return "WebSocket version other than 13 (answered 426)";
+    case -4042: return "WebSocket Origin not allowed (answered 403)";
+    case -4043: return "WebSocket handshake refused: a status other than 101";
+    case -4044: return "WebSocket handshake: wrong Sec-WebSocket-Accept";
+    case -4045: return "WebSocket handshake: no Upgrade: websocket or "
+                       "Connection: upgrade in the 101";
+    case -4046: return "WebSocket handshake: a subprotocol not offered";
+    case -4047: return "WebSocket handshake: an extension the offer does "
+                       "not allow";
     default: return strerror(err < 0 ? -err : err);
     }
 }

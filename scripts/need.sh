@@ -5,6 +5,8 @@
 #                                      doxygen groff gnuplot musl-gcc libfuzzer
 #                                      zlib libcurl libssl openssl gnutls-cli
 #                                      python3 testssl
+#                                      chromium python3-websockets
+#                                      python3-tornado
 #
 # For each missing one it installs the package when it can (apt-get as root
 # on Debian and Ubuntu, pkg on FreeBSD, brew on macOS), printing the exact
@@ -23,6 +25,8 @@ have() {
             $CC -x c - $(pkg-config --cflags --libs cmocka 2>/dev/null || echo -lcmocka) \
                 -o /dev/null 2>/dev/null ;;
     ab) command -v ab >/dev/null 2>&1 ;;
+    python3-websockets) python3 -c 'import websockets' >/dev/null 2>&1 ;;
+    python3-tornado) python3 -c 'import tornado' >/dev/null 2>&1 ;;
     zlib) pkg-config --exists zlib 2>/dev/null ;;
     libcurl) pkg-config --exists libcurl 2>/dev/null ;;
     libssl)
@@ -57,6 +61,9 @@ package() {
     pkg:libcurl | brew:libcurl) echo curl ;;
     apt:npm) echo npm ;;
     pkg:ab) echo apache24 ;;
+    pkg:python3-websockets) echo py311-websockets ;;
+    pkg:python3-tornado) echo py311-tornado ;;
+    brew:python3-websockets | brew:python3-tornado) echo "" ;;
     pkg:clang | pkg:libfuzzer) echo llvm ;;
     pkg:npm) echo npm ;;
     pkg:libssl | pkg:openssl) echo openssl ;;

@@ -8,9 +8,10 @@
 #     README's program (app.c), both with HOME in a scratch directory; the
 #     program must run and read its input, and given a regular file on
 #     epoll (-EPERM) it must say so and stop.  The README's hello world
-#     fetch example and HTTPS hello build with the same command (the
-#     fetch example must report a name that does not resolve), and all
-#     four build warning-free with -Werror; with TLS in the library, the
+#     fetch example, HTTPS hello and WebSocket echo server build with the
+#     same command (the fetch example must report a name that does not
+#     resolve), and all five build warning-free with -Werror; with TLS in
+#     the library, the
 #     HTTPS one serves "Hello, World" to curl with the certificate the
 #     README's openssl command makes (block "https-run").
 #  2. The program finds libeddy.so through its rpath, not LD_LIBRARY_PATH
@@ -67,8 +68,9 @@ readme_block app.c > "$app/app.c"
 readme_block hello.c > "$app/hello.c"
 readme_block fetch.c > "$app/fetch.c"
 readme_block https.c > "$app/https.c"
+readme_block ws.c > "$app/ws.c"
 [ -s "$app/app.c" ] && [ -s "$app/hello.c" ] && [ -s "$app/fetch.c" ] &&
-    [ -s "$app/https.c" ] ||
+    [ -s "$app/https.c" ] && [ -s "$app/ws.c" ] ||
     fail "README.md lost its programs"
 
 # 1. The README's commands, as written.
@@ -98,7 +100,9 @@ if (cd "$app" && ./fetch http://nonexistent.invalid/) > "$log" 2>&1 ||
 fi
 (cd "$app" && HOME=$home sh -ec "$(echo "$cc_line" | sed 's/\<app\>/https/g')") \
     > "$log" 2>&1 || fail "the README's HTTPS hello does not build"
-for f in app hello fetch https; do
+(cd "$app" && HOME=$home sh -ec "$(echo "$cc_line" | sed 's/\<app\>/ws/g')") \
+    > "$log" 2>&1 || fail "the README's WebSocket echo server does not build"
+for f in app hello fetch https ws; do
     (cd "$app" && HOME=$home sh -ec "$(echo "$cc_line" |
         sed "s/\\<app\\>/$f/g; s/^cc /$CC -std=c11 -Wall -Wextra -Werror /")") \
         > "$log" 2>&1 || fail "the README's $f.c has warnings"

@@ -20,6 +20,11 @@
  * Everything else (timeouts, backpressure, memory, the error of every
  * public function) are the tests after the tables.  No test sleeps: each
  * wait runs the loop, bounded in iterations and time.
+ *
+ * tests/test_ws_upgrade.c includes this file with TU_WS_OVER_UPGRADE to
+ * run the case suite again over real opening handshakes on loopback TCP
+ * (eddy_ws_accept() on an HTTP server, eddy_ws_connect(), and raw peers
+ * that do the HTTP part by hand): only the ends are made differently.
  */
 #include "testutil.h"
 
@@ -225,10 +230,14 @@ static void rec_drain(eddy_ws *ws, void *arg)
     sd->drains++;
 }
 
-static const eddy_ws_callbacks whole_cbs = {rec_message, NULL, rec_close,
-                                            rec_drain, rec_pong};
-static const eddy_ws_callbacks part_cbs = {NULL, rec_part, rec_close, rec_drain,
-                                           rec_pong};
+static const eddy_ws_callbacks whole_cbs = {.on_message = rec_message,
+                                            .on_close = rec_close,
+                                            .on_drain = rec_drain,
+                                            .on_pong = rec_pong};
+static const eddy_ws_callbacks part_cbs = {.on_message_part = rec_part,
+                                           .on_close = rec_close,
+                                           .on_drain = rec_drain,
+                                           .on_pong = rec_pong};
 
 static void side_free(side *sd)
 {
@@ -248,6 +257,7 @@ static void wait_closed(eddy_loop *loop, side *sd)
     assert_int_equal(sd->closed, 1);
 }
 
+#ifndef TU_WS_OVER_UPGRADE
 /* A stream over fd, and a connection in role over it. */
 static eddy_ws *open_end(eddy_loop *loop, int fd, int role,
                          const eddy_ws_options *o, const eddy__ws_pmd *pmd,
@@ -260,10 +270,31 @@ static eddy_ws *open_end(eddy_loop *loop, int fd, int role,
         eddy__ws_conn_new(s, role, NULL, 0, pmd, NULL, o, cbs, sd, &sd->ws), 0);
     return sd->ws;
 }
+#endif
+
+#ifdef TU_WS_OVER_UPGRADE
+/* tests/test_ws_upgrade.c: both ends over a real handshake; the raw
+ * peer's socket, past its handshake, for one eddy end; and the HTTP
+ * server's end. */
+static void up_open_pair(eddy_loop *loop, const eddy_ws_options *so,
+                         const eddy_ws_options *co, const eddy__ws_pmd *pmd,
+                         const eddy_ws_callbacks *scb,
+                         const eddy_ws_callbacks *ccb, side *srv, side *cli);
+static int up_open_raw(eddy_loop *loop, int role, const eddy_ws_options *o,
+                       const eddy__ws_pmd *pmd, const eddy_ws_callbacks *cbs,
+                       side *sd);
+static void up_done(void);
+#define OVER_UPGRADE 1
+#else
+#define OVER_UPGRADE 0
+#endif
 
 /* Runs the loop until nothing is left of the streams, and closes it. */
 static void loop_done(eddy_loop *loop)
 {
+#ifdef TU_WS_OVER_UPGRADE
+    up_done();
+#endif
     for (int i = 0; i < 4; i++)
         assert_int_equal(eddy_loop_run_once(loop, 0), 0);
     eddy_loop_close(loop, 0);
@@ -285,9 +316,14 @@ static void pair_open_with(pair *p, const eddy_ws_options *so,
 
     memset(p, 0, sizeof *p);
     p->loop = tu_loop_new();
+#ifdef TU_WS_OVER_UPGRADE
+    (void)sv;
+    up_open_pair(p->loop, so, co, pmd, scb, ccb, &p->srv, &p->cli);
+#else
     tu_socketpair(sv);
     open_end(p->loop, sv[0], EDDY_WS_SERVER, so, pmd, scb, &p->srv);
     open_end(p->loop, sv[1], EDDY_WS_CLIENT, co, pmd, ccb, &p->cli);
+#endif
 }
 
 static void pair_open(pair *p, const eddy_ws_options *o,
@@ -382,9 +418,14 @@ static void raw_open(raw *t, int role, const eddy_ws_options *o,
     t->loop = tu_loop_new();
     t->role = role;
     t->me.echo = 1;
+#ifdef TU_WS_OVER_UPGRADE
+    (void)sv;
+    t->fd = up_open_raw(t->loop, role, o, pmd, cbs, &t->me);
+#else
     tu_socketpair(sv);
     t->fd = sv[1];
     open_end(t->loop, sv[0], role, o, pmd, cbs, &t->me);
+#endif
     eddy__ws_reader_init(
         &t->rd, role == EDDY_WS_SERVER ? EDDY_WS_CLIENT : EDDY_WS_SERVER,
         UINT64_MAX >> 1);
@@ -678,7 +719,24 @@ static void raw_end_failed(raw *t, unsigned code)
 typedef struct case_state {
     const void *row;
     int fds;
+    int passed; /* the case ran to its end */
 } case_state;
+
+/* Cases that passed, per section (for main()'s totals). */
+static size_t passed_in[20];
+
+/* The section of a case's row: the number its name starts with. */
+static int section_of(const void *row)
+{
+    int n = atoi(*(const char *const *)row);
+
+    return n > 0 && n < 20 ? n : 0;
+}
+
+static void case_passed(void **state)
+{
+    ((case_state *)*state)->passed = 1;
+}
 
 static int case_setup(void **state)
 {
@@ -696,6 +754,9 @@ static int case_teardown(void **state)
 {
     case_state *cs = *state;
     void *fds = (void *)(intptr_t)cs->fds;
+
+    if (cs->passed)
+        passed_in[section_of(cs->row)]++;
 
     free(cs);
     return tu_fd_teardown(&fds);
@@ -881,6 +942,7 @@ static void run_raw_case(void **state)
 
     run_raw_role(c, EDDY_WS_SERVER);
     run_raw_role(c, EDDY_WS_CLIENT);
+    case_passed(state);
 }
 
 /* 1: framing.  Text and binary messages of every length encoding, whole
@@ -1347,6 +1409,7 @@ static void run_utf8_case(void **state)
         run_utf8_role(c, role, 0);
         run_utf8_role(c, role, 1);
     }
+    case_passed(state);
 }
 
 #define KOSME "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"
@@ -1581,6 +1644,7 @@ static void run_pair_case(void **state)
         free(msgs[i]);
     free(msgs);
     pair_close(&p);
+    case_passed(state);
 }
 
 #define KIB(n) ((size_t)(n) << 10)
@@ -1996,7 +2060,9 @@ static void server_close_answered(void **state)
     assert_int_equal(eddy_ws_close(t.me.ws, 1001, "bye"), 0);
     raw_expect_close(&t, 1001);
     raw_send_close(&t, 1001, "");
-    raw_expect_eof(&t);
+    raw_expect_eof(&t);        /* the server's side ends first */
+    assert_false(t.me.closed); /* and waits for ours, reading */
+    raw_close_fd(&t);
     wait_closed(t.loop, &t.me);
     assert_int_equal(t.me.code, 1001);
     assert_int_equal(t.me.error, 0);
@@ -2173,6 +2239,7 @@ static void stop_inside_callback(void **state)
     }
     raw_expect_close(&t, 1000);
     raw_expect_eof(&t);
+    raw_close_fd(&t);
     wait_closed(t.loop, &t.me);
     assert_int_equal(t.me.messages, 1);
     assert_string_equal((const char *)t.me.last.data, "one");
@@ -3157,7 +3224,7 @@ static size_t idle_bytes(const eddy__ws_pmd *pmd, const eddy_ws_options *o,
                          int count)
 {
 #if defined(__GLIBC__) && !defined(TU_ASAN)
-    eddy_ws_callbacks cbs = {idle_echo, NULL, NULL, NULL, NULL};
+    eddy_ws_callbacks cbs = {.on_message = idle_echo};
     eddy_loop *loop = tu_loop_new();
     int(*fds)[2] = calloc((size_t)count, sizeof *fds);
     eddy_ws **ws = calloc((size_t)count, sizeof *ws);
@@ -3366,7 +3433,7 @@ int main(void)
         SECTION(deflate_cases, run_pair_case, 1),
         SECTION(deflate_raw_cases, run_raw_case, 1),
     };
-    size_t cap = COUNT(more), n = 0, per[20] = {0};
+    size_t cap = COUNT(more), n = 0, per[20] = {0}, nmore;
     struct CMUnitTest *t;
     char(*names)[128];
     int failed;
@@ -3394,14 +3461,25 @@ int main(void)
             n++;
         }
     }
-    printf("autobahn-style cases per section:");
+    printf("autobahn-style cases per section%s:",
+           OVER_UPGRADE ? " over real opening handshakes" : "");
     for (int i = 1; i < 20; i++)
         if (per[i] > 0)
             printf(" %d: %zu", i, per[i]);
     printf("\n");
-    for (size_t i = 0; i < COUNT(more); i++)
+    /* Over real handshakes only the case suite runs: the tests after it
+     * are about the connection, which is the same however it was made. */
+    nmore = OVER_UPGRADE ? 0 : COUNT(more);
+    for (size_t i = 0; i < nmore; i++)
         t[n++] = more[i];
-    failed = _cmocka_run_group_tests("ws_conn", t, n, NULL, NULL);
+    failed = _cmocka_run_group_tests(OVER_UPGRADE ? "ws_upgrade" : "ws_conn", t,
+                                     n, NULL, NULL);
+    printf("autobahn-style cases passed per section%s:",
+           OVER_UPGRADE ? " over real opening handshakes" : "");
+    for (int i = 1; i < 20; i++)
+        if (per[i] > 0)
+            printf(" %d: %zu/%zu", i, passed_in[i], per[i]);
+    printf("\n");
     free(names);
     free(t);
     (void)fail_alloc;

@@ -408,14 +408,18 @@ int eddy_ws_pong(eddy_ws *ws, const void *data, size_t len)
 /* --- closing ------------------------------------------------------------- */
 
 /* Our Close is out and, for a clean end, the peer's is in: a server
- * closes now, a client waits for the server to (RFC 6455 7.1.1).  After
- * a failure the peer is told we are done writing, and input is read and
- * dropped until its EOF. */
+ * ends the TCP connection first, a client waits for the server to (RFC
+ * 6455 7.1.1).  The server, like one after a failure, tells the peer it
+ * is done writing and reads and drops what comes until the peer's EOF
+ * (within close_timeout): closing with unread bytes (a peer's frame
+ * after its Close, say) would send a reset, which can destroy what the
+ * peer has not read yet, our Close among it. */
 static void finish(eddy_ws *ws)
 {
     if (!(ws->flags & F_CLOSE_FLUSHED) || gone(ws))
         return;
-    if (ws->flags & F_FAILED) {
+    if ((ws->flags & F_FAILED) ||
+        ((ws->flags & F_CLOSE_RECV) && ws->role == EDDY_WS_SERVER)) {
         /* Over TLS a half-close of the socket would end TLS without its
          * close_notify (a truncation to the peer): closing sends it.  A
          * stream that is not a socket just closes. */
@@ -425,8 +429,6 @@ static void finish(eddy_ws *ws)
                 shutdown(eddy_stream_fd(ws->s), SHUT_WR) != 0)
                 close_stream(ws, 0);
         }
-    } else if ((ws->flags & F_CLOSE_RECV) && ws->role == EDDY_WS_SERVER) {
-        close_stream(ws, 0);
     }
 }
 
@@ -905,6 +907,14 @@ static int take_options(const eddy_ws_options *opts, const eddy__ws_pmd *agreed,
     if (agreed != NULL && eddy__ws_pmd_check_options(&o->deflate) < 0)
         return -EINVAL;
     return 0;
+}
+
+int eddy__ws_options_check(const eddy_ws_options *opts)
+{
+    static const eddy__ws_pmd any = {0, 0, 15, 15};
+    eddy_ws_options o;
+
+    return take_options(opts, &any, &o);
 }
 
 /* The connection and what hangs off it: one allocation, and one more for

@@ -319,6 +319,56 @@ EDDY_HIDDEN int eddy__ws_pmd_check(const eddy_ws_deflate_options *o,
                                       const eddy_str *lines, size_t n,
                                       eddy__ws_pmd *agreed);
 
+/* --- the opening handshake, whole (handshake.c) ------------------------ */
+
+/* The most Sec-WebSocket-Protocol or -Extensions lines a handshake reads
+ * (more: 400, or a client's EDDY_WS_ESUBPROTOCOL / _EEXTENSION). */
+#define EDDY_WS_MAX_LINES 16
+
+/* What the server answers a handshake request: eddy__ws_check_request(). */
+typedef struct eddy__ws_verdict {
+    int status;         /* 101; or the refusal's 400, 403, 426 */
+    const char *why;    /* a refusal's reason (static), for log and body */
+    char accept[EDDY_WS_ACCEPT_LEN + 1]; /* Sec-WebSocket-Accept */
+    int protocol;       /* the subprotocol's index in the server's; -1 */
+    int deflate;        /* permessage-deflate agreed: agreed and ext */
+    eddy__ws_pmd agreed;
+    char ext[EDDY_WS_PMD_MAX_HEADER]; /* Sec-WebSocket-Extensions */
+} eddy__ws_verdict;
+
+/*
+ * Checks a handshake request (RFC 6455 4.2.1), its method, version (10 or
+ * 11) and header fields h[0, n), against o (not NULL), and fills *v: 101
+ * with what to answer, or the refusal's status and reason.  Checks, in
+ * order: GET, HTTP/1.1, "websocket" in Upgrade, "upgrade" in Connection
+ * (both any case), one Sec-WebSocket-Version saying 13 (else 426), one
+ * Sec-WebSocket-Key of base64 of 16 bytes, the Origin (o->check_origin,
+ * called with req, or the same-host rule; 403), then subprotocols and
+ * extensions as lists (400 when they do not parse).  Reads nothing past
+ * the lengths given and allocates nothing.
+ */
+EDDY_HIDDEN void eddy__ws_check_request(eddy_str method, int version,
+                                        const eddy_http_header *h, size_t n,
+                                        const eddy_ws_server_options *o,
+                                        eddy_http_request *req,
+                                        eddy__ws_verdict *v);
+
+/*
+ * Checks a server's answer to a client's handshake (RFC 6455 4.1): its
+ * status and header fields h[0, n), against the key sent (NUL-terminated),
+ * the subprotocols offered (NULL-terminated, or NULL) and the deflate
+ * options the offer was made from (NULL: none offered).  Returns 0 with
+ * *protocol (the index of the subprotocol chosen, -1: none) and *pmd (1
+ * with *agreed when permessage-deflate was agreed), or EDDY_WS_ESTATUS,
+ * _EUPGRADE, _EACCEPT, _ESUBPROTOCOL, _EEXTENSION, in that order.
+ */
+EDDY_HIDDEN int eddy__ws_check_response(int status, const eddy_http_header *h,
+                                        size_t n, const char *key,
+                                        const char *const *subprotocols,
+                                        const eddy_ws_deflate_options *deflate,
+                                        int *protocol, int *pmd,
+                                        eddy__ws_pmd *agreed);
+
 /* --- permessage-deflate: the codec (deflate.c) ------------------------- */
 
 /* A growable output buffer; the caller owns it (free p). */
@@ -407,6 +457,10 @@ EDDY_HIDDEN void eddy__ws_deflater_free(eddy__ws_deflater *d);
 EDDY_HIDDEN void eddy__ws_inflater_free(eddy__ws_inflater *i);
 
 /* --- the connection (conn.c) ------------------------------------------- */
+
+/* Whether opts (NULL: defaults) are valid for a connection, deflate
+ * settings included: 0 or -EINVAL, as eddy__ws_conn_new() would say. */
+EDDY_HIDDEN int eddy__ws_options_check(const eddy_ws_options *opts);
 
 /*
  * Makes a WebSocket connection over s once the opening handshake has

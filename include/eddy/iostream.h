@@ -70,8 +70,9 @@ typedef struct eddy_stream eddy_stream;
 #define EDDY_EOF (-4095)
 /* eddy's own codes share one namespace below EDDY_EOF, all known to
  * eddy_strerror(); the tcp layer's are -4080 to -4089, TLS's -4070 to
- * -4079 (tls.h), the HTTP client's -4050 to -4069 (httpclient.h), the
- * HTTP server's from -4094 (EDDY_HTTP_TOO_LARGE, httpserver.h) down. */
+ * -4079 (tls.h), the HTTP client's -4050 to -4069 (httpclient.h),
+ * WebSocket's -4040 to -4049 (websocket.h), the HTTP server's from -4094
+ * (EDDY_HTTP_TOO_LARGE, httpserver.h) down. */
 /** Name resolution: the host name does not exist, or has no address of
  *  the family asked for (EAI_NONAME, EAI_NODATA, a name under .invalid). */
 #define EDDY_ENOTFOUND (-4080)

@@ -49,7 +49,10 @@
 #ifndef EDDY_WEBSOCKET_H
 #define EDDY_WEBSOCKET_H
 
+#include "eddy/httpclient.h"
+#include "eddy/httpserver.h"
 #include "eddy/iostream.h"
+#include "eddy/tls.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -155,29 +158,29 @@ typedef struct eddy_ws eddy_ws;
 
 /** A connection's settings; a zero field takes its default. */
 typedef struct eddy_ws_options {
-    uint64_t max_message_size;    /**< the longest message taken (for a
-                                       compressed one, once inflated);
-                                       longer closes with 1009.  Default
-                                       EDDY_WS_DEFAULT_MAX_MESSAGE */
-    uint32_t ping_interval_ms;    /**< send a ping this often; default:
-                                       never */
-    uint32_t ping_timeout_ms;     /**< drop the connection when no pong
-                                       came this long after a ping;
-                                       default: ping_interval_ms */
-    uint32_t close_timeout_ms;    /**< the closing handshake's time, from
-                                       the Close sent to the TCP connection
-                                       closed; default
-                                       EDDY_WS_DEFAULT_CLOSE_TIMEOUT */
-    size_t write_high_water;      /**< queued bytes at which
-                                       eddy_ws_needs_drain() turns true;
-                                       default EDDY_WS_DEFAULT_HIGH_WATER */
-    size_t write_low_water;       /**< queued bytes at which on_drain()
-                                       runs, below write_high_water;
-                                       default write_high_water / 4 */
-    size_t max_write_buffer_size; /**< queued bytes a send may not take
-                                       the connection past (it is dropped,
-                                       -ENOSPC); default: no limit but the
-                                       stream's own */
+    uint64_t max_message_size;       /**< the longest message taken (for a
+                                          compressed one, once inflated);
+                                          longer closes with 1009.  Default
+                                          EDDY_WS_DEFAULT_MAX_MESSAGE */
+    uint32_t ping_interval_ms;       /**< send a ping this often; default:
+                                          never */
+    uint32_t ping_timeout_ms;        /**< drop the connection when no pong
+                                          came this long after a ping;
+                                          default: ping_interval_ms */
+    uint32_t close_timeout_ms;       /**< the closing handshake's time, from
+                                          the Close sent to the TCP connection
+                                          closed; default
+                                          EDDY_WS_DEFAULT_CLOSE_TIMEOUT */
+    size_t write_high_water;         /**< queued bytes at which
+                                          eddy_ws_needs_drain() turns true;
+                                          default EDDY_WS_DEFAULT_HIGH_WATER */
+    size_t write_low_water;          /**< queued bytes at which on_drain()
+                                          runs, below write_high_water;
+                                          default write_high_water / 4 */
+    size_t max_write_buffer_size;    /**< queued bytes a send may not take
+                                          the connection past (it is dropped,
+                                          -ENOSPC); default: no limit but the
+                                          stream's own */
     eddy_ws_deflate_options deflate; /**< permessage-deflate: what the
                                           handshake offers or accepts, and
                                           the compressor's level, memory
@@ -220,6 +223,19 @@ typedef void (*eddy_ws_drain_cb)(eddy_ws *ws, void *arg);
 typedef void (*eddy_ws_pong_cb)(eddy_ws *ws, const char *data, size_t len,
                                 void *arg);
 
+/**
+ * The opening handshake ended, first of all callbacks: ws is the open
+ * connection and status 0; or ws is NULL and status an error when the
+ * handshake failed, and nothing more comes (free here what arg holds for
+ * the connection).  The errors are eddy_ws_accept()'s (a server) and
+ * eddy_ws_connect()'s (a client).  resp is for a client the server's
+ * answer, valid during the call: the 101's head, or with
+ * #EDDY_WS_ESTATUS the response that refused (status, headers, body);
+ * NULL on a server, and when no answer came.
+ */
+typedef void (*eddy_ws_open_cb)(eddy_ws *ws, int status,
+                                const eddy_http_response *resp, void *arg);
+
 /** What a connection tells its program; any may be NULL.  Each gets the
  *  arg given with them. */
 typedef struct eddy_ws_callbacks {
@@ -230,7 +246,41 @@ typedef struct eddy_ws_callbacks {
     eddy_ws_close_cb on_close;       /**< the end, exactly once */
     eddy_ws_drain_cb on_drain;       /**< backpressure: go on sending */
     eddy_ws_pong_cb on_pong;         /**< a pong arrived */
+    eddy_ws_open_cb on_open;         /**< the opening handshake ended (made
+                                          by eddy_ws_accept() or
+                                          eddy_ws_connect()) */
 } eddy_ws_callbacks;
+
+/** @name Error codes of the opening handshake
+ *  eddy's own codes for WebSocket, -4040 to -4049, named by
+ *  eddy_strerror().  The first three are eddy_ws_accept()'s: it answered
+ *  the request itself and finished it.  The others reach a client's
+ *  on_open().
+ *  @{ */
+/** The request is not a WebSocket opening handshake (not a GET over
+ *  HTTP/1.1, no Upgrade: websocket or Connection: upgrade, a missing or
+ *  malformed Sec-WebSocket-Key, a malformed Sec-WebSocket-Protocol or
+ *  -Extensions): eddy answered 400 and logged why. */
+#define EDDY_WS_EREQUEST (-4040)
+/** The request asks for a version other than 13: eddy answered 426 with
+ *  Sec-WebSocket-Version: 13. */
+#define EDDY_WS_EVERSION (-4041)
+/** The origin check refused the request's Origin: eddy answered 403. */
+#define EDDY_WS_EORIGIN (-4042)
+/** The server answered with a status other than 101 (on_open()'s resp
+ *  has it, with its headers and body). */
+#define EDDY_WS_ESTATUS (-4043)
+/** The 101 had no Sec-WebSocket-Accept, or not the one the key asks. */
+#define EDDY_WS_EACCEPT (-4044)
+/** The 101 lacked Upgrade: websocket or Connection: upgrade. */
+#define EDDY_WS_EUPGRADE (-4045)
+/** The 101 named a subprotocol that was not offered, or several. */
+#define EDDY_WS_ESUBPROTOCOL (-4046)
+/** The 101's Sec-WebSocket-Extensions is not what the offer allows: an
+ *  extension not offered, or permessage-deflate with parameters the
+ *  offer excludes. */
+#define EDDY_WS_EEXTENSION (-4047)
+/** @} */
 
 /** A connection's state (the browser's readyState, after the opening
  *  handshake). */
@@ -375,6 +425,175 @@ EDDY_API void eddy_ws_set_data(eddy_ws *ws, void *data);
 
 /** The pointer last given to eddy_ws_set_data(), or NULL. */
 EDDY_API void *eddy_ws_data(const eddy_ws *ws);
+
+/** @} */
+/** @name The server's opening handshake
+ *  @{ */
+
+/**
+ * Decides whether a request's Origin may open a connection: non-zero
+ * accepts it.  origin is the Origin header's value (len bytes, not
+ * NUL-terminated), or NULL when the request has none (programs other
+ * than browsers send none).  req is the request, for its other headers.
+ */
+typedef int (*eddy_ws_origin_fn)(eddy_http_request *req, const char *origin,
+                                 size_t len, void *arg);
+
+/** A server's handshake settings; a zero field takes its default. */
+typedef struct eddy_ws_server_options {
+    eddy_ws_options ws;              /**< the connection's settings;
+                                          ws.deflate.enable accepts
+                                          permessage-deflate */
+    const char *const *subprotocols; /**< NULL-terminated, in the order
+                                          of preference: the first the
+                                          client offers is chosen; none
+                                          in common, or NULL: no
+                                          subprotocol */
+    eddy_ws_origin_fn check_origin;  /**< NULL: Tornado's rule, a
+                                          request with no Origin or with
+                                          one whose host[:port] is the
+                                          Host header (ASCII case
+                                          ignored); others get 403 */
+    void *check_origin_arg;          /**< passed to check_origin */
+    const eddy_http_header *headers; /**< more headers for the 101
+                                          (Set-Cookie, say); not Upgrade,
+                                          Connection or Sec-WebSocket-* */
+    size_t nheaders;                 /**< how many */
+} eddy_ws_server_options;
+
+/**
+ * Answers a request with the WebSocket opening handshake (RFC 6455 4.2):
+ * checks it in full, chooses a subprotocol and permessage-deflate's
+ * parameters, queues the 101 and finishes the request; the connection
+ * follows once the HTTP server hands its stream over, never inside this
+ * call: cb->on_open() runs then, once, with the open eddy_ws, or with
+ * NULL and an error when the client went away first (-ECONNRESET, also
+ * when the server is freed), or the connection could not be made
+ * (-ENOMEM, -EPIPE for a stream closing already).  opts (NULL:
+ * defaults) and cb are copied; arg goes to every callback.  The request
+ * is finished when this returns 0: take what the connection needs from
+ * it (its path, a cookie) before, into arg.
+ *
+ * Errors after which eddy answered and the request is finished (do not
+ * touch it again): #EDDY_WS_EREQUEST (400), #EDDY_WS_EVERSION (426),
+ * #EDDY_WS_EORIGIN (403); -EPIPE: the client went away, or the
+ * connection could not take the answer.
+ *
+ * Errors after which nothing was sent and the request is the caller's to
+ * answer: -EINVAL (NULL req; options out of range: write_low_water not
+ * below write_high_water, deflate settings; headers the HTTP server
+ * refuses, or Upgrade, Connection or Sec-WebSocket-*: answer 500, say),
+ * -EALREADY (a response was started: go on with it), -EBUSY (a streamed
+ * route whose body was not read whole: read it, then accept), -ESHUTDOWN
+ * (the server is shutting down: answer 503), -ENOMEM (answer 503).
+ */
+EDDY_API int eddy_ws_accept(eddy_http_request *req,
+                            const eddy_ws_server_options *opts,
+                            const eddy_ws_callbacks *cb, void *arg);
+
+/** A WebSocket endpoint for eddy_ws_route(): what every connection on
+ *  its path gets. */
+typedef struct eddy_ws_endpoint {
+    eddy_ws_server_options opts; /**< the handshake's settings */
+    eddy_ws_callbacks cb;        /**< the connections' callbacks */
+    void *arg;                   /**< their arg */
+} eddy_ws_endpoint;
+
+/**
+ * Routes GET path (an exact path) to eddy_ws_accept() with ep's options,
+ * callbacks and arg: Tornado's `(r"/ws", WebSocketHandler)`.  ep is not
+ * copied: it must stay valid and unchanged while the server lives (a
+ * static const one, say).  A request the handshake refuses is answered
+ * as eddy_ws_accept() says; one it cannot take gets 503 (shutting down,
+ * out of memory) or 500.  Errors: -EINVAL (NULL ep), and
+ * eddy_http_server_route()'s.
+ */
+EDDY_API int eddy_ws_route(eddy_http_server *srv, const char *path,
+                           const eddy_ws_endpoint *ep);
+
+/** @} */
+/** @name The client's opening handshake
+ *  @{ */
+
+/** A client's handshake settings; a zero field takes its default. */
+typedef struct eddy_ws_connect_options {
+    eddy_ws_options ws;              /**< the connection's settings;
+                                          ws.deflate.enable offers
+                                          permessage-deflate */
+    const char *const *subprotocols; /**< offered, NULL-terminated, in
+                                          the order of preference (tokens;
+                                          copied); NULL: none */
+    const eddy_http_header *headers; /**< more headers for the request
+                                          (Origin, Cookie, Authorization;
+                                          copied); not Upgrade, Connection
+                                          or Sec-WebSocket-* */
+    size_t nheaders;                 /**< how many */
+    uint64_t connect_timeout_ms;     /**< name lookup, TCP and TLS; 0: the
+                                          HTTP client's (20 s) */
+    uint64_t handshake_timeout_ms;   /**< the whole handshake, connecting
+                                          included, to the 101; 0: the
+                                          HTTP client's request timeout
+                                          (20 s) */
+    eddy_tls_ctx *tls;               /**< wss: this client context (its
+                                          CAs, verification); NULL: the
+                                          HTTP client's (the system's CAs,
+                                          verification on).  It must
+                                          outlive the connect */
+} eddy_ws_connect_options;
+
+/** A client's opening handshake in progress (eddy_ws_connect()).
+ *  Opaque; valid until its on_open() returns, or until it is cancelled. */
+typedef struct eddy_ws_connecting eddy_ws_connecting;
+
+/**
+ * Opens a WebSocket connection to url (ws:// or wss://, a host name or a
+ * numeric address, [IPv6] in brackets; no fragment) through the HTTP
+ * client (httpclient.h): a GET with Upgrade: websocket, a fresh
+ * Sec-WebSocket-Key, Sec-WebSocket-Version: 13, the subprotocols and the
+ * permessage-deflate offer of opts (NULL: defaults) and its headers.  The
+ * 101 is checked (RFC 6455 4.1: its Upgrade and Connection tokens,
+ * Sec-WebSocket-Accept, a subprotocol that was offered, an extension
+ * answer the offer allows) and the client's connection made over the
+ * stream.  cb->on_open() runs once, never inside this call: with the open
+ * eddy_ws and the 101 (resp); or with NULL and an error:
+ *
+ * - #EDDY_WS_ESTATUS: the server answered another status; resp is that
+ *   response (3xx are not followed; 401, 403 and 404 say why).
+ * - #EDDY_WS_EACCEPT, #EDDY_WS_EUPGRADE, #EDDY_WS_ESUBPROTOCOL,
+ *   #EDDY_WS_EEXTENSION: a 101 that breaks the handshake (resp has it);
+ *   the connection is closed.
+ * - the HTTP client's: #EDDY_HTTP_ECONNTIMEOUT (connect_timeout_ms),
+ *   #EDDY_HTTP_EREQTIMEOUT (handshake_timeout_ms), EDDY_ENOTFOUND,
+ *   -ECONNREFUSED, EDDY_TLS_VERIFY (the server's certificate did not
+ *   verify), #EDDY_HTTP_EMALFORMED... (resp NULL).
+ * - -ENOMEM (resp may be the 101).
+ *
+ * client is the HTTP client to connect through, on loop (its resolver,
+ * TLS context and limits are shared; the connection leaves its pool once
+ * upgraded), or NULL for one made for this connect alone.  opts and cb
+ * are copied, arg goes to every callback.  *out (when out is not NULL)
+ * gets the handle, for eddy_ws_connect_cancel().
+ *
+ * Errors (nothing was started, on_open() will not run): -EINVAL (NULL
+ * loop or url, cb or its on_open NULL, options out of range as for
+ * eddy_ws_accept(), a subprotocol that is not a token, headers the HTTP
+ * client refuses or Upgrade, Connection, Sec-WebSocket-*, a URL with a
+ * fragment or that does not parse), -EPROTONOSUPPORT (a scheme other
+ * than ws and wss), -ENOTSUP (wss in a build without TLS), -ENOMEM, and
+ * eddy_http_client_new()'s when client is NULL.
+ */
+EDDY_API int eddy_ws_connect(eddy_loop *loop, eddy_http_client *client,
+                             const char *url,
+                             const eddy_ws_connect_options *opts,
+                             const eddy_ws_callbacks *cb, void *arg,
+                             eddy_ws_connecting **out);
+
+/**
+ * Cancels a connect in progress: on_open() will not run, the connection
+ * being made is closed, and the handle is invalid.  Inside the connect's
+ * own on_open() it does nothing (the connect is over).
+ */
+EDDY_API void eddy_ws_connect_cancel(eddy_ws_connecting *c);
 
 /** @} */
 
