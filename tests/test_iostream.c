@@ -25,7 +25,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#ifdef __linux__
+#include <linux/tcp.h> /* glibc's tcp_info lacks tcpi_segs_out */
+#else
 #include <netinet/tcp.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -1483,6 +1487,89 @@ static void test_sendfile_pipe(void **state)
     (void)state;
     sendfile_in_order(1);
 }
+
+/* Over TCP a file that takes more than one sendfile(2) call (2 MiB) goes
+ * out corked (TCP_CORK, as nginx's tcp_nopush: full segments), and the
+ * cork comes off when the file is done, so the bytes behind it are not
+ * held back; a unix socket, which refuses TCP_CORK, is the test above. */
+#ifdef __linux__
+static void test_sendfile_tcp_cork(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    size_t flen = (5u << 20) + 3, want = flen + 4;
+    char *buf = malloc(want + 1);
+    int fd = temp_file(flen), cli, srv, on = -1;
+    socklen_t len = sizeof on;
+    wtok a, w;
+    sctx c;
+
+    (void)state;
+    tcp_pair(&cli, &srv);
+    ctx_open(&c, loop, srv, NULL);
+    assert_int_equal(sendfile_tok(&c, fd, 0, flen, &a), 0);
+    assert_int_equal(do_write(&c, "tail", 4, &w), 0);
+    spin(loop); /* the peer reads nothing yet: the file is under way */
+    assert_int_equal(getsockopt(srv, IPPROTO_TCP, TCP_CORK, &on, &len), 0);
+    assert_int_equal(on, 1);
+    assert_int_equal(peer_read(loop, cli, buf, want + 1, want), want);
+    assert_true(is_pattern(buf, flen, 0));
+    assert_memory_equal(buf + flen, "tail", 4);
+    spin(loop);
+    assert_int_equal(a.calls + w.calls, 2);
+    assert_int_equal(a.status | w.status, 0);
+    assert_int_equal(getsockopt(srv, IPPROTO_TCP, TCP_CORK, &on, &len), 0);
+    assert_int_equal(on, 0);
+    ctx_finish(&c);
+    close_fd(&cli);
+    close_fd(&fd);
+    free(buf);
+    loop_finish(loop);
+}
+
+/* Bytes queued before a file leave in one TCP segment with its start
+ * (MSG_MORE, then sendfile(2)'s push): a response's head and a small file
+ * are one packet, not two. */
+static unsigned segs_out(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+    return ti.tcpi_segs_out;
+}
+
+static void test_sendfile_head_coalesced(void **state)
+{
+    eddy_loop *loop = tu_loop_new();
+    size_t flen = 4000, want = 5 + flen;
+    char buf[5 + 4000 + 1];
+    int fd = temp_file(flen), cli, srv, one = 1;
+    unsigned before;
+    wtok a;
+    sctx c;
+
+    (void)state;
+    tcp_pair(&cli, &srv);
+    /* Nagle off, as the TCP server sets it: without MSG_MORE the head
+     * would go at once, alone. */
+    assert_int_equal(
+        setsockopt(srv, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+    ctx_open(&c, loop, srv, NULL);
+    before = segs_out(srv);
+    assert_int_equal(do_write(&c, "head:", 5, NULL), 0);
+    assert_int_equal(sendfile_tok(&c, fd, 0, flen, &a), 0);
+    assert_int_equal(peer_read(loop, cli, buf, sizeof buf, want), want);
+    assert_memory_equal(buf, "head:", 5);
+    assert_true(is_pattern(buf + 5, flen, 0));
+    spin(loop);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(segs_out(srv) - before, 1);
+    ctx_finish(&c);
+    close_fd(&cli);
+    close_fd(&fd);
+    loop_finish(loop);
+}
+#endif
 
 /* A file truncated while it is being sent: the peer gets a prefix of the
  * file's bytes and then the end, never a byte that is not the file's; the
@@ -4095,6 +4182,10 @@ int main(void)
         tu_test(test_max_write_buffer),
         tu_test(test_sendfile_socket),
         tu_test(test_sendfile_pipe),
+#ifdef __linux__
+        tu_test(test_sendfile_tcp_cork),
+        tu_test(test_sendfile_head_coalesced),
+#endif
         tu_test(test_sendfile_truncated_socket),
         tu_test(test_sendfile_truncated_pipe),
         tu_test(test_sendfile_past_4gib),
