@@ -18,6 +18,13 @@
 set -u
 CC=${CC:-cc}
 
+has_py_module() {
+    for py in /usr/bin/python3 python3; do
+        "$py" -c "import $1" >/dev/null 2>&1 && return 0
+    done
+    return 1
+}
+
 have() {
     case $1 in
     cmocka)
@@ -25,8 +32,10 @@ have() {
             $CC -x c - $(pkg-config --cflags --libs cmocka 2>/dev/null || echo -lcmocka) \
                 -o /dev/null 2>/dev/null ;;
     ab) command -v ab >/dev/null 2>&1 ;;
-    python3-websockets) python3 -c 'import websockets' >/dev/null 2>&1 ;;
-    python3-tornado) python3 -c 'import tornado' >/dev/null 2>&1 ;;
+    # Debian's python3 first, as the tests and benchmarks pick it: another
+    # one earlier on PATH (pyenv) does not see Debian's packages.
+    python3-websockets) has_py_module websockets ;;
+    python3-tornado) has_py_module tornado ;;
     zlib) pkg-config --exists zlib 2>/dev/null ;;
     libcurl) pkg-config --exists libcurl 2>/dev/null ;;
     libssl)
