@@ -49,13 +49,17 @@
 #   cpu_vs_node_64=.. cpu_vs_node_16k=.. tornado_vs_eddy_64=..
 #   tornado_vs_eddy_16k=.. eddy_echo_1mib_mib_s=.. raw_tcp_mib_s=..
 #   bulk_out_mib_s=.. bulk_in_mib_s=.. bulk_out_vs_raw=.. bulk_in_vs_raw=..
-#   idle_conn_bytes=.. idle_conn_deflate_bytes=..
+#   bulk_out_cpu_vs_raw=.. bulk_in_cpu_vs_raw=.. idle_conn_bytes=..
+#   idle_conn_deflate_bytes=..
 # (cpu_vs_node: eddy's server CPU per message over node's, lower is better;
 # tornado_vs_eddy: Tornado's over eddy's, higher is better for eddy;
 # bulk_*_vs_raw: the median of each round's bulk rate over the same
-# round's raw rate, 1.00 is parity; eddy_echo_1mib_mib_s counts the
-# payload once although an echo carries it both ways.)  Progress goes to
-# stderr.  Exit status: 0, 1 when a run failed, 2 usage.
+# round's raw rate, 1.00 is parity; bulk_*_cpu_vs_raw: likewise raw's CPU
+# seconds (both ends) over eddy's for the same bytes, as bench/stream.sh's
+# "cpu", lower is eddy costing more, the steadier figure when the machine
+# is busy (time spent preempted is not in it); eddy_echo_1mib_mib_s
+# counts the payload once although an echo carries it both ways.)
+# Progress goes to stderr.  Exit status: 0, 1 when a run failed, 2 usage.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
@@ -155,11 +159,12 @@ run_load() {
 }
 
 # bulk_round R: raw, bulk-out and bulk-in in turn (reversed when R is
-# even); adds each rate to BULK[raw], BULK[out], BULK[in] and each
-# ratio to PAIR[out], PAIR[in].
+# even); adds each rate to BULK[raw], BULK[out], BULK[in], each ratio of
+# rates to PAIR[out], PAIR[in], and each ratio of CPU seconds (raw's over
+# eddy's, both ends) to PCPU[out], PCPU[in].
 bulk_round() {
     local order="raw out in" k line rate
-    declare -A got=()
+    declare -A got=() cpu=()
     [ $(($1 % 2)) = 0 ] && order="in out raw"
     for k in $order; do
         if [ "$k" = raw ]; then
@@ -174,16 +179,18 @@ bulk_round() {
             continue
         fi
         got[$k]=$rate
+        cpu[$k]=$(echo "$line" | sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p; s/.* server_cpu_s=\([0-9.]*\) client_cpu_s=\([0-9.]*\).*/\1 + \2/p' | bc -l)
         BULK[$k]="${BULK[$k]:-} $rate"
         log "round $1 bulk $k: $rate MiB/s ($line)"
     done
     for k in out in; do
         [ -n "${got[$k]:-}" ] && [ -n "${got[raw]:-}" ] &&
-            PAIR[$k]="${PAIR[$k]:-} $(echo "${got[$k]} / ${got[raw]}" | bc -l)"
+            PAIR[$k]="${PAIR[$k]:-} $(echo "${got[$k]} / ${got[raw]}" | bc -l)" &&
+            PCPU[$k]="${PCPU[$k]:-} $(echo "${cpu[raw]} / ${cpu[$k]}" | bc -l)"
     done
 }
 
-declare -A RATE CPU BULK PAIR
+declare -A RATE CPU BULK PAIR PCPU
 failed=0
 for r in $(seq "$ROUNDS"); do
     order=$SERVERS
@@ -242,16 +249,17 @@ for s in eddy node tornado; do
     echo "| $s | $(fmt "$(m "${RATE[$s.64]:-}")" 0) | $(fmt "$(m "${CPU[$s.64]:-}")" 2) | $(fmt "$(m "${RATE[$s.16384]:-}")" 0) | $(fmt "$(m "${CPU[$s.16384]:-}")" 2) | $(fmt "$(m "${BULK[$s]:-}")" 1) |"
 done
 echo
-echo "| one way, 1 connection, loopback TCP | MiB/s | of raw (paired) |"
-echo "|---|---:|---:|"
-echo "| raw (stream_baseline -m tcp -t 2) | $(fmt "$(m "${BULK[raw]:-}")" 1) | |"
-echo "| eddy bulk-out (server sends) | $(fmt "$(m "${BULK[out]:-}")" 1) | $(fmt "$(m "${PAIR[out]:-}")" 2) |"
-echo "| eddy bulk-in (client sends, masked) | $(fmt "$(m "${BULK[in]:-}")" 1) | $(fmt "$(m "${PAIR[in]:-}")" 2) |"
+echo "| one way, 1 connection, loopback TCP | MiB/s | of raw (paired) | raw's CPU over eddy's (paired) |"
+echo "|---|---:|---:|---:|"
+echo "| raw (stream_baseline -m tcp -t 2) | $(fmt "$(m "${BULK[raw]:-}")" 1) | | |"
+echo "| eddy bulk-out (server sends) | $(fmt "$(m "${BULK[out]:-}")" 1) | $(fmt "$(m "${PAIR[out]:-}")" 2) | $(fmt "$(m "${PCPU[out]:-}")" 2) |"
+echo "| eddy bulk-in (client sends, masked) | $(fmt "$(m "${BULK[in]:-}")" 1) | $(fmt "$(m "${PAIR[in]:-}")" 2) | $(fmt "$(m "${PCPU[in]:-}")" 2) |"
 echo
 echo "memory per idle connection (ws_echo's VmRSS growth, $IDLE connections): $IDLE_PLAIN bytes, $IDLE_Z bytes with permessage-deflate"
 E64=$(m "${CPU[eddy.64]:-}") N64=$(m "${CPU[node.64]:-}") T64=$(m "${CPU[tornado.64]:-}")
 E16=$(m "${CPU[eddy.16384]:-}") N16=$(m "${CPU[node.16384]:-}") T16=$(m "${CPU[tornado.16384]:-}")
 EB=$(m "${BULK[eddy]:-}") RB=$(m "${BULK[raw]:-}")
 BO=$(m "${BULK[out]:-}") BI=$(m "${BULK[in]:-}") PO=$(m "${PAIR[out]:-}") PI=$(m "${PAIR[in]:-}")
-echo "ws eddy_cpu_us_64=$(fmt "$E64" 2) node_cpu_us_64=$(fmt "$N64" 2) tornado_cpu_us_64=$(fmt "$T64" 2) eddy_cpu_us_16k=$(fmt "$E16" 2) node_cpu_us_16k=$(fmt "$N16" 2) tornado_cpu_us_16k=$(fmt "$T16" 2) cpu_vs_node_64=$(ratio "$E64" "$N64") cpu_vs_node_16k=$(ratio "$E16" "$N16") tornado_vs_eddy_64=$(ratio "$T64" "$E64") tornado_vs_eddy_16k=$(ratio "$T16" "$E16") eddy_echo_1mib_mib_s=$(fmt "$EB" 1) raw_tcp_mib_s=$(fmt "$RB" 1) bulk_out_mib_s=$(fmt "$BO" 1) bulk_in_mib_s=$(fmt "$BI" 1) bulk_out_vs_raw=$(fmt "$PO" 2) bulk_in_vs_raw=$(fmt "$PI" 2) idle_conn_bytes=$IDLE_PLAIN idle_conn_deflate_bytes=$IDLE_Z"
+CO=$(m "${PCPU[out]:-}") CI=$(m "${PCPU[in]:-}")
+echo "ws eddy_cpu_us_64=$(fmt "$E64" 2) node_cpu_us_64=$(fmt "$N64" 2) tornado_cpu_us_64=$(fmt "$T64" 2) eddy_cpu_us_16k=$(fmt "$E16" 2) node_cpu_us_16k=$(fmt "$N16" 2) tornado_cpu_us_16k=$(fmt "$T16" 2) cpu_vs_node_64=$(ratio "$E64" "$N64") cpu_vs_node_16k=$(ratio "$E16" "$N16") tornado_vs_eddy_64=$(ratio "$T64" "$E64") tornado_vs_eddy_16k=$(ratio "$T16" "$E16") eddy_echo_1mib_mib_s=$(fmt "$EB" 1) raw_tcp_mib_s=$(fmt "$RB" 1) bulk_out_mib_s=$(fmt "$BO" 1) bulk_in_mib_s=$(fmt "$BI" 1) bulk_out_vs_raw=$(fmt "$PO" 2) bulk_in_vs_raw=$(fmt "$PI" 2) bulk_out_cpu_vs_raw=$(fmt "$CO" 2) bulk_in_cpu_vs_raw=$(fmt "$CI" 2) idle_conn_bytes=$IDLE_PLAIN idle_conn_deflate_bytes=$IDLE_Z"
 exit $failed
