@@ -13,9 +13,23 @@
 #
 #   C connections (50) echoing 64-byte and 16 KiB binary messages for D s
 #   (5 s; 1 s with --quick): messages per second, server CPU per message;
-#   1 connection echoing 1 MiB messages: MiB per second of payload echoed,
-#   beside bench/stream_baseline's raw TCP bulk rate (-m tcp -t 2 on CPUs
-#   0 and 1, the yardstick of bench/stream.sh).
+#   1 connection echoing 1 MiB messages, stop and wait: MiB per second of
+#   payload echoed (for information: every byte crosses twice and each
+#   message waits a round trip).
+#
+# And per round, eddy alone, the bulk rate against the raw stream's, in
+# the same shape (one way, one connection over loopback TCP, one end on
+# each CPU, the same bytes: 4 GiB, 1 GiB with --quick), in turn and in
+# the reverse order every other round:
+#   raw       bench/stream_baseline -m tcp -t 2 (bench/stream.sh's
+#             yardstick: two threads, blocking write() and read())
+#   bulk-out  bench/ws_bench -m bulk-out -t tcp: the server sends 1 MiB
+#             messages (4 queued), the client receives and checks them
+#   bulk-in   bench/ws_bench -m bulk-in -t tcp: the client sends them,
+#             masked, the server unmasks and checks them
+# (each under taskset -c SERVER_CPU,CLIENT_CPU, and each pins its two ends
+# one to each of the two CPUs: ws_bench its server to the lower,
+# stream_baseline its receiver).
 #
 # Then the memory of an idle connection, eddy's server only: the growth of
 # ws_echo's VmRSS while ws_load_bench -i holds 1,000 (200 with --quick)
@@ -33,13 +47,19 @@
 #   ws eddy_cpu_us_64=.. node_cpu_us_64=.. tornado_cpu_us_64=..
 #   eddy_cpu_us_16k=.. node_cpu_us_16k=.. tornado_cpu_us_16k=..
 #   cpu_vs_node_64=.. cpu_vs_node_16k=.. tornado_vs_eddy_64=..
-#   tornado_vs_eddy_16k=.. eddy_1mib_mib_s=.. raw_tcp_mib_s=..
-#   bulk_vs_raw=.. idle_conn_bytes=.. idle_conn_deflate_bytes=..
+#   tornado_vs_eddy_16k=.. eddy_echo_1mib_mib_s=.. raw_tcp_mib_s=..
+#   bulk_out_mib_s=.. bulk_in_mib_s=.. bulk_out_vs_raw=.. bulk_in_vs_raw=..
+#   bulk_out_cpu_vs_raw=.. bulk_in_cpu_vs_raw=.. idle_conn_bytes=..
+#   idle_conn_deflate_bytes=..
 # (cpu_vs_node: eddy's server CPU per message over node's, lower is better;
 # tornado_vs_eddy: Tornado's over eddy's, higher is better for eddy;
-# bulk_vs_raw: eddy's 1 MiB echo rate over the raw bulk rate, counting the
-# payload once although an echo carries it both ways.)  Progress goes to
-# stderr.  Exit status: 0, 1 when a run failed, 2 usage.
+# bulk_*_vs_raw: the median of each round's bulk rate over the same
+# round's raw rate, 1.00 is parity; bulk_*_cpu_vs_raw: likewise raw's CPU
+# seconds (both ends) over eddy's for the same bytes, as bench/stream.sh's
+# "cpu", lower is eddy costing more, the steadier figure when the machine
+# is busy (time spent preempted is not in it); eddy_echo_1mib_mib_s
+# counts the payload once although an echo carries it both ways.)
+# Progress goes to stderr.  Exit status: 0, 1 when a run failed, 2 usage.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
@@ -61,9 +81,9 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]?$ && $CONNS =~ ^[1-9][0-9]*$ ]] ||
     { echo "ws.sh: --rounds and --conns want positive integers" >&2; exit 2; }
 if [ "$QUICK" = 1 ]; then
-    D=1 IDLE=200 RAW_BYTES=256M
+    D=1 IDLE=200 BULK_MIB=1024
 else
-    D=5 IDLE=1000 RAW_BYTES=4G
+    D=5 IDLE=1000 BULK_MIB=4096
 fi
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -81,7 +101,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-make -s examples build/bench/ws_load_bench build/bench/stream_baseline > /dev/null || exit 1
+make -s examples build/bench/ws_load_bench build/bench/ws_bench build/bench/stream_baseline > /dev/null || exit 1
 LOAD=build/bench/ws_load_bench
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
@@ -138,7 +158,39 @@ run_load() {
     echo "$((t1 - t0))"
 }
 
-declare -A RATE CPU BULK
+# bulk_round R: raw, bulk-out and bulk-in in turn (reversed when R is
+# even); adds each rate to BULK[raw], BULK[out], BULK[in], each ratio of
+# rates to PAIR[out], PAIR[in], and each ratio of CPU seconds (raw's over
+# eddy's, both ends) to PCPU[out], PCPU[in].
+bulk_round() {
+    local order="raw out in" k line rate
+    declare -A got=() cpu=()
+    [ $(($1 % 2)) = 0 ] && order="in out raw"
+    for k in $order; do
+        if [ "$k" = raw ]; then
+            line=$(taskset -c "$SERVER_CPU,$CLIENT_CPU" build/bench/stream_baseline -m tcp -t 2 -s "${BULK_MIB}M" 2> "$TMP/err")
+        else
+            line=$(taskset -c "$SERVER_CPU,$CLIENT_CPU" build/bench/ws_bench -m "bulk-$k" -t tcp -n "$BULK_MIB" 2> "$TMP/err")
+        fi
+        rate=$(echo "$line" | sed -n 's/.* MiB_s=\([0-9.]*\).*/\1/p')
+        if [ -z "$rate" ]; then
+            log "round $1 bulk $k failed: $(head -c 300 "$TMP/err")"
+            failed=1
+            continue
+        fi
+        got[$k]=$rate
+        cpu[$k]=$(echo "$line" | sed -n 's/.* cpu_s=\([0-9.]*\).*/\1/p; s/.* server_cpu_s=\([0-9.]*\) client_cpu_s=\([0-9.]*\).*/\1 + \2/p' | bc -l)
+        BULK[$k]="${BULK[$k]:-} $rate"
+        log "round $1 bulk $k: $rate MiB/s ($line)"
+    done
+    for k in out in; do
+        [ -n "${got[$k]:-}" ] && [ -n "${got[raw]:-}" ] &&
+            PAIR[$k]="${PAIR[$k]:-} $(echo "${got[$k]} / ${got[raw]}" | bc -l)" &&
+            PCPU[$k]="${PCPU[$k]:-} $(echo "${cpu[raw]} / ${cpu[$k]}" | bc -l)"
+    done
+}
+
+declare -A RATE CPU BULK PAIR PCPU
 failed=0
 for r in $(seq "$ROUNDS"); do
     order=$SERVERS
@@ -166,10 +218,7 @@ for r in $(seq "$ROUNDS"); do
         stop_server
         sleep 1
     done
-    line=$(taskset -c "$SERVER_CPU,$CLIENT_CPU" build/bench/stream_baseline -m tcp -t 2 -s "$RAW_BYTES")
-    raw=$(echo "$line" | sed -n 's/.* MiB_s=\([0-9.]*\).*/\1/p')
-    BULK[raw]="${BULK[raw]:-} $raw"
-    log "round $r raw tcp bulk: $raw MiB/s"
+    bulk_round "$r"
 done
 
 # --- memory of an idle connection (eddy's server) ----------------------------
@@ -194,16 +243,23 @@ fmt() { [ "$1" = NA ] && echo NA || printf "%.${2}f" "$1"; }
 ratio() { { [ "$1" = NA ] || [ "$2" = NA ]; } && echo NA || printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 m() { echo "${1:-}" | median; }
 
-echo "| server | 64 B msg/s | 64 B server CPU µs/msg | 16 KiB msg/s | 16 KiB server CPU µs/msg | 1 MiB MiB/s |"
+echo "| server | 64 B msg/s | 64 B server CPU µs/msg | 16 KiB msg/s | 16 KiB server CPU µs/msg | 1 MiB echo MiB/s |"
 echo "|---|---:|---:|---:|---:|---:|"
 for s in eddy node tornado; do
     echo "| $s | $(fmt "$(m "${RATE[$s.64]:-}")" 0) | $(fmt "$(m "${CPU[$s.64]:-}")" 2) | $(fmt "$(m "${RATE[$s.16384]:-}")" 0) | $(fmt "$(m "${CPU[$s.16384]:-}")" 2) | $(fmt "$(m "${BULK[$s]:-}")" 1) |"
 done
-echo "| raw TCP (stream_baseline) | | | | | $(fmt "$(m "${BULK[raw]:-}")" 1) |"
+echo
+echo "| one way, 1 connection, loopback TCP | MiB/s | of raw (paired) | raw's CPU over eddy's (paired) |"
+echo "|---|---:|---:|---:|"
+echo "| raw (stream_baseline -m tcp -t 2) | $(fmt "$(m "${BULK[raw]:-}")" 1) | | |"
+echo "| eddy bulk-out (server sends) | $(fmt "$(m "${BULK[out]:-}")" 1) | $(fmt "$(m "${PAIR[out]:-}")" 2) | $(fmt "$(m "${PCPU[out]:-}")" 2) |"
+echo "| eddy bulk-in (client sends, masked) | $(fmt "$(m "${BULK[in]:-}")" 1) | $(fmt "$(m "${PAIR[in]:-}")" 2) | $(fmt "$(m "${PCPU[in]:-}")" 2) |"
 echo
 echo "memory per idle connection (ws_echo's VmRSS growth, $IDLE connections): $IDLE_PLAIN bytes, $IDLE_Z bytes with permessage-deflate"
 E64=$(m "${CPU[eddy.64]:-}") N64=$(m "${CPU[node.64]:-}") T64=$(m "${CPU[tornado.64]:-}")
 E16=$(m "${CPU[eddy.16384]:-}") N16=$(m "${CPU[node.16384]:-}") T16=$(m "${CPU[tornado.16384]:-}")
 EB=$(m "${BULK[eddy]:-}") RB=$(m "${BULK[raw]:-}")
-echo "ws eddy_cpu_us_64=$(fmt "$E64" 2) node_cpu_us_64=$(fmt "$N64" 2) tornado_cpu_us_64=$(fmt "$T64" 2) eddy_cpu_us_16k=$(fmt "$E16" 2) node_cpu_us_16k=$(fmt "$N16" 2) tornado_cpu_us_16k=$(fmt "$T16" 2) cpu_vs_node_64=$(ratio "$E64" "$N64") cpu_vs_node_16k=$(ratio "$E16" "$N16") tornado_vs_eddy_64=$(ratio "$T64" "$E64") tornado_vs_eddy_16k=$(ratio "$T16" "$E16") eddy_1mib_mib_s=$(fmt "$EB" 1) raw_tcp_mib_s=$(fmt "$RB" 1) bulk_vs_raw=$(ratio "$EB" "$RB") idle_conn_bytes=$IDLE_PLAIN idle_conn_deflate_bytes=$IDLE_Z"
+BO=$(m "${BULK[out]:-}") BI=$(m "${BULK[in]:-}") PO=$(m "${PAIR[out]:-}") PI=$(m "${PAIR[in]:-}")
+CO=$(m "${PCPU[out]:-}") CI=$(m "${PCPU[in]:-}")
+echo "ws eddy_cpu_us_64=$(fmt "$E64" 2) node_cpu_us_64=$(fmt "$N64" 2) tornado_cpu_us_64=$(fmt "$T64" 2) eddy_cpu_us_16k=$(fmt "$E16" 2) node_cpu_us_16k=$(fmt "$N16" 2) tornado_cpu_us_16k=$(fmt "$T16" 2) cpu_vs_node_64=$(ratio "$E64" "$N64") cpu_vs_node_16k=$(ratio "$E16" "$N16") tornado_vs_eddy_64=$(ratio "$T64" "$E64") tornado_vs_eddy_16k=$(ratio "$T16" "$E16") eddy_echo_1mib_mib_s=$(fmt "$EB" 1) raw_tcp_mib_s=$(fmt "$RB" 1) bulk_out_mib_s=$(fmt "$BO" 1) bulk_in_mib_s=$(fmt "$BI" 1) bulk_out_vs_raw=$(fmt "$PO" 2) bulk_in_vs_raw=$(fmt "$PI" 2) bulk_out_cpu_vs_raw=$(fmt "$CO" 2) bulk_in_cpu_vs_raw=$(fmt "$CI" 2) idle_conn_bytes=$IDLE_PLAIN idle_conn_deflate_bytes=$IDLE_Z"
 exit $failed
