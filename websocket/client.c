@@ -33,21 +33,6 @@ struct eddy_ws_connecting {
     char **protocols; /* NULL-terminated, in this allocation */
 };
 
-static int ieq_prefix(const char *p, size_t n, const char *lower)
-{
-    size_t k = strlen(lower);
-
-    if (n < k)
-        return 0;
-    for (size_t i = 0; i < k; i++) {
-        char ch = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] - 'A' + 'a') : p[i];
-
-        if (ch != lower[i])
-            return 0;
-    }
-    return 1;
-}
-
 static int is_token(const char *s)
 {
     if (*s == '\0')
@@ -62,16 +47,8 @@ static int is_token(const char *s)
 /* Whether o's headers and subprotocols may be sent. */
 static int options_ok(const eddy_ws_connect_options *o)
 {
-    if (o->nheaders > MAX_EXTRA || (o->headers == NULL && o->nheaders > 0))
+    if (!eddy__ws_extra_ok(o->headers, o->nheaders, MAX_EXTRA))
         return 0;
-    for (size_t i = 0; i < o->nheaders; i++) {
-        const eddy_http_header *h = &o->headers[i];
-
-        if ((h->name_len == 7 && ieq_prefix(h->name, 7, "upgrade")) ||
-            (h->name_len == 10 && ieq_prefix(h->name, 10, "connection")) ||
-            ieq_prefix(h->name, h->name_len, "sec-websocket-"))
-            return 0;
-    }
     for (size_t i = 0; o->subprotocols != NULL && o->subprotocols[i]; i++)
         if (!is_token(o->subprotocols[i]))
             return 0;
@@ -83,10 +60,10 @@ static int options_ok(const eddy_ws_connect_options *o)
 static int http_url(const char *url, char **out)
 {
     size_t n = strlen(url);
-    int tls = ieq_prefix(url, n, "wss://");
+    int tls = eddy__ws_ieq_prefix(url, n, "wss://");
     char *u;
 
-    if (!tls && !ieq_prefix(url, n, "ws://"))
+    if (!tls && !eddy__ws_ieq_prefix(url, n, "ws://"))
         return strstr(url, "://") != NULL ? -EPROTONOSUPPORT : -EINVAL;
     if (strchr(url, '#') != NULL)
         return -EINVAL; /* RFC 6455 3: no fragment */

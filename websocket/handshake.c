@@ -401,3 +401,23 @@ int eddy__ws_check_response(int status, const eddy_http_header *h, size_t n,
     *pmd = ret == 1;
     return 0;
 }
+
+/* --- what client.c and server.c share ------------------------------------ */
+
+int eddy__ws_ieq_prefix(const char *p, size_t n, const char *lower)
+{
+    size_t k = strlen(lower);
+
+    return n >= k && same(p, lower, k, 1);
+}
+
+int eddy__ws_extra_ok(const eddy_http_header *h, size_t n, size_t max)
+{
+    if (n > max || (h == NULL && n > 0))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (named(&h[i], "upgrade") || named(&h[i], "connection") ||
+            eddy__ws_ieq_prefix(h[i].name, h[i].name_len, "sec-websocket-"))
+            return 0;
+    return 1;
+}

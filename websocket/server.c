@@ -34,37 +34,6 @@ typedef struct pending {
     char protocol[]; /* "" for none */
 } pending;
 
-static int ieq_prefix(const char *p, size_t n, const char *lower)
-{
-    size_t k = strlen(lower);
-
-    if (n < k)
-        return 0;
-    for (size_t i = 0; i < k; i++) {
-        char ch = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] - 'A' + 'a') : p[i];
-
-        if (ch != lower[i])
-            return 0;
-    }
-    return 1;
-}
-
-/* Headers a program may not add to the 101: the handshake's own. */
-static int extra_ok(const eddy_ws_server_options *o)
-{
-    if (o->nheaders > MAX_EXTRA || (o->headers == NULL && o->nheaders > 0))
-        return 0;
-    for (size_t i = 0; i < o->nheaders; i++) {
-        const eddy_http_header *h = &o->headers[i];
-
-        if ((h->name_len == 7 && ieq_prefix(h->name, 7, "upgrade")) ||
-            (h->name_len == 10 && ieq_prefix(h->name, 10, "connection")) ||
-            ieq_prefix(h->name, h->name_len, "sec-websocket-"))
-            return 0;
-    }
-    return 1;
-}
-
 /* The stream arrived (or the connection was lost): the connection is
  * made, and on_open() told either way. */
 static void on_upgrade(eddy_stream *s, const char *leftover, size_t len,
@@ -141,7 +110,8 @@ int eddy_ws_accept(eddy_http_request *req, const eddy_ws_server_options *opts,
     pending *p;
     int err;
 
-    if (req == NULL || eddy__ws_options_check(&o->ws) < 0 || !extra_ok(o))
+    if (req == NULL || eddy__ws_options_check(&o->ws) < 0 ||
+        !eddy__ws_extra_ok(o->headers, o->nheaders, MAX_EXTRA))
         return -EINVAL;
     fields = eddy_http_headers(req, &nfields);
     eddy__ws_check_request(eddy_http_method(req), eddy_http_version(req),

@@ -369,6 +369,15 @@ EDDY_HIDDEN int eddy__ws_check_response(int status, const eddy_http_header *h,
                                         int *protocol, int *pmd,
                                         eddy__ws_pmd *agreed);
 
+/* Whether p[0, n) begins with lower (lower case), in any case. */
+EDDY_HIDDEN int eddy__ws_ieq_prefix(const char *p, size_t n, const char *lower);
+
+/* Whether a program's own header fields h[0, n) may go with a handshake
+ * (the client's request or the server's 101): at most max of them, and
+ * none the handshake writes itself (Upgrade, Connection, Sec-WebSocket-*). */
+EDDY_HIDDEN int eddy__ws_extra_ok(const eddy_http_header *h, size_t n,
+                                  size_t max);
+
 /* --- permessage-deflate: the codec (deflate.c) ------------------------- */
 
 /* A growable output buffer; the caller owns it (free p). */
