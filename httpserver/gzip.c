@@ -160,6 +160,8 @@ static int find_header(const eddy_http_request *req, const eddy_http_header *h,
             *v = (eddy_str){h[i].value, h[i].value_len};
             return 1;
         }
+    if (req->extra == NULL)
+        return 0; /* NULL + 0 is undefined (clang's UBSan says so) */
     for (const char *l = req->extra, *end = l + req->extra_len; l < end;) {
         const char *eol = memchr(l, '\r', (size_t)(end - l));
 
