@@ -193,6 +193,7 @@ bars() {
     [ -s "$tmp/$name.dat" ] || { echo "plot.sh: no bars in $f" >&2; return 1; }
     { style 900 420 "$OUT/$name.png"
       cat <<EOF
+set termoption noenhanced
 set title "$title" font "sans,12"
 set yrange [0:*]
 set xtics rotate by -20
