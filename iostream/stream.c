@@ -908,12 +908,10 @@ TLS_PATH static ssize_t tls_writev(eddy_stream *s, const struct iovec *iov,
     return w;
 }
 
-/* A file's segment is done with: its fill buffer goes (the fd is the
- * caller's, who closes it in the write callback). */
 /* TCP_CORK (nginx's tcp_nopush) while a file takes more than one
  * sendfile(2): segments leave full instead of one short at the end of
  * every call, which with Nagle off cost a 1 GiB file 30% more server CPU
- * than nginx's (bench/static.sh; 0.98 of nginx's with it).  A file that
+ * than nginx's (bench/static.sh; 1.00 of nginx's with it).  A file that
  * fits in one call is not corked: two more system calls for each small
  * file would cost more than they save. */
 static void cork(eddy_stream *s, int on)
@@ -931,6 +929,8 @@ static void cork(eddy_stream *s, int on)
 #endif
 }
 
+/* A file's segment is done with: its fill buffer goes (the fd is the
+ * caller's, who closes it in the write callback). */
 static void file_done(eddy_stream *s, struct wseg *g)
 {
     if (s->flags & S_CORKED)
