@@ -20,6 +20,11 @@ set -eu
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 MAKE=${MAKE:-make}
+# Run from `make check BACKEND=select` (or B=, SAN=...), the caller's
+# command-line variables would reach every make below, through MAKEFLAGS
+# and the environment, and override what each check sets: these makes
+# start afresh (CC stays: it is the compiler under test).
+unset MAKEFLAGS MFLAGS MAKELEVEL BACKEND B SAN TLS ZLIB CHECK_VALGRIND
 checks=0
 
 fail() {
