@@ -33,9 +33,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
+/* openat2(2)'s header comes with the kernel's headers, which a libc such
+ * as musl may be built without: without it, links are refused instead. */
+#if defined(__linux__) && defined(__has_include)
+#if __has_include(<linux/openat2.h>)
 #include <linux/openat2.h>
 #include <sys/syscall.h>
+#define HAVE_OPENAT2 1
+#endif
 #endif
 
 #ifndef PATH_MAX
@@ -121,7 +126,7 @@ static int open_beneath(struct eddy__static *st, const char *path)
 
     if (st->flags & EDDY_STATIC_FOLLOW_SYMLINKS)
         return openat(st->root, path, flags);
-#if defined(__linux__) && defined(SYS_openat2)
+#if defined(HAVE_OPENAT2) && defined(SYS_openat2)
     if (st->openat2 >= 0) {
         struct open_how how;
         long fd;
