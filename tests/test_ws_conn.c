@@ -2902,6 +2902,107 @@ static void failure_over_tcp(void **state)
     loop_done(loop);
 }
 
+static int lowat_of(int fd)
+{
+    int v = -1;
+    socklen_t len = sizeof v;
+
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, &len), 0);
+    return v;
+}
+
+typedef struct lowat_wait {
+    int fd, want;
+} lowat_wait;
+
+static int lowat_is(void *arg)
+{
+    const lowat_wait *w = arg;
+
+    return lowat_of(w->fd) == w->want;
+}
+
+/* Writes p[0, n) to fd, running the loop while the socket is full. */
+static void tcp_write_all(eddy_loop *loop, int fd, const uint8_t *p, size_t n)
+{
+    uint64_t end = tu_now_ms() + WAIT_MS;
+
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+        if (w < 0) {
+            assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+            assert_true(tu_now_ms() < end);
+            assert_int_equal(eddy_loop_run_once(loop, 1), 0);
+            continue;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/*
+ * Inside a big frame over TCP, eddy asks the kernel (SO_RCVLOWAT) not to
+ * wake it before 256 KiB, or the rest of the frame, are in; and it puts
+ * the mark back to 1 once the frame is done, or the small frame behind it
+ * would wait for bytes that never come.  (Linux only.)
+ */
+static void lowat_over_tcp(void **state)
+{
+#ifdef __linux__
+    enum { BIG = 600 << 10, FIRST = 100 << 10 };
+    eddy_loop *loop = tu_loop_new();
+    uint8_t *data = noise_of(BIG, 7), *f = malloc(BIG + EDDY_WS_MAX_HEADER);
+    uint8_t mask[4], small[16];
+    eddy__ws_masks masks;
+    eddy_stream *s = NULL;
+    size_t h, hs;
+    side sd = {0};
+    int fds[2];
+
+    (void)state;
+    assert_non_null(f);
+    memset(&masks, 0, sizeof masks);
+    tcp_pair(fds);
+    assert_int_equal(eddy_stream_new(loop, fds[0], NULL, &s), 0);
+    assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_SERVER, NULL, 0, NULL, NULL,
+                                       NULL, &whole_cbs, &sd, &sd.ws),
+                     0);
+    assert_int_equal(lowat_of(fds[0]), 1);
+    assert_int_equal(eddy__ws_mask_next(&masks, mask), 0);
+    h = eddy__ws_write_header(f, EDDY_WS_BINARY, 1, 0, BIG, mask);
+    eddy__ws_mask_copy(f + h, data, BIG, mask, 0);
+    /* The head of the frame: eddy reads it and waits for 256 KiB more. */
+    tcp_write_all(loop, fds[1], f, h + FIRST);
+    {
+        lowat_wait w = {fds[0], 256 << 10};
+
+        assert_true(tu_run_until(loop, lowat_is, &w, WAIT_ITER, WAIT_MS));
+    }
+    assert_int_equal(sd.messages, 0);
+    /* The rest, and a small frame right behind it. */
+    tcp_write_all(loop, fds[1], f + h + FIRST, BIG - FIRST);
+    assert_int_equal(eddy__ws_mask_next(&masks, mask), 0);
+    hs = eddy__ws_write_header(small, EDDY_WS_TEXT, 1, 0, 5, mask);
+    eddy__ws_mask_copy(small + hs, (const uint8_t *)"after", 5, mask, 0);
+    tcp_write_all(loop, fds[1], small, hs + 5);
+    wait_messages(loop, &sd, 2);
+    assert_int_equal(sd.bytes, BIG + 5);
+    assert_int_equal(sd.last.op, EDDY_WS_TEXT);
+    assert_memory_equal(sd.last.data, "after", 5);
+    assert_int_equal(lowat_of(fds[0]), 1);
+    close(fds[1]);
+    wait_closed(loop, &sd);
+    side_free(&sd);
+    free(f);
+    free(data);
+    loop_done(loop);
+#else
+    (void)state;
+    skip();
+#endif
+}
+
 /* --- over TLS ----------------------------------------------------------- */
 
 #include "eddy/tls.h"
@@ -3408,6 +3509,7 @@ int main(void)
         tu_test(close_inside_pieces),
         tu_test(over_pipes),
         tu_test(failure_over_tcp),
+        tu_test(lowat_over_tcp),
         tu_test(over_tls),
 #ifdef TU_WRAP_MALLOC
         tu_test(send_enomem),
