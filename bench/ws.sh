@@ -47,12 +47,20 @@
 #   ws eddy_cpu_us_64=.. node_cpu_us_64=.. tornado_cpu_us_64=..
 #   eddy_cpu_us_16k=.. node_cpu_us_16k=.. tornado_cpu_us_16k=..
 #   cpu_vs_node_64=.. cpu_vs_node_16k=.. tornado_vs_eddy_64=..
-#   tornado_vs_eddy_16k=.. eddy_echo_1mib_mib_s=.. raw_tcp_mib_s=..
+#   tornado_vs_eddy_16k=.. eddy_kernel_us_64=.. eddy_kernel_us_16k=..
+#   tornado_vs_kernel_64=.. tornado_vs_kernel_16k=..
+#   eddy_echo_1mib_mib_s=.. raw_tcp_mib_s=..
 #   bulk_out_mib_s=.. bulk_in_mib_s=.. bulk_out_vs_raw=.. bulk_in_vs_raw=..
 #   bulk_out_cpu_vs_raw=.. bulk_in_cpu_vs_raw=.. idle_conn_bytes=..
 #   idle_conn_deflate_bytes=..
 # (cpu_vs_node: eddy's server CPU per message over node's, lower is better;
 # tornado_vs_eddy: Tornado's over eddy's, higher is better for eddy;
+# eddy_kernel_us: the part of eddy's server CPU per message spent in the
+# kernel (system time: its read, its sendmsg, its share of an epoll_wait,
+# and the loopback delivery to the client that a send runs), which any
+# server that reads and writes each message pays;
+# tornado_vs_kernel: Tornado's CPU per message over that part alone, the
+# most tornado_vs_eddy could be for a server whose own code cost nothing;
 # bulk_*_vs_raw: the median of each round's bulk rate over the same
 # round's raw rate, 1.00 is parity; bulk_*_cpu_vs_raw: likewise raw's CPU
 # seconds (both ends) over eddy's for the same bytes, as bench/stream.sh's
@@ -140,22 +148,22 @@ start_server() {
     stop_server
     return 1
 }
-ticks() { awk '{ print $14 + $15 }' "/proc/$SPID/stat"; }
+ticks() { awk '{ print $14 + $15, $15 }' "/proc/$SPID/stat"; }
 rss() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$SPID/status"; }
 
 # run_load ARGS...: one load run against URL; prints "messages seconds
-# mbytes_s server_ticks".
+# mbytes_s server_ticks server_system_ticks".
 run_load() {
-    local t0 t1 out
-    t0=$(ticks)
+    local t0 t1 k0 k1 out
+    read -r t0 k0 <<< "$(ticks)"
     if ! out=$(taskset -c "$CLIENT_CPU" "$LOAD" "$@" "$URL" 2> "$TMP/err"); then
         log "ws_load_bench $* failed: $(head -c 300 "$TMP/err")"
         return 1
     fi
-    t1=$(ticks)
+    read -r t1 k1 <<< "$(ticks)"
     echo "$out" | sed -n 's/.* messages=\([0-9]*\) seconds=\([0-9.]*\) .* mbytes_s=\([0-9.]*\) .*/\1 \2 \3/p' |
         tr '\n' ' '
-    echo "$((t1 - t0))"
+    echo "$((t1 - t0)) $((k1 - k0))"
 }
 
 # bulk_round R: raw, bulk-out and bulk-in in turn (reversed when R is
@@ -190,7 +198,7 @@ bulk_round() {
     done
 }
 
-declare -A RATE CPU BULK PAIR PCPU
+declare -A RATE CPU KCPU BULK PAIR PCPU
 failed=0
 for r in $(seq "$ROUNDS"); do
     order=$SERVERS
@@ -202,14 +210,15 @@ for r in $(seq "$ROUNDS"); do
                 failed=1
                 continue
             fi
-            read -r msgs sec _ st <<< "$res"
+            read -r msgs sec _ st sk <<< "$res"
             k=$s.$size
             RATE[$k]="${RATE[$k]:-} $(echo "$msgs / $sec" | bc -l)"
             CPU[$k]="${CPU[$k]:-} $(echo "$st * 1000000 / $CLK_TCK / $msgs" | bc -l)"
+            KCPU[$k]="${KCPU[$k]:-} $(echo "$sk * 1000000 / $CLK_TCK / $msgs" | bc -l)"
             log "round $r $s ${size}B: $msgs echoes, $(printf '%.0f' "$(echo "$msgs / $sec" | bc -l)")/s, $(printf '%.2f' "$(echo "$st * 1000000 / $CLK_TCK / $msgs" | bc -l)") us server CPU/msg"
         done
         if res=$(run_load -c 1 -s 1048576 -d "$D"); then
-            read -r msgs sec mbs _ <<< "$res"
+            read -r msgs sec mbs _ _ <<< "$res"
             BULK[$s]="${BULK[$s]:-} $(echo "$mbs * 1000000 / 1048576" | bc -l)"
             log "round $r $s 1MiB: $msgs echoes, $(printf '%.1f' "$(echo "$mbs * 1000000 / 1048576" | bc -l)") MiB/s"
         else
@@ -243,10 +252,10 @@ fmt() { [ "$1" = NA ] && echo NA || printf "%.${2}f" "$1"; }
 ratio() { { [ "$1" = NA ] || [ "$2" = NA ]; } && echo NA || printf '%.2f' "$(echo "$1 / $2" | bc -l)"; }
 m() { echo "${1:-}" | median; }
 
-echo "| server | 64 B msg/s | 64 B server CPU µs/msg | 16 KiB msg/s | 16 KiB server CPU µs/msg | 1 MiB echo MiB/s |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| server | 64 B msg/s | 64 B server CPU µs/msg | of it in the kernel | 16 KiB msg/s | 16 KiB server CPU µs/msg | of it in the kernel | 1 MiB echo MiB/s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for s in eddy node tornado; do
-    echo "| $s | $(fmt "$(m "${RATE[$s.64]:-}")" 0) | $(fmt "$(m "${CPU[$s.64]:-}")" 2) | $(fmt "$(m "${RATE[$s.16384]:-}")" 0) | $(fmt "$(m "${CPU[$s.16384]:-}")" 2) | $(fmt "$(m "${BULK[$s]:-}")" 1) |"
+    echo "| $s | $(fmt "$(m "${RATE[$s.64]:-}")" 0) | $(fmt "$(m "${CPU[$s.64]:-}")" 2) | $(fmt "$(m "${KCPU[$s.64]:-}")" 2) | $(fmt "$(m "${RATE[$s.16384]:-}")" 0) | $(fmt "$(m "${CPU[$s.16384]:-}")" 2) | $(fmt "$(m "${KCPU[$s.16384]:-}")" 2) | $(fmt "$(m "${BULK[$s]:-}")" 1) |"
 done
 echo
 echo "| one way, 1 connection, loopback TCP | MiB/s | of raw (paired) | raw's CPU over eddy's (paired) |"
@@ -258,8 +267,9 @@ echo
 echo "memory per idle connection (ws_echo's VmRSS growth, $IDLE connections): $IDLE_PLAIN bytes, $IDLE_Z bytes with permessage-deflate"
 E64=$(m "${CPU[eddy.64]:-}") N64=$(m "${CPU[node.64]:-}") T64=$(m "${CPU[tornado.64]:-}")
 E16=$(m "${CPU[eddy.16384]:-}") N16=$(m "${CPU[node.16384]:-}") T16=$(m "${CPU[tornado.16384]:-}")
+K64=$(m "${KCPU[eddy.64]:-}") K16=$(m "${KCPU[eddy.16384]:-}")
 EB=$(m "${BULK[eddy]:-}") RB=$(m "${BULK[raw]:-}")
 BO=$(m "${BULK[out]:-}") BI=$(m "${BULK[in]:-}") PO=$(m "${PAIR[out]:-}") PI=$(m "${PAIR[in]:-}")
 CO=$(m "${PCPU[out]:-}") CI=$(m "${PCPU[in]:-}")
-echo "ws eddy_cpu_us_64=$(fmt "$E64" 2) node_cpu_us_64=$(fmt "$N64" 2) tornado_cpu_us_64=$(fmt "$T64" 2) eddy_cpu_us_16k=$(fmt "$E16" 2) node_cpu_us_16k=$(fmt "$N16" 2) tornado_cpu_us_16k=$(fmt "$T16" 2) cpu_vs_node_64=$(ratio "$E64" "$N64") cpu_vs_node_16k=$(ratio "$E16" "$N16") tornado_vs_eddy_64=$(ratio "$T64" "$E64") tornado_vs_eddy_16k=$(ratio "$T16" "$E16") eddy_echo_1mib_mib_s=$(fmt "$EB" 1) raw_tcp_mib_s=$(fmt "$RB" 1) bulk_out_mib_s=$(fmt "$BO" 1) bulk_in_mib_s=$(fmt "$BI" 1) bulk_out_vs_raw=$(fmt "$PO" 2) bulk_in_vs_raw=$(fmt "$PI" 2) bulk_out_cpu_vs_raw=$(fmt "$CO" 2) bulk_in_cpu_vs_raw=$(fmt "$CI" 2) idle_conn_bytes=$IDLE_PLAIN idle_conn_deflate_bytes=$IDLE_Z"
+echo "ws eddy_cpu_us_64=$(fmt "$E64" 2) node_cpu_us_64=$(fmt "$N64" 2) tornado_cpu_us_64=$(fmt "$T64" 2) eddy_cpu_us_16k=$(fmt "$E16" 2) node_cpu_us_16k=$(fmt "$N16" 2) tornado_cpu_us_16k=$(fmt "$T16" 2) cpu_vs_node_64=$(ratio "$E64" "$N64") cpu_vs_node_16k=$(ratio "$E16" "$N16") tornado_vs_eddy_64=$(ratio "$T64" "$E64") tornado_vs_eddy_16k=$(ratio "$T16" "$E16") eddy_kernel_us_64=$(fmt "$K64" 2) eddy_kernel_us_16k=$(fmt "$K16" 2) tornado_vs_kernel_64=$(ratio "$T64" "$K64") tornado_vs_kernel_16k=$(ratio "$T16" "$K16") eddy_echo_1mib_mib_s=$(fmt "$EB" 1) raw_tcp_mib_s=$(fmt "$RB" 1) bulk_out_mib_s=$(fmt "$BO" 1) bulk_in_mib_s=$(fmt "$BI" 1) bulk_out_vs_raw=$(fmt "$PO" 2) bulk_in_vs_raw=$(fmt "$PI" 2) bulk_out_cpu_vs_raw=$(fmt "$CO" 2) bulk_in_cpu_vs_raw=$(fmt "$CI" 2) idle_conn_bytes=$IDLE_PLAIN idle_conn_deflate_bytes=$IDLE_Z"
 exit $failed
