@@ -23,6 +23,7 @@
 #include "testutil.h"
 
 #include "httputil.h"
+#include "tlsutil.h"
 
 #include "eddy/tls.h"
 
@@ -496,33 +497,15 @@ static size_t client_hello(eddy_tls_ctx *cctx, char *buf, size_t cap)
 
 static int group_setup(void **state)
 {
-    char cmd[256];
-
     (void)state;
     memset(big_body, 'b', sizeof big_body);
-    if (eddy_tls_library() == NULL)
-        return 0;
-    snprintf(certs, sizeof certs, "/tmp/eddy-https-XXXXXX");
-    if (mkdtemp(certs) == NULL)
-        return -1;
-    snprintf(cmd, sizeof cmd, "sh tests/certs.sh %s >/dev/null 2>&1", certs);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "tests/certs.sh failed (run from the repository's "
-                        "root, with the openssl command)\n");
-        return -1;
-    }
-    return 0;
+    return tu_certs_make(certs, sizeof certs, "/tmp/eddy-https-XXXXXX");
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[256];
-
     (void)state;
-    if (certs[0] == '\0')
-        return 0;
-    snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_certs_remove(certs);
 }
 
 /* --- requests over TLS -------------------------------------------------------
