@@ -420,7 +420,7 @@ fuzz:
 FUZZ_MODE ?= libfuzzer
 FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/%)
 fuzz-build: $(FUZZ_BINS)
-$(FUZZ_BINS): $(B)/%: fuzz/%.c fuzz/fuzz.h fuzz/standalone.c $(B)/libeddy.a
+$(FUZZ_BINS): $(B)/%: fuzz/%.c $(wildcard fuzz/*.h) fuzz/standalone.c $(B)/libeddy.a
 ifeq ($(FUZZ_MODE),libfuzzer)
 	clang $(FUZZ_FLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
 else
