@@ -190,7 +190,7 @@ GLIB_FLAGS := $(shell pkg-config --cflags --libs glib-2.0 2>/dev/null)
 $(B)/tests/test_glib: TEST_FLAGS = $(if $(GLIB_FLAGS),-DTU_HAVE_GLIB $(GLIB_FLAGS))
 
 # tests/test_ws_conn.c and test_ws_handshake.c make allocations fail on purpose, through GNU ld's
-# --wrap (Linux); elsewhere those tests are skipped.
+# --wrap (Linux; tests/failalloc.h); elsewhere those tests are skipped.
 ifeq ($(UNAME),Linux)
 $(B)/tests/test_ws_conn $(B)/tests/test_ws_handshake: TEST_FLAGS = -DTU_WRAP_MALLOC \
     -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
@@ -420,7 +420,7 @@ fuzz:
 FUZZ_MODE ?= libfuzzer
 FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/%)
 fuzz-build: $(FUZZ_BINS)
-$(FUZZ_BINS): $(B)/%: fuzz/%.c fuzz/fuzz.h fuzz/standalone.c $(B)/libeddy.a
+$(FUZZ_BINS): $(B)/%: fuzz/%.c $(wildcard fuzz/*.h) fuzz/standalone.c $(B)/libeddy.a
 ifeq ($(FUZZ_MODE),libfuzzer)
 	clang $(FUZZ_FLAGS) -o $@ $< $(B)/libeddy.a $(LIBS)
 else

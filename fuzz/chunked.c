@@ -24,38 +24,11 @@
 
 #define CH_MAX_CUTS 16
 
-typedef struct ch_buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} ch_buf;
-
-static void ch_put(ch_buf *b, const void *p, size_t n)
-{
-    if (n == 0 || b->failed)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *q;
-
-        while (cap < b->len + n)
-            cap *= 2;
-        if ((q = realloc(b->p, cap)) == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
 /* What a decode came to. */
 typedef struct ch_result {
     int error, done;
     size_t consumed;
-    ch_buf data;
+    fuzz_buf data;
 } ch_result;
 
 /* Decodes in[0, len) cut at cuts[0, ncuts). */
@@ -95,7 +68,7 @@ static void ch_decode(const uint8_t *in, size_t len, const size_t *cuts,
                        "the data lies in the bytes consumed");
             if (n <= 0 || (size_t)n > plen - off)
                 break;
-            ch_put(&r->data, d, dlen);
+            fuzz_put(&r->data, d, dlen);
             off += (size_t)n;
             r->done = eddy__chunked_done(&c);
         }
@@ -128,7 +101,7 @@ static void ch_same(const ch_result *a, const ch_result *b, const char *what)
                what);
 }
 
-static void ch_hex(ch_buf *b, size_t v, int upper)
+static void ch_hex(fuzz_buf *b, size_t v, int upper)
 {
     const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
     char tmp[2 * sizeof v];
@@ -138,14 +111,14 @@ static void ch_hex(ch_buf *b, size_t v, int upper)
         tmp[--i] = digits[v & 15];
         v >>= 4;
     } while (v != 0);
-    ch_put(b, tmp + i, sizeof tmp - (size_t)i);
+    fuzz_put(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
 static void ch_encode_mode(const uint8_t *data, size_t len, const size_t *cuts,
                            size_t ncuts, unsigned cfg, size_t max_trailer)
 {
     static const char *const exts[4] = {"", ";a", ";name=value", " ; q=\"x\\\"y\""};
-    ch_buf enc = {0};
+    fuzz_buf enc = {0};
     ch_result whole, part;
     size_t from = 0, pieces[CH_MAX_CUTS], npieces = 0, body_len;
     const char *tail = "GET / HTTP/1.1\r\n";
@@ -156,18 +129,19 @@ static void ch_encode_mode(const uint8_t *data, size_t len, const size_t *cuts,
         if (to == from)
             continue;
         ch_hex(&enc, to - from, (cfg >> 3) & 1);
-        ch_put(&enc, exts[(i + (cfg >> 4)) & 3], strlen(exts[(i + (cfg >> 4)) & 3]));
-        ch_put(&enc, "\r\n", 2);
-        ch_put(&enc, data + from, to - from);
-        ch_put(&enc, "\r\n", 2);
+        fuzz_put(&enc, exts[(i + (cfg >> 4)) & 3],
+                 strlen(exts[(i + (cfg >> 4)) & 3]));
+        fuzz_put(&enc, "\r\n", 2);
+        fuzz_put(&enc, data + from, to - from);
+        fuzz_put(&enc, "\r\n", 2);
         from = to;
     }
-    ch_put(&enc, "0\r\n", 3);
+    fuzz_put(&enc, "0\r\n", 3);
     if ((cfg >> 6) & 1)
-        ch_put(&enc, "Expires: never\r\nX-Sum:\t1 2\r\n", 28);
-    ch_put(&enc, "\r\n", 2);
+        fuzz_put(&enc, "Expires: never\r\nX-Sum:\t1 2\r\n", 28);
+    fuzz_put(&enc, "\r\n", 2);
     body_len = enc.len;
-    ch_put(&enc, tail, strlen(tail));
+    fuzz_put(&enc, tail, strlen(tail));
     if (enc.failed) {
         free(enc.p);
         return;

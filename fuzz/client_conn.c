@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #endif
 #include "fuzz.h"
+#include "fuzz_http.h"
 
 #include "../httpclient/httpclient_internal.h"
 
@@ -52,14 +53,6 @@ typedef struct cc_state {
     eddy_timer_id resume;
 } cc_state;
 
-static int cc_token(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!eddy__http_is_token((unsigned char)p[i]))
-            return 0;
-    return n > 0;
-}
-
 static void cc_check_response(cc_state *st, const eddy_http_response *r)
 {
     FUZZ_CHECK(r->status >= 100 && r->status <= 599 && r->status != 101,
@@ -68,7 +61,7 @@ static void cc_check_response(cc_state *st, const eddy_http_response *r)
     for (size_t i = 0; i < r->nheaders; i++) {
         const eddy_http_header *h = &r->headers[i];
 
-        FUZZ_CHECK(cc_token(h->name, h->name_len), "a name is a token");
+        FUZZ_CHECK(fuzz_is_token(h->name, h->name_len), "a name is a token");
         for (size_t j = 0; j < h->value_len; j++) {
             unsigned char ch = (unsigned char)h->value[j];
 

@@ -1,7 +1,8 @@
 /*
  * fuzz/fuzz.h - what the harnesses share: the entry point's name, how an
- * invariant that does not hold is reported, and a reader for the control
- * bytes at the front of an input.
+ * invariant that does not hold is reported, a reader for the control
+ * bytes at the front of an input, a growing byte buffer, and an exact
+ * heap copy of an input.
  *
  * A harness is one file with one entry point, FUZZ_ENTRY (libFuzzer's
  * LLVMFuzzerTestOneInput unless the includer renames it).  It is built
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef FUZZ_ENTRY
 #define FUZZ_ENTRY LLVMFuzzerTestOneInput
@@ -85,6 +87,48 @@ __attribute__((unused)) static size_t fuzz_cuts(fuzz_in *in, size_t *cuts,
             cuts[n++] = at;
     }
     return n;
+}
+
+/* A growing buffer of bytes the harness writes (an encoding it builds, or
+ * what a decoder gave); failed: an allocation failed, and the bytes are
+ * not all there.  Free p. */
+typedef struct fuzz_buf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} fuzz_buf;
+
+__attribute__((unused)) static void fuzz_put(fuzz_buf *b, const void *p,
+                                             size_t n)
+{
+    if (n == 0 || b->failed)
+        return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *q;
+
+        while (cap < b->len + n)
+            cap *= 2;
+        if ((q = realloc(b->p, cap)) == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+/* A heap copy of exactly data[0, len) (one byte when len is 0), so that
+ * ASan catches a read past len; NULL when out of memory.  Free it. */
+__attribute__((unused)) static char *fuzz_copy(const uint8_t *data, size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+
+    if (copy != NULL && len > 0)
+        memcpy(copy, data, len);
+    return copy;
 }
 
 #endif

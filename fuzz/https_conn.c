@@ -36,16 +36,16 @@
  *    everything is freed (LeakSanitizer), also when the server is freed
  *    with a handshake or a request under way.
  *
- * The server's certificate and key are below: made for the fuzz harnesses
- * alone, self-signed, never secret.  The contexts are made once per
- * process; the client keeps no sessions (it names no server), so every
- * input is a full handshake.  Built without TLS, the harness does
- * nothing.
+ * The server's certificate and key are fuzz_tls.h's.  The contexts are
+ * made once per process; the client keeps no sessions (it names no
+ * server), so every input is a full handshake.  Built without TLS, the
+ * harness does nothing.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "fuzz.h"
+#include "fuzz_tls.h"
 
 #include "../httpserver/http_internal.h"
 #include "eddy/tls.h"
@@ -63,55 +63,28 @@
 #define HC_OUT_MAX (1u << 20) /* what the harness keeps of the answers */
 #define HC_MAX_LOG 256
 
-static const char hc_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBlzCCAT2gAwIBAgIUJ9Xi2ZON9UhbBpyMuFFQHO3RdOgwCgYIKoZIzj0EAwIw\n"
-    "IDEeMBwGA1UEAwwVZWRkeSBmdXp6ICh0ZXN0IG9ubHkpMCAXDTI2MTIwNzE5MDIx\n"
-    "MloYDzIxMjYxMTEzMTkwMjEyWjAgMR4wHAYDVQQDDBVlZGR5IGZ1enogKHRlc3Qg\n"
-    "b25seSkwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASt6F4zjzjYrLxGcrUikNRi\n"
-    "KSNVbeskHIdsHsAKz95BUgmPr64zKCVlVVRpGvwTwraMBAJI3fjX19kWkMq8NYzU\n"
-    "o1MwUTAdBgNVHQ4EFgQUGWOmlXSIHP0NQrFOxvOzz+MtihAwHwYDVR0jBBgwFoAU\n"
-    "GWOmlXSIHP0NQrFOxvOzz+MtihAwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQD\n"
-    "AgNIADBFAiEAr3Gdcc24AkzM13NoDr0NRAtNFnq54eKQhNcUP3LKzuACICWH6S28\n"
-    "UL6G/2MapynVNY7nMyFTNRG4eQ9hiI6gV6HE\n"
-    "-----END CERTIFICATE-----\n"
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQghrdtq9il6xI84Vae\n"
-    "S8E06hfCaGQAmYsE8iT+XIc6pA+hRANCAASt6F4zjzjYrLxGcrUikNRiKSNVbesk\n"
-    "HIdsHsAKz95BUgmPr64zKCVlVVRpGvwTwraMBAJI3fjX19kWkMq8NYzU\n"
-    "-----END PRIVATE KEY-----\n";
-
 /* The contexts, made once: [0] the server, [1] the server at TLS 1.2,
  * [2] the client. */
 static eddy_tls_ctx *hc_ctx[3];
-static char hc_path[64];
 
 static void hc_cleanup(void)
 {
     for (int i = 0; i < 3; i++)
         eddy_tls_ctx_free(hc_ctx[i]);
-    if (hc_path[0] != '\0')
-        unlink(hc_path);
 }
 
 static int hc_contexts(void)
 {
-    int fd;
+    const char *pem;
 
     if (hc_ctx[2] != NULL)
         return 0;
-    snprintf(hc_path, sizeof hc_path, "/tmp/eddy-fuzz-https-XXXXXX");
-    if ((fd = mkstemp(hc_path)) < 0)
+    if ((pem = fuzz_pem_file()) == NULL)
         return -1;
-    if (write(fd, hc_pem, sizeof hc_pem - 1) != (ssize_t)(sizeof hc_pem - 1)) {
-        close(fd);
-        return -1;
-    }
-    close(fd);
     atexit(hc_cleanup);
     for (int i = 0; i < 2; i++)
         if (eddy_tls_ctx_new(EDDY_TLS_SERVER, &hc_ctx[i]) != 0 ||
-            eddy_tls_ctx_load_cert_chain(hc_ctx[i], hc_path, NULL) != 0)
+            eddy_tls_ctx_load_cert_chain(hc_ctx[i], pem, NULL) != 0)
             return -1;
     if (eddy_tls_ctx_set_versions(hc_ctx[1], 0, EDDY_TLS_1_2) != 0 ||
         eddy_tls_ctx_new(EDDY_TLS_CLIENT, &hc_ctx[2]) != 0 ||

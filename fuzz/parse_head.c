@@ -20,6 +20,7 @@
  *    fields.
  */
 #include "fuzz.h"
+#include "fuzz_http.h"
 
 #include "../httputil/parser.h"
 
@@ -120,25 +121,15 @@ static void ph_start(eddy__http_parser *ps, eddy__http_head *h,
 static int ph_call(eddy__http_parser *ps, eddy__http_head *h,
                    const uint8_t *data, size_t len, ph_result *r)
 {
-    char *copy = malloc(len ? len : 1);
+    char *copy = fuzz_copy(data, len);
     int ret;
 
     if (copy == NULL)
         return 0;
-    if (len > 0)
-        memcpy(copy, data, len);
     ret = eddy__http_parse_head(ps, len ? copy : NULL, len, h);
     ph_record(r, ret, copy, h);
     free(copy);
     return ret;
-}
-
-static int ph_is_token(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!eddy__http_is_token((unsigned char)p[i]))
-            return 0;
-    return n > 0;
 }
 
 /* What RFC 9112 allows of an accepted head in buf[0, ret). */
@@ -151,7 +142,7 @@ static void ph_check_valid(const char *buf, const eddy__http_head *h, int ret,
                "an accepted head ends in CRLF CRLF");
     FUZZ_CHECK((size_t)ret <= lim->max_head, "an accepted head fits max_head");
     FUZZ_CHECK(h->version == 10 || h->version == 11, "version is 1.0 or 1.1");
-    FUZZ_CHECK(ph_is_token(h->method.p, h->method.len), "method is a token");
+    FUZZ_CHECK(fuzz_is_token(h->method.p, h->method.len), "method is a token");
     FUZZ_CHECK(h->target.len > 0 && h->target.len <= lim->max_uri,
                "target is not empty and fits max_uri");
     for (size_t i = 0; i < h->target.len; i++)
@@ -164,7 +155,7 @@ static void ph_check_valid(const char *buf, const eddy__http_head *h, int ret,
         FUZZ_CHECK(f->name >= buf && f->name + f->name_len <= end &&
                        f->value >= buf && f->value + f->value_len <= end,
                    "a header lies inside the head");
-        FUZZ_CHECK(ph_is_token(f->name, f->name_len), "a name is a token");
+        FUZZ_CHECK(fuzz_is_token(f->name, f->name_len), "a name is a token");
         for (size_t j = 0; j < f->value_len; j++) {
             unsigned char ch = (unsigned char)f->value[j];
 

@@ -19,6 +19,7 @@
  *  - an accepted head written out again canonically parses the same.
  */
 #include "fuzz.h"
+#include "fuzz_http.h"
 
 #include "../httputil/parser.h"
 
@@ -94,25 +95,15 @@ static void pr_start(eddy__http_parser *ps, eddy__http_head *h,
 static int pr_call(eddy__http_parser *ps, eddy__http_head *h,
                    const uint8_t *data, size_t len, pr_result *r)
 {
-    char *copy = malloc(len ? len : 1);
+    char *copy = fuzz_copy(data, len);
     int ret;
 
     if (copy == NULL)
         return 0;
-    if (len > 0)
-        memcpy(copy, data, len);
     ret = eddy__http_parse_response(ps, len ? copy : NULL, len, h);
     pr_record(r, ret, copy, h);
     free(copy);
     return ret;
-}
-
-static int pr_token(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!eddy__http_is_token((unsigned char)p[i]))
-            return 0;
-    return n > 0;
 }
 
 static int pr_text(const char *p, size_t n)
@@ -146,7 +137,7 @@ static void pr_check_valid(const char *buf, const eddy__http_head *h, int ret,
         FUZZ_CHECK(f->name >= buf && f->name + f->name_len <= end &&
                        f->value >= buf && f->value + f->value_len <= end,
                    "a field lies inside the head");
-        FUZZ_CHECK(pr_token(f->name, f->name_len), "a name is a token");
+        FUZZ_CHECK(fuzz_is_token(f->name, f->name_len), "a name is a token");
         FUZZ_CHECK(pr_text(f->value, f->value_len),
                    "a value has no control characters");
         FUZZ_CHECK(f->value_len == 0 ||

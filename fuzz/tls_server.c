@@ -24,14 +24,14 @@
  *  - the loop settles within a bounded number of iterations, and
  *    everything is freed (LeakSanitizer).
  *
- * The server's certificate and key are below: made for this harness
- * alone, self-signed, never secret.  Built without TLS, the harness does
- * nothing.
+ * The server's certificate and key are fuzz_tls.h's.  Built without TLS,
+ * the harness does nothing.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "fuzz.h"
+#include "fuzz_tls.h"
 
 #include "eddy/tls.h"
 
@@ -44,51 +44,6 @@
 #define TS_MAX_CUTS 16
 #define TS_SPIN 8
 #define TS_SETTLE 2000
-
-static const char ts_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBlzCCAT2gAwIBAgIUJ9Xi2ZON9UhbBpyMuFFQHO3RdOgwCgYIKoZIzj0EAwIw\n"
-    "IDEeMBwGA1UEAwwVZWRkeSBmdXp6ICh0ZXN0IG9ubHkpMCAXDTI2MTIwNzE5MDIx\n"
-    "MloYDzIxMjYxMTEzMTkwMjEyWjAgMR4wHAYDVQQDDBVlZGR5IGZ1enogKHRlc3Qg\n"
-    "b25seSkwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASt6F4zjzjYrLxGcrUikNRi\n"
-    "KSNVbeskHIdsHsAKz95BUgmPr64zKCVlVVRpGvwTwraMBAJI3fjX19kWkMq8NYzU\n"
-    "o1MwUTAdBgNVHQ4EFgQUGWOmlXSIHP0NQrFOxvOzz+MtihAwHwYDVR0jBBgwFoAU\n"
-    "GWOmlXSIHP0NQrFOxvOzz+MtihAwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQD\n"
-    "AgNIADBFAiEAr3Gdcc24AkzM13NoDr0NRAtNFnq54eKQhNcUP3LKzuACICWH6S28\n"
-    "UL6G/2MapynVNY7nMyFTNRG4eQ9hiI6gV6HE\n"
-    "-----END CERTIFICATE-----\n"
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQghrdtq9il6xI84Vae\n"
-    "S8E06hfCaGQAmYsE8iT+XIc6pA+hRANCAASt6F4zjzjYrLxGcrUikNRiKSNVbesk\n"
-    "HIdsHsAKz95BUgmPr64zKCVlVVRpGvwTwraMBAJI3fjX19kWkMq8NYzU\n"
-    "-----END PRIVATE KEY-----\n";
-
-/* The PEM above as a file, made once per process (eddy loads files). */
-static char ts_path[64];
-
-static void ts_unlink(void)
-{
-    unlink(ts_path);
-}
-
-static const char *ts_pem_file(void)
-{
-    int fd;
-
-    if (ts_path[0] != '\0')
-        return ts_path;
-    snprintf(ts_path, sizeof ts_path, "/tmp/eddy-fuzz-tls-XXXXXX");
-    if ((fd = mkstemp(ts_path)) < 0 ||
-        write(fd, ts_pem, sizeof ts_pem - 1) != (ssize_t)(sizeof ts_pem - 1)) {
-        if (fd >= 0)
-            close(fd);
-        ts_path[0] = '\0';
-        return NULL;
-    }
-    close(fd);
-    atexit(ts_unlink);
-    return ts_path;
-}
 
 typedef struct ts_state {
     eddy_loop *loop;
@@ -172,7 +127,7 @@ static int ts_settle(ts_state *st)
 static eddy_tls_ctx *ts_ctx(unsigned cfg)
 {
     static const char *const alpn[] = {"http/1.1", "h2"};
-    const char *pem = ts_pem_file();
+    const char *pem = fuzz_pem_file();
     eddy_tls_ctx *ctx;
 
     if (pem == NULL || eddy_tls_ctx_new(EDDY_TLS_SERVER, &ctx) != 0)

@@ -31,33 +31,6 @@
 #define WF_MAX_CUTS 16
 #define WF_MAX_DRIBBLE 4096
 
-typedef struct wf_buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-} wf_buf;
-
-static void wf_put(wf_buf *b, const void *p, size_t n)
-{
-    if (n == 0 || b->failed)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        char *q;
-
-        while (cap < b->len + n)
-            cap *= 2;
-        if ((q = realloc(b->p, cap)) == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
 /* Whether p[0, n) can still be UTF-8: the index of the first byte that
  * makes it impossible, or n; *complete: it ends between characters.  By
  * code point ranges, not by the automaton's table. */
@@ -104,8 +77,8 @@ static size_t wf_utf8_reference(const uint8_t *p, size_t n, int *complete)
 /* What a run of the reader came to. */
 typedef struct wf_run {
     int ret;
-    wf_buf log; /* messages and control frames, canonical */
-    wf_buf msg; /* the current message's bytes (uncompressed text) */
+    fuzz_buf log; /* messages and control frames, canonical */
+    fuzz_buf msg; /* the current message's bytes (uncompressed text) */
     int in_msg;
     uint64_t msg_len;
 } wf_run;
@@ -116,14 +89,14 @@ typedef struct wf_cfg {
     uint64_t max;
 } wf_cfg;
 
-static void wf_hex(wf_buf *b, const uint8_t *p, size_t n)
+static void wf_hex(fuzz_buf *b, const uint8_t *p, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
 
     for (size_t i = 0; i < n; i++) {
         char two[2] = {digits[p[i] >> 4], digits[p[i] & 15]};
 
-        wf_put(b, two, 2);
+        fuzz_put(b, two, 2);
     }
 }
 
@@ -138,7 +111,7 @@ static void wf_event(const wf_cfg *cfg, wf_run *r, const eddy__ws_event *ev)
                    "compressed only with RSV1 allowed");
         if (!r->in_msg) {
             snprintf(tmp, sizeof tmp, "[%d%d", ev->opcode, ev->compressed);
-            wf_put(&r->log, tmp, strlen(tmp));
+            fuzz_put(&r->log, tmp, strlen(tmp));
             r->in_msg = 1;
             r->msg.len = 0;
             r->msg_len = 0;
@@ -148,11 +121,11 @@ static void wf_event(const wf_cfg *cfg, wf_run *r, const eddy__ws_event *ev)
         FUZZ_CHECK(ev->compressed || r->msg_len <= cfg->max,
                    "no message passes the limit");
         if (ev->opcode == EDDY_WS_TEXT && !ev->compressed)
-            wf_put(&r->msg, ev->data, ev->len);
+            fuzz_put(&r->msg, ev->data, ev->len);
         if (ev->fin) {
             int complete;
 
-            wf_put(&r->log, "]", 1);
+            fuzz_put(&r->log, "]", 1);
             r->in_msg = 0;
             if (ev->opcode == EDDY_WS_TEXT && !ev->compressed && !r->msg.failed)
                 FUZZ_CHECK(wf_utf8_reference((const uint8_t *)r->msg.p,
@@ -181,9 +154,9 @@ static void wf_event(const wf_cfg *cfg, wf_run *r, const eddy__ws_event *ev)
                    "a control frame is close, ping or pong");
     }
     snprintf(tmp, sizeof tmp, "{%d:%d:", ev->opcode, ev->code);
-    wf_put(&r->log, tmp, strlen(tmp));
+    fuzz_put(&r->log, tmp, strlen(tmp));
     wf_hex(&r->log, ev->data, ev->len);
-    wf_put(&r->log, "}", 1);
+    fuzz_put(&r->log, "}", 1);
 }
 
 /* Feeds in[0, len) in the pieces cuts[0, ncuts) mark, each a heap copy. */

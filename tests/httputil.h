@@ -1,9 +1,10 @@
 /*
  * tests/httputil.h - helpers shared by the suites that talk HTTP to a
- * server over loopback TCP (test_httpserver.c, test_attacks.c): a blocking
- * connect, a strict response parser, and the examples run as child
- * processes (started on a free port, found through EDDY_EXAMPLES, waited
- * for by PID, their workers found in /proc).
+ * server over loopback TCP (test_httpserver.c, test_attacks.c, ...): a
+ * blocking connect, an eddy server on the test's loop (listening, its
+ * stats, freeing it), a strict response parser, and the examples run as
+ * child processes (started on a free port, found through EDDY_EXAMPLES,
+ * waited for by PID, their workers found in /proc).
  *
  * Like testutil.h, helpers fail the running test through cmocka's
  * assertions, and every wait is bounded (HU_WAIT_MS).  Include testutil.h
@@ -47,6 +48,53 @@ static inline int tcp_connect(int port)
         return -err;
     }
     return fd;
+}
+
+/* --- an eddy server on this process's loop ------------------------------ */
+
+/* Gives srv a socket bound to 127.0.0.1 port 0; returns its port. */
+static inline int hu_listen(eddy_http_server *srv)
+{
+    int fd = -1, port;
+    size_t n = 0;
+
+    assert_int_equal(
+        eddy_bind_sockets(0, "127.0.0.1", AF_INET, 0, 0, &fd, 1, &n), 0);
+    assert_int_equal(n, 1);
+    port = eddy_socket_port(fd);
+    assert_true(port > 0);
+    assert_int_equal(eddy_http_server_add_sockets(srv, &fd, 1), 0);
+    return port;
+}
+
+static inline eddy_http_stats hu_stats(eddy_http_server *srv)
+{
+    eddy_http_stats st;
+
+    eddy_http_server_get_stats(srv, &st);
+    return st;
+}
+
+/* A tu_cond: srv has closed every connection. */
+static inline int hu_no_connections(void *srv)
+{
+    return hu_stats(srv).connections == 0;
+}
+
+/* Frees srv (NULL: the test did), lets the closing streams finish, checks
+ * that the loop holds nothing, and closes it. */
+static inline void hu_finish(eddy_loop *loop, eddy_http_server *srv)
+{
+    eddy_loop_stats st;
+
+    if (srv != NULL)
+        eddy_http_server_free(srv);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(eddy_loop_run_once(loop, 0), 0);
+    eddy_loop_get_stats(loop, &st);
+    assert_int_equal(st.handlers, 0);
+    assert_int_equal(st.timers, 0);
+    eddy_loop_close(loop, 0);
 }
 
 /* --- responses, parsed strictly ------------------------------------------- */

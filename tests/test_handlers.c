@@ -20,6 +20,7 @@
 #include "testutil.h"
 
 #include "httputil.h"
+#include "rawclient.h"
 
 #include "../httpserver/http_internal.h"
 
@@ -54,16 +55,10 @@ typedef struct tsrv {
 
 static void srv_start(tsrv *t, const eddy_http_options *opts)
 {
-    int fd = -1;
-    size_t n = 0;
-
     memset(t, 0, sizeof *t);
     t->loop = tu_loop_new();
     assert_int_equal(eddy_http_server_new(t->loop, opts, &t->srv), 0);
-    assert_int_equal(
-        eddy_bind_sockets(0, "127.0.0.1", AF_INET, 0, 0, &fd, 1, &n), 0);
-    t->port = eddy_socket_port(fd);
-    assert_int_equal(eddy_http_server_add_sockets(t->srv, &fd, 1), 0);
+    t->port = hu_listen(t->srv);
 }
 
 static void srv_route(tsrv *t, const char *method, const char *path,
@@ -77,27 +72,15 @@ static void rm_tree(const char *path);
 
 static void srv_finish(tsrv *t)
 {
-    eddy_loop_stats st;
-
-    if (t->srv != NULL)
-        eddy_http_server_free(t->srv);
+    hu_finish(t->loop, t->srv);
     t->srv = NULL;
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(eddy_loop_run_once(t->loop, 0), 0);
-    eddy_loop_get_stats(t->loop, &st);
-    assert_int_equal(st.handlers, 0);
-    assert_int_equal(st.timers, 0);
-    eddy_loop_close(t->loop, 0);
     if (t->dir[0] != '\0')
         rm_tree(t->dir);
 }
 
 static eddy_http_stats srv_stats(tsrv *t)
 {
-    eddy_http_stats st;
-
-    eddy_http_server_get_stats(t->srv, &st);
-    return st;
+    return hu_stats(t->srv);
 }
 
 static int never(void *arg)
@@ -114,149 +97,12 @@ static void run_for(tsrv *t, uint64_t ms)
 /* --- clients ----------------------------------------------------------------
  */
 
-typedef struct client {
-    tsrv *t;
-    int fd;
-    char *buf;
-    size_t len, cap, off;
-    int eof, err, is_head, reading;
-} client;
-
-static const char *cl_rest(const client *c)
-{
-    return c->buf != NULL ? c->buf + c->off : "";
-}
-
-static void cl_on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
-{
-    client *c = arg;
-
-    (void)events;
-    for (;;) {
-        ssize_t n;
-
-        if (c->cap - c->len < 65536) {
-            c->cap = c->cap ? 2 * c->cap : 131072;
-            c->buf = realloc(c->buf, c->cap + 1);
-            assert_non_null(c->buf);
-        }
-        n = recv(fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n > 0) {
-            c->len += (size_t)n;
-            c->buf[c->len] = '\0';
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        c->err = n < 0 ? errno : 0;
-        break;
-    }
-    c->eof = 1;
-    c->reading = 0;
-    assert_int_equal(eddy_loop_remove_handler(loop, fd), 0);
-}
-
+/* A raw client (rawclient.h) of t; it reads in 64 KiB steps, for the
+ * large files. */
 static void cl_open(tsrv *t, client *c)
 {
-    memset(c, 0, sizeof *c);
-    c->t = t;
-    c->fd = tcp_connect(t->port);
-    assert_true(c->fd >= 0);
-    tu_nonblock(c->fd);
-    assert_int_equal(
-        eddy_loop_add_handler(t->loop, c->fd, EDDY_READ, cl_on_io, c), 0);
-    c->reading = 1;
-}
-
-static void cl_close(client *c)
-{
-    if (c->fd >= 0) {
-        if (c->reading)
-            assert_int_equal(eddy_loop_remove_handler(c->t->loop, c->fd), 0);
-        assert_int_equal(close(c->fd), 0);
-    }
-    c->fd = -1;
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = c->off = 0;
-}
-
-/* A client that did not read starts reading. */
-static void cl_resume(client *c)
-{
-    assert_int_equal(
-        eddy_loop_add_handler(c->t->loop, c->fd, EDDY_READ, cl_on_io, c), 0);
-    c->reading = 1;
-}
-
-static int cl_sendn(client *c, const void *p, size_t n)
-{
-    uint64_t end = tu_now_ms() + RUN_MS;
-    size_t off = 0;
-
-    while (off < n) {
-        ssize_t k = send(c->fd, (const char *)p + off, n - off, MSG_NOSIGNAL);
-
-        if (k > 0) {
-            off += (size_t)k;
-        } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            assert_true(tu_now_ms() < end);
-            assert_int_equal(eddy_loop_run_once(c->t->loop, 10), 0);
-        } else if (k < 0 && errno != EINTR) {
-            return errno;
-        }
-    }
-    return 0;
-}
-
-static void cl_send(client *c, const char *s)
-{
-    int err = cl_sendn(c, s, strlen(s));
-
-    if (err != 0)
-        fail_msg("sending %.60s: %s", s, strerror(err));
-}
-
-static int cl_has_response(void *arg)
-{
-    client *c = arg;
-    resp r = {0};
-    long n =
-        parse_response(cl_rest(c), c->len - c->off, c->is_head, c->eof, &r);
-
-    resp_free(&r);
-    return n != 0 || c->eof;
-}
-
-/* The next response into *r: 1, or 0 when the connection closed first. */
-static int cl_response_as(client *c, resp *r, int is_head)
-{
-    long n;
-
-    c->is_head = is_head;
-    if (!tu_run_until(c->t->loop, cl_has_response, c, RUN_ITER, RUN_MS))
-        fail_msg("no response in %d ms; got [%.*s]", RUN_MS,
-                 (int)(c->len - c->off), cl_rest(c));
-    n = parse_response(cl_rest(c), c->len - c->off, is_head, c->eof, r);
-    if (n < 0)
-        fail_msg("malformed response: [%.*s]", (int)(c->len - c->off),
-                 cl_rest(c));
-    if (n == 0)
-        return 0;
-    c->off += (size_t)n;
-    return 1;
-}
-
-static int cl_eof(void *arg)
-{
-    return ((client *)arg)->eof;
-}
-
-static void cl_wait_eof(client *c)
-{
-    assert_true(tu_run_until(c->t->loop, cl_eof, c, RUN_ITER, RUN_MS));
+    cl_connect(c, t->loop, t->port);
+    c->room = 65536;
 }
 
 /* Sends raw on a new connection and reads one response into *r; returns
@@ -1599,7 +1445,8 @@ static void cl_open_small(tsrv *t, client *c)
     int rcvbuf = 4096;
 
     memset(c, 0, sizeof *c);
-    c->t = t;
+    c->loop = t->loop;
+    c->room = 65536;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(c->fd >= 0);
     setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);

@@ -27,58 +27,18 @@
  * head struct is scribbled over before every call, because the connection
  * code shares one between connections: nothing may carry over in it.
  */
-#define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h> /* after the four it needs */
+#include "testutil.h"
 
 #include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "../httputil/parser.h"
 
 /* --- the guard page --- */
 
-#define GUARDED (256 * 1024) /* the longest input placed */
-
-static char *guard_base; /* GUARDED bytes, then a PROT_NONE page */
-
-static int guard_setup(void **state)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    char *m = mmap(NULL, GUARDED + page, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-    (void)state;
-    if (m == MAP_FAILED || mprotect(m + GUARDED, page, PROT_NONE) != 0)
-        return -1;
-    guard_base = m;
-    return 0;
-}
-
-static int guard_teardown(void **state)
-{
-    (void)state;
-    munmap(guard_base, GUARDED + (size_t)sysconf(_SC_PAGESIZE));
-    return 0;
-}
-
-/* Copies src[0, n) so that it ends at the guard page. */
+/* Copies src[0, n) so that it ends at the suite's guard page. */
 static const char *place(const char *src, size_t n)
 {
-    char *p = guard_base + GUARDED - n;
-
-    assert_true(n <= GUARDED);
-    if (n != 0)
-        memmove(p, src, n);
-    return p;
+    return tu_guarded(src, n);
 }
 
 /* --- heads: the table --- */
@@ -2319,8 +2279,8 @@ int main(void)
                   sizeof responses[0], run_response_case, names);
     for (size_t i = 0; i < COUNT(more); i++)
         t[n++] = more[i];
-    failed = _cmocka_run_group_tests("http_parser", t, n, guard_setup,
-                                     guard_teardown);
+    failed = _cmocka_run_group_tests("http_parser", t, n, tu_guard_setup,
+                                     tu_guard_teardown);
     free(names);
     free(t);
     return failed;

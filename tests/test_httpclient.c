@@ -21,6 +21,7 @@
 #include "testutil.h"
 
 #include "httputil.h"
+#include "tlsutil.h"
 
 #include "../httpclient/httpclient_internal.h"
 #include "eddy/httpclient.h"
@@ -3303,33 +3304,15 @@ static void test_example_fetch(void **state)
 
 static int group_setup(void **state)
 {
-    char cmd[256];
-
     (void)state;
     signal(SIGPIPE, SIG_IGN);
-    if (eddy_tls_library() == NULL)
-        return 0;
-    snprintf(certs, sizeof certs, "/tmp/eddy-client-XXXXXX");
-    if (mkdtemp(certs) == NULL)
-        return -1;
-    snprintf(cmd, sizeof cmd, "sh tests/certs.sh %s >/dev/null 2>&1", certs);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "tests/certs.sh failed (run from the repository's "
-                        "root, with the openssl command)\n");
-        return -1;
-    }
-    return 0;
+    return tu_certs_make(certs, sizeof certs, "/tmp/eddy-client-XXXXXX");
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[256];
-
     (void)state;
-    if (certs[0] == '\0')
-        return 0;
-    snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_certs_remove(certs);
 }
 
 int main(void)

@@ -23,6 +23,7 @@
 #include "testutil.h"
 
 #include "httputil.h"
+#include "tlsutil.h"
 
 #include "eddy/tls.h"
 
@@ -106,17 +107,11 @@ static void log_fn(void *arg, int level, const char *msg)
 /* A server with opts (its tls set by the caller), on 127.0.0.1 port 0. */
 static void srv_start(hsrv *t, const eddy_http_options *opts)
 {
-    int fd = -1;
-    size_t n = 0;
-
     memset(t, 0, sizeof *t);
     t->loop = tu_loop_new();
     eddy_loop_set_log(t->loop, log_fn, t);
     assert_int_equal(eddy_http_server_new(t->loop, opts, &t->srv), 0);
-    assert_int_equal(
-        eddy_bind_sockets(0, "127.0.0.1", AF_INET, 0, 0, &fd, 1, &n), 0);
-    t->port = eddy_socket_port(fd);
-    assert_int_equal(eddy_http_server_add_sockets(t->srv, &fd, 1), 0);
+    t->port = hu_listen(t->srv);
 }
 
 static void srv_route(hsrv *t, const char *method, const char *path,
@@ -130,36 +125,20 @@ static void srv_route(hsrv *t, const char *method, const char *path,
  * closing, and checks that the loop holds nothing. */
 static void srv_finish(hsrv *t)
 {
-    eddy_loop_stats st;
-
-    if (t->srv != NULL)
-        eddy_http_server_free(t->srv);
+    hu_finish(t->loop, t->srv);
     t->srv = NULL;
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(eddy_loop_run_once(t->loop, 0), 0);
-    eddy_loop_get_stats(t->loop, &st);
-    assert_int_equal(st.handlers, 0);
-    assert_int_equal(st.timers, 0);
-    eddy_loop_close(t->loop, 0);
     t->loop = NULL;
 }
 
 static eddy_http_stats srv_stats(hsrv *t)
 {
-    eddy_http_stats st;
-
-    eddy_http_server_get_stats(t->srv, &st);
-    return st;
-}
-
-static int no_connections(void *arg)
-{
-    return srv_stats(arg).connections == 0;
+    return hu_stats(t->srv);
 }
 
 static void wait_no_connections(hsrv *t)
 {
-    assert_true(tu_run_until(t->loop, no_connections, t, RUN_ITER, RUN_MS));
+    assert_true(
+        tu_run_until(t->loop, hu_no_connections, t->srv, RUN_ITER, RUN_MS));
 }
 
 static int logged(const hsrv *t, const char *text)
@@ -496,33 +475,15 @@ static size_t client_hello(eddy_tls_ctx *cctx, char *buf, size_t cap)
 
 static int group_setup(void **state)
 {
-    char cmd[256];
-
     (void)state;
     memset(big_body, 'b', sizeof big_body);
-    if (eddy_tls_library() == NULL)
-        return 0;
-    snprintf(certs, sizeof certs, "/tmp/eddy-https-XXXXXX");
-    if (mkdtemp(certs) == NULL)
-        return -1;
-    snprintf(cmd, sizeof cmd, "sh tests/certs.sh %s >/dev/null 2>&1", certs);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "tests/certs.sh failed (run from the repository's "
-                        "root, with the openssl command)\n");
-        return -1;
-    }
-    return 0;
+    return tu_certs_make(certs, sizeof certs, "/tmp/eddy-https-XXXXXX");
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[256];
-
     (void)state;
-    if (certs[0] == '\0')
-        return 0;
-    snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_certs_remove(certs);
 }
 
 /* --- requests over TLS -------------------------------------------------------

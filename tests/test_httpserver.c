@@ -32,6 +32,7 @@
 #include "testutil.h"
 
 #include "httputil.h"
+#include "rawclient.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -58,18 +59,10 @@ typedef struct tsrv {
 
 static void srv_start(tsrv *t, const eddy_http_options *opts)
 {
-    int fd = -1;
-    size_t n = 0;
-
     memset(t, 0, sizeof *t);
     t->loop = tu_loop_new();
     assert_int_equal(eddy_http_server_new(t->loop, opts, &t->srv), 0);
-    assert_int_equal(
-        eddy_bind_sockets(0, "127.0.0.1", AF_INET, 0, 0, &fd, 1, &n), 0);
-    assert_int_equal(n, 1);
-    t->port = eddy_socket_port(fd);
-    assert_true(t->port > 0);
-    assert_int_equal(eddy_http_server_add_sockets(t->srv, &fd, 1), 0);
+    t->port = hu_listen(t->srv);
     assert_ptr_equal(eddy_http_server_loop(t->srv), t->loop);
 }
 
@@ -84,17 +77,8 @@ static void srv_route(tsrv *t, const char *method, const char *path,
  * and checks that the loop holds nothing before closing it. */
 static void srv_finish(tsrv *t)
 {
-    eddy_loop_stats st;
-
-    if (t->srv != NULL)
-        eddy_http_server_free(t->srv);
+    hu_finish(t->loop, t->srv);
     t->srv = NULL;
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(eddy_loop_run_once(t->loop, 0), 0);
-    eddy_loop_get_stats(t->loop, &st);
-    assert_int_equal(st.handlers, 0);
-    assert_int_equal(st.timers, 0);
-    eddy_loop_close(t->loop, 0);
     t->loop = NULL;
 }
 
@@ -108,100 +92,23 @@ static void on_done(eddy_http_server *srv, void *arg)
 
 static eddy_http_stats srv_stats(tsrv *t)
 {
-    eddy_http_stats st;
-
-    eddy_http_server_get_stats(t->srv, &st);
-    return st;
-}
-
-static int no_connections(void *arg)
-{
-    return srv_stats(arg).connections == 0;
+    return hu_stats(t->srv);
 }
 
 /* Waits until the server has closed every connection (its close
  * callbacks run an iteration after the client may have seen the EOF). */
 static void wait_no_connections(tsrv *t)
 {
-    assert_true(tu_run_until(t->loop, no_connections, t, RUN_ITER, RUN_MS));
+    assert_true(
+        tu_run_until(t->loop, hu_no_connections, t->srv, RUN_ITER, RUN_MS));
 }
 
 /* --- clients ---------------------------------------------------------------- */
 
-/* A client socket on the test's loop; what it receives piles up in buf,
- * responses are parsed from off. */
-typedef struct client {
-    tsrv *t;
-    int fd;
-    char *buf;
-    size_t len, cap, off;
-    int eof;   /* the server closed (or reset) the connection */
-    int err;   /* the errno of a reset, 0 for a clean EOF */
-    int is_head; /* the response awaited answers a HEAD */
-    uint64_t eof_ms;
-} client;
-
-/* The bytes not taken by a response yet ("" before any arrived, or after
- * cl_close: NULL + 0 is undefined). */
-static const char *cl_rest(const client *c)
-{
-    return c->buf != NULL ? c->buf + c->off : "";
-}
-
-static void cl_on_io(eddy_loop *loop, int fd, unsigned events, void *arg)
-{
-    client *c = arg;
-
-    (void)events;
-    for (;;) {
-        ssize_t n;
-
-        if (c->cap - c->len < 4096) {
-            c->cap = c->cap ? 2 * c->cap : 8192;
-            c->buf = realloc(c->buf, c->cap + 1);
-            assert_non_null(c->buf);
-        }
-        n = recv(fd, c->buf + c->len, c->cap - c->len, 0);
-        if (n > 0) {
-            c->len += (size_t)n;
-            c->buf[c->len] = '\0';
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        c->err = n < 0 ? errno : 0;
-        break;
-    }
-    c->eof = 1;
-    c->eof_ms = tu_now_ms();
-    assert_int_equal(eddy_loop_remove_handler(loop, fd), 0);
-}
-
+/* A raw client (rawclient.h) of t. */
 static void cl_open(tsrv *t, client *c)
 {
-    memset(c, 0, sizeof *c);
-    c->t = t;
-    c->fd = tcp_connect(t->port);
-    assert_true(c->fd >= 0);
-    tu_nonblock(c->fd);
-    assert_int_equal(eddy_loop_add_handler(t->loop, c->fd, EDDY_READ,
-                                           cl_on_io, c),
-                     0);
-}
-
-static void cl_close(client *c)
-{
-    if (c->fd >= 0) {
-        if (!c->eof)
-            assert_int_equal(eddy_loop_remove_handler(c->t->loop, c->fd), 0);
-        assert_int_equal(close(c->fd), 0);
-    }
-    c->fd = -1;
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = c->off = 0;
+    cl_connect(c, t->loop, t->port);
 }
 
 /* Closes with a reset (SO_LINGER 0): a client that is gone for certain,
@@ -215,91 +122,19 @@ static void cl_reset(client *c)
     cl_close(c);
 }
 
-/* Stops and restarts reading: a client that does not read for a while
- * leaves the server's response queued in its stream. */
-static void cl_pause(client *c)
-{
-    assert_int_equal(eddy_loop_remove_handler(c->t->loop, c->fd), 0);
-}
-
-static void cl_resume(client *c)
-{
-    assert_int_equal(eddy_loop_add_handler(c->t->loop, c->fd, EDDY_READ,
-                                           cl_on_io, c),
-                     0);
-}
-
-/* Sends all of p, running the loop while the socket is full.  Returns 0 or
- * the errno of a connection the server closed. */
-static int cl_sendn(client *c, const void *p, size_t n)
-{
-    uint64_t end = tu_now_ms() + RUN_MS;
-    size_t off = 0;
-
-    while (off < n) {
-        ssize_t k = send(c->fd, (const char *)p + off, n - off, MSG_NOSIGNAL);
-
-        if (k > 0) {
-            off += (size_t)k;
-        } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            assert_true(tu_now_ms() < end);
-            assert_int_equal(eddy_loop_run_once(c->t->loop, 10), 0);
-        } else if (k < 0 && errno != EINTR) {
-            return errno;
-        }
-    }
-    return 0;
-}
-
-static void cl_send(client *c, const char *s)
-{
-    assert_int_equal(cl_sendn(c, s, strlen(s)), 0);
-}
-
 /* Sends s a byte at a time, running the loop after each byte until the
  * server has read it, so that every byte is a read of its own. */
-static void cl_send_bytewise(client *c, const char *s, size_t n)
+static void cl_send_bytewise(tsrv *t, client *c, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint64_t in = srv_stats(c->t).bytes_in, end = tu_now_ms() + RUN_MS;
+        uint64_t in = srv_stats(t).bytes_in, end = tu_now_ms() + RUN_MS;
 
         assert_int_equal(cl_sendn(c, s + i, 1), 0);
-        while (srv_stats(c->t).bytes_in == in) {
+        while (srv_stats(t).bytes_in == in) {
             assert_true(tu_now_ms() < end);
-            assert_int_equal(eddy_loop_run_once(c->t->loop, 10), 0);
+            assert_int_equal(eddy_loop_run_once(c->loop, 10), 0);
         }
     }
-}
-
-static int cl_has_response(void *arg)
-{
-    client *c = arg;
-    resp r = {0};
-    long n = parse_response(cl_rest(c), c->len - c->off, c->is_head,
-                            c->eof, &r);
-
-    resp_free(&r);
-    return n != 0 || c->eof;
-}
-
-/* Waits for the next response.  Returns 1 with it in *r, or 0 when the
- * connection closed without one. */
-static int cl_response_as(client *c, resp *r, int is_head)
-{
-    long n;
-
-    c->is_head = is_head;
-    if (!tu_run_until(c->t->loop, cl_has_response, c, RUN_ITER, RUN_MS))
-        fail_msg("no response in %d ms; got [%.*s]", RUN_MS,
-                 (int)(c->len - c->off), cl_rest(c));
-    n = parse_response(cl_rest(c), c->len - c->off, is_head, c->eof, r);
-    if (n < 0)
-        fail_msg("malformed response: [%.*s]", (int)(c->len - c->off),
-                 cl_rest(c));
-    if (n == 0)
-        return 0;
-    c->off += (size_t)n;
-    return 1;
 }
 
 static int cl_response(client *c, resp *r)
@@ -317,17 +152,6 @@ static void cl_expect(client *c, int status, const char *body)
     if (body != NULL)
         assert_string_equal(r.body, body);
     resp_free(&r);
-}
-
-static int cl_eof(void *arg)
-{
-    return ((client *)arg)->eof;
-}
-
-/* Waits until the server closed the connection. */
-static void cl_wait_eof(client *c)
-{
-    assert_true(tu_run_until(c->t->loop, cl_eof, c, RUN_ITER, RUN_MS));
 }
 
 /* Waits for the close and checks that nothing followed the responses. */
@@ -1058,7 +882,7 @@ static void test_byte_at_a_time(void **state)
     srv_route(&t, "POST", "/echo", 0, h_echo, &x);
     srv_route(&t, "GET", "/last", 0, h_rec, &x);
     cl_open(&t, &c);
-    cl_send_bytewise(&c, reqs, sizeof reqs - 1);
+    cl_send_bytewise(&t, &c, reqs, sizeof reqs - 1);
     cl_expect(&c, 200, "hello world");
     cl_expect(&c, 200, "abcde");
     cl_expect(&c, 200, "ok /last");
@@ -2080,7 +1904,7 @@ static void test_remote_ip_ipv6(void **state)
     assert_int_equal(eddy_http_server_add_sockets(t.srv, &fd, 1), 0);
     srv_route(&t, "GET", "/", 0, h_rec, &x);
     memset(&c, 0, sizeof c);
-    c.t = &t;
+    c.loop = t.loop;
     c.fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(c.fd >= 0);
     a.sin6_family = AF_INET6;
@@ -2088,9 +1912,7 @@ static void test_remote_ip_ipv6(void **state)
     a.sin6_port = htons((uint16_t)eddy_socket_port(fd));
     assert_int_equal(connect(c.fd, (struct sockaddr *)&a, sizeof a), 0);
     tu_nonblock(c.fd);
-    assert_int_equal(eddy_loop_add_handler(t.loop, c.fd, EDDY_READ, cl_on_io,
-                                           &c),
-                     0);
+    cl_resume(&c);
     cl_send(&c, REQ("/"));
     cl_expect(&c, 200, "ok /");
     assert_string_equal(x.r[0].ip, "::1");
@@ -4438,7 +4260,7 @@ static void push(client *c, const char *p, size_t n, size_t *off)
         }
         assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
         stalls++;
-        assert_int_equal(eddy_loop_run_once(c->t->loop, 5), 0);
+        assert_int_equal(eddy_loop_run_once(c->loop, 5), 0);
     }
 }
 
@@ -4768,7 +4590,7 @@ static void cl_expect_text(client *c, const char *text)
 {
     want_text w = {c, text};
 
-    assert_true(tu_run_until(c->t->loop, has_text, &w, RUN_ITER, RUN_MS));
+    assert_true(tu_run_until(c->loop, has_text, &w, RUN_ITER, RUN_MS));
     if (strcmp(cl_rest(c), text) != 0)
         fail_msg("wanted [%s], got [%s]", text, cl_rest(c));
     c->off = c->len;

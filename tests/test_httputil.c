@@ -24,26 +24,10 @@
 #define GS(lit) G(S(lit)), (sizeof(lit) - 1)
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static tu_guard guard;
-
-static int setup(void **state)
-{
-    (void)state;
-    tu_guard_init(&guard, 4 << 20);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_guard_free(&guard);
-    return 0;
-}
-
-/* s copied against the guard page. */
+/* s copied against the suite's guard page. */
 static const char *G(const char *s, size_t n)
 {
-    return tu_guard_place(&guard, s, n);
+    return tu_guarded(s, n);
 }
 
 static void assert_str(eddy_str s, const char *want, size_t n)
@@ -2088,5 +2072,5 @@ int main(void)
         cmocka_unit_test(characters),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_guard_setup, tu_guard_teardown);
 }

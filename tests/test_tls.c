@@ -22,6 +22,8 @@
  */
 #include "testutil.h"
 
+#include "tlsutil.h"
+
 #include "eddy/tcp.h"
 #include "eddy/tls.h"
 
@@ -331,33 +333,14 @@ static void wait_closed(end *e)
 
 static int group_setup(void **state)
 {
-    char cmd[256];
-
     (void)state;
-    if (eddy_tls_library() == NULL)
-        return 0;
-    snprintf(certs, sizeof certs, "/tmp/eddy-tls-XXXXXX");
-    if (mkdtemp(certs) == NULL)
-        return -1;
-    snprintf(cmd, sizeof cmd, "sh tests/certs.sh %s >/dev/null 2>&1", certs);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "tests/certs.sh failed (run from the repository's "
-                        "root, with the openssl command)\n");
-        return -1;
-    }
-    return 0;
+    return tu_certs_make(certs, sizeof certs, "/tmp/eddy-tls-XXXXXX");
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[256];
-
     (void)state;
-    if (certs[0] != '\0') {
-        snprintf(cmd, sizeof cmd, "rm -rf %s", certs);
-        return system(cmd) == 0 ? 0 : -1;
-    }
-    return 0;
+    return tu_certs_remove(certs);
 }
 
 /* --- in one process ---------------------------------------------------- */

@@ -25,50 +25,13 @@
 
 #include "../websocket/ws_internal.h"
 
-#include <sys/mman.h>
-
 #ifdef EDDY_ZLIB
 #include <zlib.h>
 #endif
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* --- the guard page and hex ------------------------------------------- */
-
-#define GUARDED (256 * 1024) /* the longest piece placed */
-
-static uint8_t *guard_base; /* GUARDED bytes, then a PROT_NONE page */
-
-static int guard_setup(void **state)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    uint8_t *m = mmap(NULL, GUARDED + page, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-    (void)state;
-    if (m == MAP_FAILED || mprotect(m + GUARDED, page, PROT_NONE) != 0)
-        return -1;
-    guard_base = m;
-    return 0;
-}
-
-static int guard_teardown(void **state)
-{
-    (void)state;
-    munmap(guard_base, GUARDED + (size_t)sysconf(_SC_PAGESIZE));
-    return 0;
-}
-
-/* A writable copy of p[0, n) that ends at the guard page. */
-static uint8_t *guarded(const uint8_t *p, size_t n)
-{
-    uint8_t *to = guard_base + GUARDED - n;
-
-    assert_true(n <= GUARDED);
-    if (n > 0)
-        memcpy(to, p, n);
-    return to;
-}
+/* --- hex ------------------------------------------------------------- */
 
 /* Hex digits (spaces ignored) into out; returns the byte count. */
 static size_t unhex(const char *s, uint8_t *out)
@@ -172,7 +135,7 @@ static int feed(eddy__ws_reader *r, transcript *t, const uint8_t *in,
                 size_t from, size_t to)
 {
     size_t n = to - from, at = 0;
-    uint8_t *buf = guarded(in + from, n);
+    uint8_t *buf = tu_guarded(in + from, n);
 
     while (at < n) {
         eddy__ws_event ev;
@@ -899,7 +862,7 @@ static size_t utf8_pieces(const uint8_t *p, size_t n, const size_t *cuts,
     *state = EDDY_UTF8_ACCEPT;
     for (size_t i = 0; i <= ncuts; i++) {
         size_t to = i < ncuts ? cuts[i] : n;
-        const uint8_t *g = guarded(p + from, to - from);
+        const uint8_t *g = tu_guarded(p + from, to - from);
         size_t r = eddy__utf8_valid(state, g, to - from);
 
         if (r != to - from) {
@@ -2356,8 +2319,8 @@ int main(void)
                   sizeof client_cases[0], run_client_case, names);
     for (size_t i = 0; i < COUNT(more); i++)
         t[n++] = more[i];
-    failed =
-        _cmocka_run_group_tests("websocket", t, n, guard_setup, guard_teardown);
+    failed = _cmocka_run_group_tests("websocket", t, n, tu_guard_setup,
+                                     tu_guard_teardown);
     free(names);
     free(t);
     return failed;

@@ -28,6 +28,8 @@
  */
 #include "testutil.h"
 
+#include "failalloc.h"
+
 #include "../websocket/ws_internal.h"
 
 #include <malloc.h>
@@ -36,45 +38,6 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define WAIT_MS 5000
 #define WAIT_ITER 200000
-
-/* --- allocation failures ----------------------------------------------- */
-
-/* The Makefile links this suite with --wrap for malloc, calloc and
- * realloc on Linux (TU_WRAP_MALLOC): fail_alloc counts down the
- * allocations of the library and of this file, and the one it reaches 0
- * at fails. */
-static volatile long fail_alloc = -1;
-
-#ifdef TU_WRAP_MALLOC
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
-static int alloc_fails(void)
-{
-    if (fail_alloc < 0)
-        return 0;
-    return fail_alloc-- == 0;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return alloc_fails() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    return alloc_fails() ? NULL : __real_realloc(p, n);
-}
-#endif
 
 /* --- payloads ----------------------------------------------------------- */
 

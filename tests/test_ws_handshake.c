@@ -6,11 +6,12 @@
  * eddy's server and raw servers; every documented error, and what the
  * caller may do after it.
  *
- * Allocation failures are injected through GNU ld's --wrap (Linux, as in
- * test_ws_conn.c); elsewhere those tests are skipped.
+ * Allocation failures are injected through GNU ld's --wrap (Linux,
+ * tests/failalloc.h); elsewhere those tests are skipped.
  */
 #include "testutil.h"
 
+#include "failalloc.h"
 #include "httputil.h"
 
 #include "../httputil/parser.h"
@@ -22,42 +23,6 @@
 #define WAIT_MS 5000
 #define WAIT_ITER 200000
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-/* --- allocation failures ------------------------------------------------ */
-
-/* The allocation to fail: 0 the next one, 1 the one after...; -1 none. */
-static volatile long fail_alloc = -1;
-
-#ifdef TU_WRAP_MALLOC
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-
-static int alloc_fails(void)
-{
-    if (fail_alloc < 0)
-        return 0;
-    return fail_alloc-- == 0;
-}
-
-void *__wrap_malloc(size_t n)
-{
-    return alloc_fails() ? NULL : __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    return alloc_fails() ? NULL : __real_realloc(p, n);
-}
-#endif
 
 /* --- the request checks, as a table ----------------------------------------
  */

@@ -2,7 +2,7 @@
  * tests/testutil.h - helpers shared by the cmocka suites: non-blocking fd
  * pairs, a monotonic clock, bounded loop runs, a log hook that records,
  * a capture of anything printed, a per-test fd leak check, and a guard
- * page for parsers' inputs.
+ * page for parsers' inputs (one per suite, or one per test).
  *
  * Helpers fail the running test through cmocka's assertions instead of
  * returning errors, so that tests read top to bottom.  Nothing here sleeps
@@ -418,6 +418,39 @@ static inline char *tu_guard_place(tu_guard *g, const void *src, size_t n)
 static inline void tu_guard_free(tu_guard *g)
 {
     munmap(g->base, g->size + (size_t)sysconf(_SC_PAGESIZE));
+}
+
+/* One guard for a whole suite (of TU_GUARD_SIZE bytes, the longest input
+ * it places), made by the cmocka group setup tu_guard_setup and unmade by
+ * tu_guard_teardown; tu_guarded() places an input against it. */
+#define TU_GUARD_SIZE ((size_t)4 << 20)
+
+static inline tu_guard *tu_suite_guard(void)
+{
+    static tu_guard g;
+
+    return &g;
+}
+
+static inline int tu_guard_setup(void **state)
+{
+    (void)state;
+    tu_guard_init(tu_suite_guard(), TU_GUARD_SIZE);
+    return 0;
+}
+
+static inline int tu_guard_teardown(void **state)
+{
+    (void)state;
+    tu_guard_free(tu_suite_guard());
+    return 0;
+}
+
+/* A writable copy of src[0, n) whose last byte is the last before the
+ * suite's guard. */
+static inline void *tu_guarded(const void *src, size_t n)
+{
+    return tu_guard_place(tu_suite_guard(), src, n);
 }
 
 #endif
