@@ -144,7 +144,7 @@ help:
 	@echo "  check-browser  ws_chat in headless chromium, two tabs (once)"
 	@echo "  testssl        testssl against examples/hello over HTTPS (a minute; not in check)"
 	@echo "  bench          the benchmarks into $(B)/bench/"
-	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60 (fuzz-replay: replay its seeds)"
+	@echo "  fuzz           each fuzz/ harness for FUZZ_SECONDS=60, FUZZ_JOBS at a time (fuzz-replay: replay its seeds)"
 	@echo "  docs           the API reference into $(B)/docs/html/; checks the man pages"
 	@echo "  install        PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "  macos-check    compile-check the kqueue backend against macOS headers"
@@ -374,8 +374,8 @@ clean:
 # libeddy.a with clang, ASan, UBSan and libFuzzer's coverage into
 # build/fuzz/, links each harness with -fsanitize=fuzzer, and runs each for
 # FUZZ_SECONDS on a copy of its committed seeds (new inputs land under
-# build/fuzz/corpus/, never in fuzz/).  A crash stops it non-zero and names
-# the input.  `make fuzz-replay` builds the same harnesses with
+# build/fuzz/corpus/, never in fuzz/), FUZZ_JOBS (the cores) at a time.  A
+# crash stops it non-zero and names the input.  `make fuzz-replay` builds the same harnesses with
 # fuzz/standalone.c instead of libFuzzer (any CC; with CC=afl-clang-fast
 # and FUZZ_SA_B=build/afl they are AFL++ binaries) into $(FUZZ_SA_B)/ and
 # replays the seeds and regressions with them.
@@ -389,31 +389,36 @@ FUZZ_FLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Iinclude -O1 -g -gdwarf-4 -fno-omit-frame-pointer \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_RUN_FLAGS := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+FUZZ_RUNS := $(FUZZ_NAMES:%=fuzz-run-%)
 
-.PHONY: fuzz fuzz-build fuzz-replay
+.PHONY: fuzz fuzz-build fuzz-replay $(FUZZ_RUNS)
 
 fuzz:
 	@scripts/need.sh clang libfuzzer
 	@$(MAKE) --no-print-directory fuzz-build B=$(FUZZ_B) CC=clang SAN=1 \
 	    CFLAGS="$(FUZZ_LIB_CFLAGS)"
-	@set -e; for h in $(FUZZ_NAMES); do \
-	    mkdir -p $(FUZZ_B)/corpus/$$h $(FUZZ_B)/crashes/$$h; \
-	    cp fuzz/corpus/$$h/* $(FUZZ_B)/corpus/$$h/ 2>/dev/null || true; \
-	    echo "== fuzz $$h for $(FUZZ_SECONDS) s (log: $(FUZZ_B)/$$h.log)"; \
-	    if ! $(FUZZ_B)/$$h $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
-	            -artifact_prefix=$(FUZZ_B)/crashes/$$h/ \
-	            $(FUZZ_B)/corpus/$$h >$(FUZZ_B)/$$h.log 2>&1; then \
-	        tail -n 40 $(FUZZ_B)/$$h.log; \
-	        echo "== fuzz $$h FAILED; the input that crashed it:"; \
-	        ls -t $(FUZZ_B)/crashes/$$h/* 2>/dev/null | head -n 3 | sed 's/^/     /'; \
-	        echo "   replay: $(FUZZ_B)/$$h FILE; minimise: $(FUZZ_B)/$$h -minimize_crash=1 -runs=100000 FILE"; \
-	        exit 1; \
-	    fi; \
-	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
-	        $(FUZZ_B)/$$h.log | sed 's/^/   /'; \
-	    echo "   corpus: `ls $(FUZZ_B)/corpus/$$h | wc -l` inputs"; \
-	done
+	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) -O $(FUZZ_RUNS)
 	@echo "== make fuzz: no crash in $(FUZZ_NAMES)"
+
+# One harness's run: FUZZ_JOBS of them at a time (one per core), each
+# one's lines printed together when it ends (-O).
+$(FUZZ_RUNS): fuzz-run-%:
+	@h=$*; mkdir -p $(FUZZ_B)/corpus/$$h $(FUZZ_B)/crashes/$$h; \
+	cp fuzz/corpus/$$h/* $(FUZZ_B)/corpus/$$h/ 2>/dev/null || true; \
+	echo "== fuzz $$h for $(FUZZ_SECONDS) s (log: $(FUZZ_B)/$$h.log)"; \
+	if ! $(FUZZ_B)/$$h $(FUZZ_RUN_FLAGS) -max_total_time=$(FUZZ_SECONDS) \
+	        -artifact_prefix=$(FUZZ_B)/crashes/$$h/ \
+	        $(FUZZ_B)/corpus/$$h >$(FUZZ_B)/$$h.log 2>&1; then \
+	    tail -n 40 $(FUZZ_B)/$$h.log; \
+	    echo "== fuzz $$h FAILED; the input that crashed it:"; \
+	    ls -t $(FUZZ_B)/crashes/$$h/* 2>/dev/null | head -n 3 | sed 's/^/     /'; \
+	    echo "   replay: $(FUZZ_B)/$$h FILE; minimise: $(FUZZ_B)/$$h -minimize_crash=1 -runs=100000 FILE"; \
+	    exit 1; \
+	fi; \
+	grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' \
+	    $(FUZZ_B)/$$h.log | sed 's/^/   /'; \
+	echo "   corpus: `ls $(FUZZ_B)/corpus/$$h | wc -l` inputs"
 
 # The harness binaries in $(B): libFuzzer ones from `make fuzz` (B=$(FUZZ_B),
 # CC=clang, SAN=1), standalone ones from `make fuzz-replay` (FUZZ_MODE=sa).
