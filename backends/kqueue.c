@@ -114,7 +114,9 @@ int eddy__backend_new(eddy__backend **out)
         return -ENOMEM;
     atomic_init(&b->kq, -1);
     b->wake.rfd = b->wake.wfd = -1;
-    err = eddy__backend_reset(b, 1);
+    b->nevents = 64; /* made here, as on epoll: a poll never needs memory */
+    b->events = malloc((size_t)b->nevents * sizeof *b->events);
+    err = b->events == NULL ? -ENOMEM : eddy__backend_reset(b, 1);
     if (err != 0)
         eddy__backend_free(b);
     else
@@ -192,8 +194,6 @@ int eddy__backend_poll(eddy__backend *b, int timeout_ms, eddy__fired *fired,
         b->events = p;
         b->nevents = max;
     }
-    if (b->nevents == 0)
-        return -ENOMEM;
     n = kevent(b->kq, NULL, 0, b->events, max < b->nevents ? max : b->nevents,
                timeout_ms < 0 ? NULL : &ts);
     if (n < 0)

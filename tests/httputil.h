@@ -314,6 +314,8 @@ static inline pid_t spawn_limited(char *const argv[], long nofile,
         if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
             dup2(err_fd >= 0 ? err_fd : null, 2) < 0)
             _exit(126);
+        if (null > 2) /* not left open: it would count against nofile */
+            close(null);
         if (nofile > 0) {
             if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
                 _exit(125);
