@@ -101,9 +101,8 @@ typedef struct hc_state {
     int hs_calls, hs_status;
     int read_status; /* the error that ended the client's reading */
     int eof;         /* the server's end reached the client */
-    char *out;       /* what the server sent (plaintext over TLS) */
-    size_t out_len, out_cap;
-    size_t handled; /* requests that reached a handler */
+    fuzz_buf out;    /* what the server sent (plaintext over TLS) */
+    size_t handled;  /* requests that reached a handler */
     int log_status[HC_MAX_LOG], log_head[HC_MAX_LOG]; /* the access log */
     size_t nlog, lost_log;
     eddy_timer_id later;
@@ -218,21 +217,8 @@ static void hc_later(eddy_http_request *req, void *arg)
 
 static void hc_keep(hc_state *st, const char *p, size_t n)
 {
-    if (n == 0 || st->out_len + n > HC_OUT_MAX)
-        return;
-    if (st->out_len + n > st->out_cap) {
-        size_t cap = st->out_cap ? st->out_cap : 4096;
-        char *o;
-
-        while (cap < st->out_len + n)
-            cap *= 2;
-        if ((o = realloc(st->out, cap)) == NULL)
-            return;
-        st->out = o;
-        st->out_cap = cap;
-    }
-    memcpy(st->out + st->out_len, p, n);
-    st->out_len += n;
+    if (st->out.len + n <= HC_OUT_MAX)
+        fuzz_put(&st->out, p, n);
 }
 
 static void hc_on_hs(eddy_stream *s, int status, void *arg)
@@ -289,7 +275,7 @@ static void hc_drain(hc_state *st)
 static int hc_iterate(hc_state *st)
 {
     eddy_loop_stats a, b;
-    size_t had = st->out_len;
+    size_t had = st->out.len;
     int eof = st->eof;
 
     eddy_loop_get_stats(st->loop, &a);
@@ -298,7 +284,7 @@ static int hc_iterate(hc_state *st)
     if (st->raw >= 0)
         hc_drain(st);
     return a.events != b.events || a.callbacks_run != b.callbacks_run ||
-           a.timers_run != b.timers_run || st->out_len != had || st->eof != eof;
+           a.timers_run != b.timers_run || st->out.len != had || st->eof != eof;
 }
 
 static int hc_settle(hc_state *st)
@@ -380,7 +366,7 @@ static int hc_chunks(const char **p, const char *end)
 static void hc_check_responses(hc_state *st, const uint8_t *in, size_t n)
 {
     /* (NULL + 0 is undefined: out is NULL until a byte came.) */
-    const char *p = st->out ? st->out : "", *end = p + st->out_len, *v, *h;
+    const char *p = st->out.p ? st->out.p : "", *end = p + st->out.len, *v, *h;
     size_t lines = 0, finals = 0;
     int closed = 0, incomplete = 0;
 
@@ -434,7 +420,7 @@ static void hc_check_responses(hc_state *st, const uint8_t *in, size_t n)
             p = end;
         }
     }
-    FUZZ_CHECK(!incomplete || st->out_len + 65536 > HC_OUT_MAX,
+    FUZZ_CHECK(!incomplete || st->out.len + 65536 > HC_OUT_MAX,
                "no response is left incomplete");
     FUZZ_CHECK(finals <= lines + 1,
                "no more responses than request lines, and one refusal");
@@ -515,7 +501,7 @@ static void hc_teardown(hc_state *st)
     }
     if (st->raw >= 0)
         close(st->raw);
-    free(st->out);
+    free(st->out.p);
 }
 
 /* Sends p[0, n) as the client does; returns 0 when the connection ended. */
@@ -589,12 +575,12 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
         fprintf(stderr,
                 "https_conn: %zu requests handled, eof %d (%s), %zu "
                 "bytes back:\n%.*s\n",
-                st.handled, st.eof, eddy_strerror(st.read_status), st.out_len,
-                (int)(st.out_len < 4096 ? st.out_len : 4096), st.out);
+                st.handled, st.eof, eddy_strerror(st.read_status), st.out.len,
+                (int)(st.out.len < 4096 ? st.out.len : 4096), st.out.p);
     if (raw) {
         FUZZ_CHECK(st.handled == 0, "no request without a handshake");
-        FUZZ_CHECK(st.out == NULL ||
-                       hc_find(st.out, st.out + st.out_len, "HTTP/") == NULL,
+        FUZZ_CHECK(st.out.p == NULL || hc_find(st.out.p, st.out.p + st.out.len,
+                                               "HTTP/") == NULL,
                    "nothing is answered in plaintext");
     } else if (!free_early) {
         hc_check_responses(&st, in.p, in.n);
