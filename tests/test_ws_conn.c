@@ -2885,14 +2885,17 @@ static int lowat_is(void *arg)
     return lowat_of(w->fd) == w->want;
 }
 
-/* Writes p[0, n) to fd, running the loop while the socket is full. */
-static void tcp_write_all(eddy_loop *loop, int fd, const uint8_t *p, size_t n)
+/* Writes p[0, n) to fd, a socket or a pipe (whose reader the test keeps
+ * open), running the loop while it is full. */
+static void write_all(eddy_loop *loop, int fd, const uint8_t *p, size_t n)
 {
     uint64_t end = tu_now_ms() + WAIT_MS;
 
     while (n > 0) {
         ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 
+        if (w < 0 && errno == ENOTSOCK)
+            w = write(fd, p, n);
         if (w < 0) {
             assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
             assert_true(tu_now_ms() < end);
@@ -2936,7 +2939,7 @@ static void lowat_over_tcp(void **state)
     h = eddy__ws_write_header(f, EDDY_WS_BINARY, 1, 0, BIG, mask);
     eddy__ws_mask_copy(f + h, data, BIG, mask, 0);
     /* The head of the frame: eddy reads it and waits for 256 KiB more. */
-    tcp_write_all(loop, fds[1], f, h + FIRST);
+    write_all(loop, fds[1], f, h + FIRST);
     {
         lowat_wait w = {fds[0], 256 << 10};
 
@@ -2944,11 +2947,11 @@ static void lowat_over_tcp(void **state)
     }
     assert_int_equal(sd.messages, 0);
     /* The rest, and a small frame right behind it. */
-    tcp_write_all(loop, fds[1], f + h + FIRST, BIG - FIRST);
+    write_all(loop, fds[1], f + h + FIRST, BIG - FIRST);
     assert_int_equal(eddy__ws_mask_next(&masks, mask), 0);
     hs = eddy__ws_write_header(small, EDDY_WS_TEXT, 1, 0, 5, mask);
     eddy__ws_mask_copy(small + hs, (const uint8_t *)"after", 5, mask, 0);
-    tcp_write_all(loop, fds[1], small, hs + 5);
+    write_all(loop, fds[1], small, hs + 5);
     wait_messages(loop, &sd, 2);
     assert_int_equal(sd.bytes, BIG + 5);
     assert_int_equal(sd.last.op, EDDY_WS_TEXT);
@@ -2964,6 +2967,45 @@ static void lowat_over_tcp(void **state)
     (void)state;
     skip();
 #endif
+}
+
+/* Over pipes SO_RCVLOWAT is refused (ENOTSOCK): a big frame still comes
+ * in whole, and the small one right behind it too. */
+static void lowat_over_pipes(void **state)
+{
+    enum { BIG = 300 << 10 };
+    eddy_loop *loop = tu_loop_new();
+    uint8_t *data = noise_of(BIG, 9), *f = malloc(BIG + EDDY_WS_MAX_HEADER);
+    eddy_stream *s = NULL;
+    side sd = {0};
+    int in[2], out[2];
+    size_t h;
+
+    (void)state;
+    assert_non_null(f);
+    tu_pipe(in);
+    tu_pipe(out);
+    assert_int_equal(eddy_stream_new_pair(loop, in[0], out[1], NULL, &s), 0);
+    assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_CLIENT, NULL, 0, NULL, NULL,
+                                       NULL, &whole_cbs, &sd, &sd.ws),
+                     0);
+    h = eddy__ws_write_header(f, EDDY_WS_BINARY, 1, 0, BIG, NULL);
+    memcpy(f + h, data, BIG);
+    write_all(loop, in[1], f, h + BIG);
+    write_all(loop, in[1], (const uint8_t *)"\x81\x05"
+                                            "after",
+              7);
+    wait_messages(loop, &sd, 2);
+    assert_int_equal(sd.bytes, BIG + 5);
+    assert_int_equal(sd.last.op, EDDY_WS_TEXT);
+    assert_memory_equal(sd.last.data, "after", 5);
+    close(in[1]);
+    wait_closed(loop, &sd);
+    close(out[0]);
+    side_free(&sd);
+    free(f);
+    free(data);
+    loop_done(loop);
 }
 
 /* --- over TLS ----------------------------------------------------------- */
@@ -3473,6 +3515,7 @@ int main(void)
         tu_test(over_pipes),
         tu_test(failure_over_tcp),
         tu_test(lowat_over_tcp),
+        tu_test(lowat_over_pipes),
         tu_test(over_tls),
 #ifdef TU_WRAP_MALLOC
         tu_test(send_enomem),

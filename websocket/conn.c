@@ -66,6 +66,7 @@ enum {
                                  compressed */
     F_MSG_USED = 1 << 10,     /* the kept message buffer served since the
                                  trim timer last ran */
+    F_NO_LOWAT = 1 << 11,     /* SO_RCVLOWAT refused: not a socket */
 };
 
 typedef struct pmd_state {
@@ -858,12 +859,13 @@ static void on_read(eddy_stream *s, int status, const char *data, size_t len,
  * min(what the frame still needs, LOWAT_MAX) bytes are in: a receiver that
  * keeps up with its sender would otherwise wake, and make the sender pay
  * for waking it, for every few segments (bulk-in's rate: 0.78 of raw TCP,
- * 1.05 with it; docs/architecture.md, "WebSocket: the connection").  The
+ * 0.99 with it; docs/architecture.md, "Waking for big frames").  The
  * peer must send those bytes to finish the frame, and the kernel wakes
  * us anyway on EOF, an error, or a receive window about to close, so it
  * cannot stall a read; it goes back to 1 before anything else is read.
  * Linux's plain TCP only: over TLS, OpenSSL may hold bytes the socket no
- * longer has.  A hint: a failure (a pipe, say) changes nothing.
+ * longer has.  A hint: where it is refused (a pipe, say) it is not asked
+ * again.
  */
 static void set_lowat(eddy_ws *ws, uint64_t left)
 {
@@ -876,13 +878,14 @@ static void set_lowat(eddy_ws *ws, uint64_t left)
         eddy_stream_tls_version(ws->s) == NULL)
         want = left - have < LOWAT_MAX ? (uint32_t)(left - have)
                                        : (uint32_t)LOWAT_MAX;
-    if (want == ws->lowat)
+    if (want == ws->lowat || (ws->flags & F_NO_LOWAT))
         return;
     v = want > 0 ? (int)want : 1;
     if (setsockopt(eddy_stream_fd(ws->s), SOL_SOCKET, SO_RCVLOWAT, &v,
-                   sizeof v) == 0 ||
-        want == 0)
+                   sizeof v) == 0)
         ws->lowat = want;
+    else
+        ws->flags |= F_NO_LOWAT; /* and 0 or 1, as it was */
 #else
     (void)ws;
     (void)left;
