@@ -220,7 +220,6 @@ static void wait_closed(eddy_loop *loop, side *sd)
     assert_int_equal(sd->closed, 1);
 }
 
-#ifndef TU_WS_OVER_UPGRADE
 /* A stream over fd, and a connection in role over it. */
 static eddy_ws *open_end(eddy_loop *loop, int fd, int role,
                          const eddy_ws_options *o, const eddy__ws_pmd *pmd,
@@ -233,7 +232,6 @@ static eddy_ws *open_end(eddy_loop *loop, int fd, int role,
         eddy__ws_conn_new(s, role, NULL, 0, pmd, NULL, o, cbs, sd, &sd->ws), 0);
     return sd->ws;
 }
-#endif
 
 #ifdef TU_WS_OVER_UPGRADE
 /* tests/test_ws_upgrade.c: both ends over a real handshake; the raw
@@ -2752,6 +2750,20 @@ static void close_inside_pieces(void **state)
 
 /* --- no socket --------------------------------------------------------- */
 
+/* A client over a pair of pipes: it reads in[0] and writes out[1]; the
+ * test writes in[1] and reads out[0]. */
+static void open_pipes(eddy_loop *loop, int in[2], int out[2], side *sd)
+{
+    eddy_stream *s = NULL;
+
+    tu_pipe(in);
+    tu_pipe(out);
+    assert_int_equal(eddy_stream_new_pair(loop, in[0], out[1], NULL, &s), 0);
+    assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_CLIENT, NULL, 0, NULL, NULL,
+                                       NULL, &whole_cbs, sd, &sd->ws),
+                     0);
+}
+
 /* Over a pair of pipes (no shutdown), a failure's Close goes out and the
  * connection closes at once. */
 static void over_pipes(void **state)
@@ -2759,16 +2771,10 @@ static void over_pipes(void **state)
     eddy_loop *loop = tu_loop_new();
     int in[2], out[2];
     uint8_t got[16];
-    eddy_stream *s = NULL;
     side sd = {0};
 
     (void)state;
-    tu_pipe(in);
-    tu_pipe(out);
-    assert_int_equal(eddy_stream_new_pair(loop, in[0], out[1], NULL, &s), 0);
-    assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_CLIENT, NULL, 0, NULL, NULL,
-                                       NULL, &whole_cbs, &sd, &sd.ws),
-                     0);
+    open_pipes(loop, in, out, &sd);
     assert_int_equal(write(in[1], "\x83\x00", 2), 2); /* opcode 3 */
     wait_closed(loop, &sd);
     assert_int_equal(sd.code, 1002);
@@ -2819,7 +2825,6 @@ static void failure_over_tcp(void **state)
     static const uint8_t bad[] = {0x83, 0x80, 1, 2, 3, 4}; /* opcode 3 */
     eddy_loop *loop = tu_loop_new();
     uint8_t junk[4096], got[64];
-    eddy_stream *s = NULL;
     size_t sent = 0;
     side sd = {0};
     int fds[2];
@@ -2828,10 +2833,7 @@ static void failure_over_tcp(void **state)
     (void)state;
     memset(junk, 0x82, sizeof junk);
     tcp_pair(fds);
-    assert_int_equal(eddy_stream_new(loop, fds[0], NULL, &s), 0);
-    assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_SERVER, NULL, 0, NULL, NULL,
-                                       NULL, &whole_cbs, &sd, &sd.ws),
-                     0);
+    open_end(loop, fds[0], EDDY_WS_SERVER, NULL, NULL, &whole_cbs, &sd);
     assert_int_equal(write(fds[1], bad, sizeof bad), (ssize_t)sizeof bad);
     /* More bytes behind it, while eddy fails the connection. */
     for (int i = 0; i < 64; i++) {
@@ -2921,7 +2923,6 @@ static void lowat_over_tcp(void **state)
     uint8_t *data = noise_of(BIG, 7), *f = malloc(BIG + EDDY_WS_MAX_HEADER);
     uint8_t mask[4], small[16];
     eddy__ws_masks masks;
-    eddy_stream *s = NULL;
     size_t h, hs;
     side sd = {0};
     int fds[2];
@@ -2930,10 +2931,7 @@ static void lowat_over_tcp(void **state)
     assert_non_null(f);
     memset(&masks, 0, sizeof masks);
     tcp_pair(fds);
-    assert_int_equal(eddy_stream_new(loop, fds[0], NULL, &s), 0);
-    assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_SERVER, NULL, 0, NULL, NULL,
-                                       NULL, &whole_cbs, &sd, &sd.ws),
-                     0);
+    open_end(loop, fds[0], EDDY_WS_SERVER, NULL, NULL, &whole_cbs, &sd);
     assert_int_equal(lowat_of(fds[0]), 1);
     assert_int_equal(eddy__ws_mask_next(&masks, mask), 0);
     h = eddy__ws_write_header(f, EDDY_WS_BINARY, 1, 0, BIG, mask);
@@ -2976,19 +2974,13 @@ static void lowat_over_pipes(void **state)
     enum { BIG = 300 << 10 };
     eddy_loop *loop = tu_loop_new();
     uint8_t *data = noise_of(BIG, 9), *f = malloc(BIG + EDDY_WS_MAX_HEADER);
-    eddy_stream *s = NULL;
     side sd = {0};
     int in[2], out[2];
     size_t h;
 
     (void)state;
     assert_non_null(f);
-    tu_pipe(in);
-    tu_pipe(out);
-    assert_int_equal(eddy_stream_new_pair(loop, in[0], out[1], NULL, &s), 0);
-    assert_int_equal(eddy__ws_conn_new(s, EDDY_WS_CLIENT, NULL, 0, NULL, NULL,
-                                       NULL, &whole_cbs, &sd, &sd.ws),
-                     0);
+    open_pipes(loop, in, out, &sd);
     h = eddy__ws_write_header(f, EDDY_WS_BINARY, 1, 0, BIG, NULL);
     memcpy(f + h, data, BIG);
     write_all(loop, in[1], f, h + BIG);
