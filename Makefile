@@ -375,10 +375,10 @@ clean:
 # build/fuzz/, links each harness with -fsanitize=fuzzer, and runs each for
 # FUZZ_SECONDS on a copy of its committed seeds (new inputs land under
 # build/fuzz/corpus/, never in fuzz/), FUZZ_JOBS (the cores) at a time.  A
-# crash stops it non-zero and names the input.  `make fuzz-replay` builds the same harnesses with
-# fuzz/standalone.c instead of libFuzzer (any CC; with CC=afl-clang-fast
-# and FUZZ_SA_B=build/afl they are AFL++ binaries) into $(FUZZ_SA_B)/ and
-# replays the seeds and regressions with them.
+# crash stops it non-zero and names the input.  `make fuzz-replay` builds
+# the same harnesses with fuzz/standalone.c instead of libFuzzer (any CC;
+# with CC=afl-clang-fast and FUZZ_SA_B=build/afl they are AFL++ binaries)
+# into $(FUZZ_SA_B)/ and replays the seeds and regressions with them.
 
 FUZZ_SECONDS ?= 60
 FUZZ_B ?= build/fuzz
