@@ -22,8 +22,10 @@
  * The pieces go one by one with the loop run (bounded) after each; what
  * the server sends back is read as it comes.  Checks:
  *
- *  - raw: no request ever reaches a handler, nothing the server sends
- *    reads as HTTP (an answer in plaintext), and a client that
+ *  - raw: no request ever reaches a handler, what the server sends is TLS
+ *    records and nothing else (an answer in plaintext would break them;
+ *    searching it for "HTTP/" is not enough, as a ServerHello echoes the
+ *    client's session id, which may hold those bytes), and a client that
  *    half-closes is disconnected;
  *  - TLS: the handshake completes; every response is a status line and
  *    header fields framed by Content-Length, chunked coding or the close;
@@ -312,6 +314,22 @@ static const char *hc_find(const char *p, const char *end, const char *s)
     return NULL;
 }
 
+/* Whether [p, end) is a run of TLS records (RFC 8446 5.1: content type
+ * 20 to 23, version 3.x, length), the last of which may be cut short. */
+static int hc_tls_records(const char *p, const char *end)
+{
+    const unsigned char *r = (const unsigned char *)p;
+
+    while (end - (const char *)r >= 5) {
+        if (r[0] < 20 || r[0] > 23 || r[1] != 3)
+            return 0;
+        if (end - (const char *)r < 5 + ((r[3] << 8) | r[4]))
+            return 1;
+        r += 5 + ((r[3] << 8) | r[4]);
+    }
+    return (const char *)r == end || (r[0] >= 20 && r[0] <= 23);
+}
+
 /* Whether the header block [h, e) has name (lowercase) with a value that
  * starts with value (lowercase, case-insensitive match); *v gets it. */
 static int hc_header(const char *h, const char *e, const char *name,
@@ -579,8 +597,8 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
                 (int)(st.out.len < 4096 ? st.out.len : 4096), st.out.p);
     if (raw) {
         FUZZ_CHECK(st.handled == 0, "no request without a handshake");
-        FUZZ_CHECK(st.out.p == NULL || hc_find(st.out.p, st.out.p + st.out.len,
-                                               "HTTP/") == NULL,
+        FUZZ_CHECK(st.out.p == NULL ||
+                       hc_tls_records(st.out.p, st.out.p + st.out.len),
                    "nothing is answered in plaintext");
     } else if (!free_early) {
         hc_check_responses(&st, in.p, in.n);
